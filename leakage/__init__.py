@@ -4,3 +4,7 @@ Nothing in this package imports Streamlit; pages and the CLI are thin shells ove
 """
 
 __version__ = "0.1.0"
+
+from leakage.hub import apply_offline_default as _apply_offline_default
+
+_apply_offline_default()
