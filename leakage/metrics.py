@@ -1,0 +1,716 @@
+"""Metrics for membership and identity inference attacks.
+
+Pure numpy functions in the style of :mod:`sklearn.metrics`: arrays in, arrays,
+floats or plain dicts out, no global state.
+
+Conventions
+-----------
+``labels``
+    1-D array of 0/1 (or bool); 1 means *member* (the positive class).
+``scores``
+    1-D array of finite floats; a HIGHER score means *more likely a member*.
+
+The field reports membership results as AUC plus the TPR at low FPR (1%, 0.1%
+and 0%) with a log-log ROC (Carlini et al., "Membership Inference Attacks From
+First Principles", 2022); :func:`membership_summary` builds that block, with
+stratified-bootstrap confidence intervals, as JSON-ready Python data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "TPR_FPR_LEVELS",
+    "auc",
+    "bootstrap_ci",
+    "fpr_key",
+    "mean_std",
+    "membership_summary",
+    "metrics_at_threshold",
+    "roc_auc",
+    "roc_band",
+    "roc_curve",
+    "threshold_metrics",
+    "tpr_at_fpr",
+    "tpr_at_fpr_levels",
+]
+
+#: FPR levels the field reports TPR at: 1%, 0.1% and 0% (Carlini et al. 2022).
+TPR_FPR_LEVELS: tuple[float, ...] = (0.01, 0.001, 0.0)
+
+#: Default FPR grid of :func:`roc_band`: 0 plus 10 points per decade from 1e-4 to 1,
+#: so the band can be drawn on log-log axes as well as linear ones.
+DEFAULT_BAND_GRID: NDArray[np.float64] = np.concatenate([[0.0], np.logspace(-4.0, 0.0, 41)])
+
+# Bootstrap resamples are drawn in chunks of about this many indices, which bounds
+# memory (a few tens of MB) while keeping the work inside numpy.
+_BOOT_CHUNK_ELEMENTS = 1 << 21
+
+StatisticFn = Callable[[NDArray[np.int8], NDArray[np.float64]], float]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_labels(labels: ArrayLike, name: str = "labels") -> NDArray[np.int8]:
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric 0/1 or bool, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        raise ValueError(f"{name} contain NaN; expected only 0 and 1")
+    values = np.unique(array)
+    if not np.isin(values, (0, 1)).all():
+        shown = values[~np.isin(values, (0, 1))][:5].tolist()
+        raise ValueError(f"{name} must contain only 0 (non-member) and 1 (member); found {shown}")
+    return array.astype(np.int8)
+
+
+def _as_scores(scores: ArrayLike) -> NDArray[np.float64]:
+    array = np.asarray(scores)
+    if array.ndim != 1:
+        raise ValueError(f"scores must be a 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"scores must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if np.isnan(array).any():
+        raise ValueError(f"scores contain {int(np.isnan(array).sum())} NaN value(s)")
+    if np.isinf(array).any():
+        raise ValueError("scores contain infinite values; scores must be finite")
+    return array
+
+
+def _check_same_length(first: np.ndarray, second: np.ndarray, names: str) -> None:
+    if first.shape[0] != second.shape[0]:
+        raise ValueError(f"{names} must have the same length, got {first.shape[0]} and {second.shape[0]}")
+
+
+def _check_labels_scores(
+    labels: ArrayLike, scores: ArrayLike, *, need_both_classes: bool = True
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+    labels_arr = _as_labels(labels)
+    scores_arr = _as_scores(scores)
+    _check_same_length(labels_arr, scores_arr, "labels and scores")
+    if need_both_classes:
+        n_members = int(labels_arr.sum())
+        if n_members == 0 or n_members == labels_arr.size:
+            present = "members (1)" if n_members else "non-members (0)"
+            raise ValueError(
+                f"a ROC needs both members (label 1) and non-members (label 0); got only {present}"
+            )
+    return labels_arr, scores_arr
+
+
+def _check_fraction(value: float, name: str, *, open_interval: bool = False) -> float:
+    value = float(value)
+    if open_interval:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
+    elif not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+def _check_n_boot(n_boot: int) -> int:
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    return int(n_boot)
+
+
+# --------------------------------------------------------------------------- ROC core
+#
+# Everything ROC-shaped is computed from per-score-group counts: samples with the
+# same score form one group (one ROC point), groups ordered by descending score.
+# The bootstrap reuses the grouping and only recounts, so it never re-sorts.
+
+
+def _group_by_score(scores: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Group id of every sample (0 = highest score) and the distinct scores, descending."""
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    starts_new_group = np.concatenate([[False], sorted_scores[1:] != sorted_scores[:-1]])
+    group_of_sorted = np.cumsum(starts_new_group)
+    groups = np.empty_like(group_of_sorted)
+    groups[order] = group_of_sorted
+    return groups, sorted_scores[np.concatenate([[True], starts_new_group[1:]])]
+
+
+def _counts_per_group(groups: NDArray[np.intp], n_groups: int) -> NDArray[np.int64]:
+    """Count samples per group, row by row: (rows, n) group ids -> (rows, n_groups) counts."""
+    groups = np.atleast_2d(groups)
+    n_rows = groups.shape[0]
+    flat = (groups + (np.arange(n_rows) * n_groups)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_rows * n_groups).reshape(n_rows, n_groups)
+
+
+def _roc_from_counts(
+    pos_counts: NDArray[np.int64], neg_counts: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Row-wise ROC points (with the leading (0, 0)) from per-group counts."""
+    zeros = np.zeros((pos_counts.shape[0], 1), dtype=np.int64)
+    tps = np.concatenate([zeros, np.cumsum(pos_counts, axis=1)], axis=1)
+    fps = np.concatenate([zeros, np.cumsum(neg_counts, axis=1)], axis=1)
+    return fps / fps[:, -1:], tps / tps[:, -1:]
+
+
+def _auc_from_counts(pos_counts: NDArray[np.int64], neg_counts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Row-wise ROC AUC from per-group counts (Mann-Whitney U, ties count one half).
+
+    Equal to the trapezoidal area under the ROC; the sum stays in exact integers
+    (as float64 up to 2**53) until the final division.
+    """
+    n_pos = pos_counts.sum(axis=1)
+    n_neg = neg_counts.sum(axis=1)
+    negatives_ranked_lower = n_neg[:, None] - np.cumsum(neg_counts, axis=1)
+    twice_u = (pos_counts * (2 * negatives_ranked_lower + neg_counts)).sum(axis=1, dtype=np.float64)
+    return twice_u / (2.0 * n_pos * n_neg)
+
+
+def _step_tpr(fpr: NDArray[np.float64], tpr: NDArray[np.float64], levels: ArrayLike) -> NDArray[np.float64]:
+    """Highest TPR among ROC points with FPR <= level, row-wise: (rows, points) -> (rows, levels).
+
+    Both coordinates are non-decreasing along a ROC, so the best admissible point is
+    the last one with FPR <= level; the leading (0, 0) point makes one always exist.
+    """
+    fpr, tpr = np.atleast_2d(fpr), np.atleast_2d(tpr)
+    levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+    rows = np.arange(fpr.shape[0])
+    result = np.empty((fpr.shape[0], levels.size))
+    for column, level in enumerate(levels):
+        last_admissible = (fpr <= level).sum(axis=1) - 1
+        result[:, column] = tpr[rows, last_admissible]
+    return result
+
+
+# --------------------------------------------------------------------------- ROC API
+
+
+def roc_curve(
+    labels: ArrayLike, scores: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Compute the receiver operating characteristic at every distinct threshold.
+
+    Same output as ``sklearn.metrics.roc_curve(labels, scores,
+    drop_intermediate=False)``: one point per distinct score (tied scores form a
+    single point), preceded by the point (0, 0) at threshold ``+inf``.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+
+    Returns
+    -------
+    fpr : ndarray of shape (n_thresholds + 1,)
+        False positive rate of the rule ``score >= thresholds[i]``; non-decreasing.
+    tpr : ndarray of shape (n_thresholds + 1,)
+        True positive rate of the same rule; non-decreasing.
+    thresholds : ndarray of shape (n_thresholds + 1,)
+        ``+inf`` followed by the distinct scores in decreasing order.
+
+    Raises
+    ------
+    ValueError
+        On mismatched lengths, non-binary labels, NaN or infinite scores, or when
+        only one class is present.
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    groups, distinct_scores = _group_by_score(scores_arr)
+    members = labels_arr == 1
+    pos_counts = _counts_per_group(groups[members], distinct_scores.size)
+    neg_counts = _counts_per_group(groups[~members], distinct_scores.size)
+    fpr, tpr = _roc_from_counts(pos_counts, neg_counts)
+    thresholds = np.concatenate([[np.inf], distinct_scores])
+    return fpr[0], tpr[0], thresholds
+
+
+def auc(fpr: ArrayLike, tpr: ArrayLike) -> float:
+    """Area under a curve by the trapezoidal rule, for ROC points.
+
+    Parameters
+    ----------
+    fpr : array-like of shape (n_points,)
+        x coordinates, monotonic (non-decreasing or non-increasing).
+    tpr : array-like of shape (n_points,)
+        y coordinates.
+
+    Returns
+    -------
+    float
+        The area; positive for either direction of ``fpr``.
+    """
+    x = np.asarray(fpr, dtype=np.float64)
+    y = np.asarray(tpr, dtype=np.float64)
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(f"fpr and tpr must be 1-D arrays, got shapes {x.shape} and {y.shape}")
+    _check_same_length(x, y, "fpr and tpr")
+    if x.size < 2:
+        raise ValueError(f"at least 2 points are needed to compute an area, got {x.size}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("fpr and tpr must be finite")
+    steps = np.diff(x)
+    if (steps < 0).any() and (steps > 0).any():
+        raise ValueError("fpr must be monotonic (non-decreasing or non-increasing)")
+    direction = -1.0 if (steps < 0).any() else 1.0
+    return direction * float(np.trapezoid(y, x))
+
+
+def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float:
+    """Area under the ROC curve of ``scores`` for ``labels``.
+
+    Equals ``auc(*roc_curve(labels, scores)[:2])`` and
+    ``sklearn.metrics.roc_auc_score``: the probability that a random member
+    scores higher than a random non-member, ties counting one half. Computed from
+    rank counts (Mann-Whitney U), which is exact and is also what the bootstrap in
+    :func:`membership_summary` uses.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+
+    Returns
+    -------
+    float
+        AUC in [0, 1]; 0.5 is chance.
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    groups, distinct_scores = _group_by_score(scores_arr)
+    members = labels_arr == 1
+    pos_counts = _counts_per_group(groups[members], distinct_scores.size)
+    neg_counts = _counts_per_group(groups[~members], distinct_scores.size)
+    return float(_auc_from_counts(pos_counts, neg_counts)[0])
+
+
+def tpr_at_fpr(labels: ArrayLike, scores: ArrayLike, max_fpr: float) -> float:
+    """True positive rate achievable at a false positive rate of at most ``max_fpr``.
+
+    Rule: the highest TPR among the ROC points (see :func:`roc_curve`) whose FPR
+    is ``<= max_fpr``. There is no interpolation between points, so the value is
+    conservative: it is attained by an actual threshold on these data.
+
+    At ``max_fpr=0`` this is the TPR at the lowest threshold that still admits no
+    false positive, i.e. the fraction of members scored strictly above every
+    non-member.
+
+    Carlini et al.'s plotting code (``tpr[np.where(fpr < level)[0][-1]]``) uses a
+    strict ``<``; here it is ``<=``, which is what makes the 0% level defined and
+    differs from theirs only when ``max_fpr`` is exactly a multiple of ``1/N``.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    max_fpr : float
+        FPR budget in [0, 1].
+
+    Returns
+    -------
+    float
+        TPR in [0, 1]; non-decreasing in ``max_fpr``.
+
+    Notes
+    -----
+    With N non-members the FPR moves in steps of ``1/N``: at 1% FPR with 100
+    non-members at most one false positive is allowed, and any ``max_fpr < 1/N``
+    is the same as 0%. Report N alongside low-FPR numbers.
+    """
+    return tpr_at_fpr_levels(labels, scores, (max_fpr,))[fpr_key(max_fpr)]
+
+
+def fpr_key(level: float) -> str:
+    """The string key of an FPR level: ``format(level, "g")``.
+
+    ``0.01 -> "0.01"``, ``0.001 -> "0.001"``, ``0.0 -> "0"``. These keys are a
+    stable public JSON contract of :func:`tpr_at_fpr_levels` and
+    :func:`membership_summary`.
+    """
+    return format(_check_fraction(level, "FPR level"), "g")
+
+
+def tpr_at_fpr_levels(
+    labels: ArrayLike, scores: ArrayLike, levels: Sequence[float] = TPR_FPR_LEVELS
+) -> dict[str, float]:
+    """TPR at several FPR budgets, keyed by :func:`fpr_key` (``"0.01"``, ``"0.001"``, ``"0"``).
+
+    Each value follows the rule of :func:`tpr_at_fpr`; the ROC is built once.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    levels : sequence of float, default=TPR_FPR_LEVELS
+        FPR budgets in [0, 1].
+
+    Returns
+    -------
+    dict of str to float
+        ``{fpr_key(level): tpr}`` in the order of ``levels``.
+    """
+    keys = [fpr_key(level) for level in levels]
+    fpr, tpr, _ = roc_curve(labels, scores)
+    values = _step_tpr(fpr, tpr, levels)[0]
+    return {key: float(value) for key, value in zip(keys, values)}
+
+
+# --------------------------------------------------------------------------- binary decisions
+
+
+def _safe_ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def threshold_metrics(labels: ArrayLike, predicted: ArrayLike) -> dict[str, int | float]:
+    """Confusion matrix and rates of a binary member / non-member decision.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members.
+    predicted : array-like of shape (n_samples,)
+        The attack's decision: 1 (or True) for "member".
+
+    Returns
+    -------
+    dict
+        ``tp``, ``fp``, ``tn``, ``fn`` (int) and ``tpr``, ``fnr``, ``fpr``, ``tnr``,
+        ``precision``, ``accuracy`` (float). A rate whose denominator is zero
+        (e.g. ``precision`` when nothing is predicted a member, or ``tpr`` when
+        there are no members) is reported as 0.0 rather than NaN, so the result
+        is always JSON-serialisable; check the counts to tell the cases apart.
+    """
+    labels_arr = _as_labels(labels)
+    predicted_arr = _as_labels(predicted, name="predicted")
+    _check_same_length(labels_arr, predicted_arr, "labels and predicted")
+    is_member = labels_arr == 1
+    says_member = predicted_arr == 1
+    tp = int(np.count_nonzero(is_member & says_member))
+    fp = int(np.count_nonzero(~is_member & says_member))
+    tn = int(np.count_nonzero(~is_member & ~says_member))
+    fn = int(np.count_nonzero(is_member & ~says_member))
+    return {
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "tpr": _safe_ratio(tp, tp + fn),
+        "fnr": _safe_ratio(fn, tp + fn),
+        "fpr": _safe_ratio(fp, fp + tn),
+        "tnr": _safe_ratio(tn, fp + tn),
+        "precision": _safe_ratio(tp, tp + fp),
+        "accuracy": _safe_ratio(tp + tn, labels_arr.size),
+    }
+
+
+def metrics_at_threshold(labels: ArrayLike, scores: ArrayLike, threshold: float) -> dict[str, int | float]:
+    """:func:`threshold_metrics` for the decision ``scores >= threshold``.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    threshold : float
+        Finite decision threshold (e.g. IDIA's tau = 1 correct prompt).
+
+    Returns
+    -------
+    dict
+        The keys of :func:`threshold_metrics` plus ``threshold`` (float).
+    """
+    threshold = float(threshold)
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    labels_arr, scores_arr = _check_labels_scores(labels, scores, need_both_classes=False)
+    return {**threshold_metrics(labels_arr, scores_arr >= threshold), "threshold": threshold}
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _stratified_resamples(
+    n_pos: int, n_neg: int, n_boot: int, seed: int
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Yield chunks of bootstrap index rows: (rows, n_pos) into members, (rows, n_neg) into non-members.
+
+    Members and non-members are resampled separately, so every resample keeps the
+    class sizes (and both classes). Every bootstrap in this module draws through
+    here, so the same seed gives the same resamples everywhere.
+    """
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _BOOT_CHUNK_ELEMENTS // (n_pos + n_neg))
+    for start in range(0, n_boot, rows_per_chunk):
+        rows = min(rows_per_chunk, n_boot - start)
+        yield rng.integers(0, n_pos, size=(rows, n_pos)), rng.integers(0, n_neg, size=(rows, n_neg))
+
+
+def _percentile_interval(values: NDArray[np.float64], confidence: float) -> NDArray[np.float64]:
+    """Lower and upper percentile bounds over resamples (axis 0)."""
+    tail = (1.0 - confidence) / 2.0
+    return np.quantile(values, [tail, 1.0 - tail], axis=0)
+
+
+def _bootstrap_rocs(
+    labels: NDArray[np.int8], scores: NDArray[np.float64], n_boot: int, seed: int
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Per-group member / non-member counts of each resample, in chunks of rows.
+
+    Resampling only changes how often each original sample occurs, so the score
+    groups of the full data are reused and each resample is a bincount, no sort.
+    """
+    groups, distinct_scores = _group_by_score(scores)
+    members = labels == 1
+    member_groups, nonmember_groups = groups[members], groups[~members]
+    for member_rows, nonmember_rows in _stratified_resamples(
+        member_groups.size, nonmember_groups.size, n_boot, seed
+    ):
+        yield (
+            _counts_per_group(member_groups[member_rows], distinct_scores.size),
+            _counts_per_group(nonmember_groups[nonmember_rows], distinct_scores.size),
+        )
+
+
+def bootstrap_ci(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    statistic: StatisticFn,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Stratified-bootstrap percentile confidence interval of ``statistic(labels, scores)``.
+
+    Members and non-members are resampled with replacement separately, keeping
+    the class sizes, so both classes are present in every resample (a ROC
+    statistic is always defined).
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    statistic : callable
+        ``statistic(labels, scores) -> float``; it receives the resample's labels
+        (members first) and scores.
+    n_boot : int, default=1000
+        Number of resamples.
+    confidence : float, default=0.95
+        Coverage of the interval, in (0, 1).
+    seed : int, default=0
+        Seed of the resampling; the same seed gives the same resamples as
+        :func:`roc_band` and :func:`membership_summary`.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the
+        bootstrap distribution.
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    n_boot = _check_n_boot(n_boot)
+    confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    member_scores = scores_arr[labels_arr == 1]
+    nonmember_scores = scores_arr[labels_arr == 0]
+    resample_labels = np.concatenate(
+        [np.ones(member_scores.size, dtype=np.int8), np.zeros(nonmember_scores.size, dtype=np.int8)]
+    )
+    values = []
+    for member_rows, nonmember_rows in _stratified_resamples(
+        member_scores.size, nonmember_scores.size, n_boot, seed
+    ):
+        for member_idx, nonmember_idx in zip(member_rows, nonmember_rows):
+            resample_scores = np.concatenate([member_scores[member_idx], nonmember_scores[nonmember_idx]])
+            values.append(float(statistic(resample_labels, resample_scores)))
+    low, high = _percentile_interval(np.asarray(values), confidence)
+    return float(low), float(high)
+
+
+def roc_band(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+    grid: ArrayLike | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    """Pointwise stratified-bootstrap band around the ROC, for drawing under a ROC plot.
+
+    For each resample the ROC is read on ``grid`` as a step function, with the
+    rule of :func:`tpr_at_fpr` (highest TPR among points with FPR <= grid value);
+    the band is the pointwise percentile interval over resamples.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    n_boot : int, default=200
+        Number of resamples.
+    confidence : float, default=0.95
+        Coverage of the band at each grid point, in (0, 1).
+    seed : int, default=0
+        Seed of the resampling (shared with :func:`bootstrap_ci`).
+    grid : array-like of float in [0, 1], optional
+        FPR values to evaluate at. Default :data:`DEFAULT_BAND_GRID`: 0 plus
+        log-spaced points from 1e-4 to 1, usable on log-log axes.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``fpr_grid``, ``tpr_low``, ``tpr_median``, ``tpr_high``, all of the grid's
+        shape; ``tpr_low <= tpr_median <= tpr_high`` and all lie in [0, 1].
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    n_boot = _check_n_boot(n_boot)
+    confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    fpr_grid = DEFAULT_BAND_GRID.copy() if grid is None else np.asarray(grid, dtype=np.float64)
+    if fpr_grid.ndim != 1 or fpr_grid.size == 0:
+        raise ValueError(f"grid must be a non-empty 1-D array, got shape {fpr_grid.shape}")
+    if not ((fpr_grid >= 0.0) & (fpr_grid <= 1.0)).all():
+        raise ValueError("grid values must lie in [0, 1]")
+    tpr_on_grid = np.concatenate([
+        _step_tpr(*_roc_from_counts(pos_counts, neg_counts), fpr_grid)
+        for pos_counts, neg_counts in _bootstrap_rocs(labels_arr, scores_arr, n_boot, seed)
+    ])
+    low, high = _percentile_interval(tpr_on_grid, confidence)
+    return {
+        "fpr_grid": fpr_grid,
+        "tpr_low": low,
+        "tpr_median": np.median(tpr_on_grid, axis=0),
+        "tpr_high": high,
+    }
+
+
+# --------------------------------------------------------------------------- aggregation & summary
+
+
+def mean_std(records: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation, per key, over repeated runs.
+
+    For results reported as mean +- std over random draws (the IDIA paper uses
+    20 draws of attack images). The std is the population std (``ddof=0``),
+    i.e. the spread of the draws actually made, as ``numpy.std`` computes it.
+
+    Parameters
+    ----------
+    records : sequence of mappings of str to float
+        One mapping per run, all with the same keys.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{key: {"mean": float, "std": float}}`` in the key order of the first record.
+    """
+    if len(records) == 0:
+        raise ValueError("records must not be empty")
+    keys = list(records[0])
+    for index, record in enumerate(records):
+        if set(record) != set(keys):
+            raise ValueError(
+                f"every record must have the same keys; record {index} has {sorted(record)}, "
+                f"record 0 has {sorted(keys)}"
+            )
+    summary = {}
+    for key in keys:
+        values = np.asarray([record[key] for record in records], dtype=np.float64)
+        summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+    return summary
+
+
+def _json_thresholds(thresholds: NDArray[np.float64]) -> list[float]:
+    """Thresholds as a JSON-safe list: the leading +inf becomes a value above every score."""
+    finite = thresholds.copy()
+    highest = float(thresholds[1])
+    # For huge scores, +1.0 can be lost to rounding; the next float up is then the smallest valid stand-in.
+    finite[0] = max(highest + 1.0, float(np.nextafter(highest, np.inf)))
+    return finite.tolist()
+
+
+def membership_summary(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    threshold: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """The standard result block of a membership attack, as JSON-ready Python data.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+    threshold : float, optional
+        The attack's own decision threshold; when given, ``at_threshold`` holds
+        :func:`metrics_at_threshold` for it.
+    n_boot : int, default=1000
+        Bootstrap resamples for the confidence intervals.
+    seed : int, default=0
+        Seed of the bootstrap; the intervals equal those of :func:`bootstrap_ci`
+        with :func:`roc_auc` / :func:`tpr_at_fpr` and the same seed.
+    confidence : float, default=0.95
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        ``auc`` (float) and ``auc_ci`` ([low, high]);
+        ``tpr_at_fpr`` ({"0.01", "0.001", "0"} -> float) and ``tpr_at_fpr_ci``
+        (same keys -> [low, high]); ``n_members``, ``n_nonmembers`` (int);
+        ``roc``: {"fpr", "tpr", "thresholds"} lists from :func:`roc_curve`, except
+        that the first threshold (``+inf`` there) is ``max(scores) + 1.0`` so the
+        block stays valid JSON (``json.dumps(..., allow_nan=False)``);
+        ``bootstrap``: {"n_boot", "confidence", "seed"}; and ``at_threshold``
+        when ``threshold`` is given. Only plain floats, ints, lists and dicts.
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    n_boot = _check_n_boot(n_boot)
+    confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    keys = [fpr_key(level) for level in TPR_FPR_LEVELS]
+
+    fpr, tpr, thresholds = roc_curve(labels_arr, scores_arr)
+    tpr_levels = _step_tpr(fpr, tpr, TPR_FPR_LEVELS)[0]
+
+    boot_auc, boot_tpr = [], []
+    for pos_counts, neg_counts in _bootstrap_rocs(labels_arr, scores_arr, n_boot, seed):
+        boot_auc.append(_auc_from_counts(pos_counts, neg_counts))
+        boot_tpr.append(_step_tpr(*_roc_from_counts(pos_counts, neg_counts), TPR_FPR_LEVELS))
+    auc_low, auc_high = _percentile_interval(np.concatenate(boot_auc), confidence)
+    tpr_low, tpr_high = _percentile_interval(np.concatenate(boot_tpr), confidence)
+
+    n_members = int(labels_arr.sum())
+    summary: dict[str, Any] = {
+        "auc": roc_auc(labels_arr, scores_arr),
+        "auc_ci": [float(auc_low), float(auc_high)],
+        "tpr_at_fpr": {key: float(value) for key, value in zip(keys, tpr_levels)},
+        "tpr_at_fpr_ci": {key: [float(lo), float(hi)] for key, lo, hi in zip(keys, tpr_low, tpr_high)},
+        "n_members": n_members,
+        "n_nonmembers": int(labels_arr.size - n_members),
+        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": _json_thresholds(thresholds)},
+        "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": int(seed)},
+    }
+    if threshold is not None:
+        summary["at_threshold"] = metrics_at_threshold(labels_arr, scores_arr, threshold)
+    return summary

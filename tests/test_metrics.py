@@ -1,0 +1,293 @@
+"""Tests of leakage.metrics: agreement with scikit-learn, hand-checked examples, bootstrap behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+from leakage import metrics as m
+
+
+def random_case(seed: int, size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with both classes present and scores of the given kind, from a seed."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size)
+    labels[:2] = [0, 1]
+    rng.shuffle(labels)
+    if kind == "continuous":
+        scores = rng.normal(size=size) + labels
+    elif kind == "idia_counts":  # correct-prompt counts 0..21, as the IDIA attack produces
+        scores = rng.binomial(21, np.where(labels == 1, 0.4, 0.1)).astype(float)
+    elif kind == "few_values":
+        scores = rng.integers(0, 3, size).astype(float)
+    elif kind == "all_tied":
+        scores = np.full(size, 0.7)
+    else:
+        raise AssertionError(kind)
+    return labels, scores
+
+
+CASES = [
+    (seed, size, kind)
+    for seed, size in enumerate([2, 3, 5, 17, 100, 513, 2000])
+    for kind in ("continuous", "idia_counts", "few_values", "all_tied")
+]
+
+
+# ----------------------------------------------------------------------------- agreement with sklearn
+
+
+@pytest.mark.parametrize(("seed", "size", "kind"), CASES)
+def test_roc_curve_matches_sklearn(seed: int, size: int, kind: str) -> None:
+    labels, scores = random_case(seed, size, kind)
+    fpr, tpr, thresholds = m.roc_curve(labels, scores)
+    sk_fpr, sk_tpr, sk_thresholds = sk.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_array_equal(fpr, sk_fpr)
+    np.testing.assert_array_equal(tpr, sk_tpr)
+    np.testing.assert_array_equal(thresholds, sk_thresholds)
+
+
+@pytest.mark.parametrize(("seed", "size", "kind"), CASES)
+def test_roc_auc_matches_sklearn_and_trapezoid(seed: int, size: int, kind: str) -> None:
+    labels, scores = random_case(seed, size, kind)
+    expected = sk.roc_auc_score(labels, scores)
+    assert m.roc_auc(labels, scores) == pytest.approx(expected, abs=1e-12)
+    fpr, tpr, _ = m.roc_curve(labels, scores)
+    assert m.auc(fpr, tpr) == pytest.approx(expected, abs=1e-12)
+
+
+def test_all_tied_scores_give_the_diagonal() -> None:
+    fpr, tpr, thresholds = m.roc_curve([0, 1, 1, 0], [3.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(fpr, [0.0, 1.0])
+    np.testing.assert_array_equal(tpr, [0.0, 1.0])
+    np.testing.assert_array_equal(thresholds, [np.inf, 3.0])
+    assert m.roc_auc([0, 1, 1, 0], [3.0, 3.0, 3.0, 3.0]) == 0.5
+
+
+def test_accepts_bool_labels_and_int_scores() -> None:
+    assert m.roc_auc(np.array([False, True, True]), np.array([1, 2, 3])) == 1.0
+
+
+def test_auc_of_decreasing_fpr_is_positive() -> None:
+    assert m.auc([1.0, 0.5, 0.0], [1.0, 1.0, 0.0]) == pytest.approx(0.75)
+
+
+# ----------------------------------------------------------------------------- TPR at low FPR
+
+#   score:  9  8  7  6  5  4  3  2
+#   label:  1  1  0  1  1  0  0  0     4 members, 4 non-members
+SMALL_LABELS = [1, 1, 0, 1, 1, 0, 0, 0]
+SMALL_SCORES = [9, 8, 7, 6, 5, 4, 3, 2]
+
+
+def test_tpr_at_fpr_hand_checked() -> None:
+    # Zero false positives allowed: thresholds above 7, so members 9 and 8 -> 2/4.
+    assert m.tpr_at_fpr(SMALL_LABELS, SMALL_SCORES, 0.0) == 0.5
+    # Below 1/N = 0.25 nothing changes: FPR resolution is 1/4.
+    assert m.tpr_at_fpr(SMALL_LABELS, SMALL_SCORES, 0.2) == 0.5
+    # Exactly one false positive (FPR = 0.25 <= 0.25): threshold 5 catches all 4 members.
+    assert m.tpr_at_fpr(SMALL_LABELS, SMALL_SCORES, 0.25) == 1.0
+    assert m.tpr_at_fpr(SMALL_LABELS, SMALL_SCORES, 1.0) == 1.0
+
+
+def test_tpr_at_fpr_zero_is_zero_when_top_score_is_a_non_member() -> None:
+    assert m.tpr_at_fpr([0, 1, 1], [5.0, 4.0, 3.0], 0.0) == 0.0
+
+
+def test_tpr_at_fpr_zero_with_a_tie_across_classes() -> None:
+    # The member tied with a non-member at 8 cannot be taken without that false positive.
+    labels = [1, 1, 0, 0, 0]
+    scores = [9.0, 8.0, 8.0, 1.0, 0.0]
+    assert m.tpr_at_fpr(labels, scores, 0.0) == 0.5
+    assert m.tpr_at_fpr(labels, scores, 1 / 3) == 1.0
+
+
+def test_tpr_at_fpr_is_monotone_in_max_fpr() -> None:
+    labels, scores = random_case(3, 500, "continuous")
+    levels = np.linspace(0.0, 1.0, 101)
+    values = [m.tpr_at_fpr(labels, scores, level) for level in levels]
+    assert np.all(np.diff(values) >= 0)
+    assert values[-1] == 1.0
+
+
+def test_tpr_at_fpr_levels_keys_and_values() -> None:
+    labels, scores = random_case(4, 2000, "continuous")
+    result = m.tpr_at_fpr_levels(labels, scores)
+    assert list(result) == ["0.01", "0.001", "0"]
+    for level in m.TPR_FPR_LEVELS:
+        assert result[m.fpr_key(level)] == m.tpr_at_fpr(labels, scores, level)
+
+
+def test_fpr_key_format() -> None:
+    assert [m.fpr_key(level) for level in m.TPR_FPR_LEVELS] == ["0.01", "0.001", "0"]
+    assert m.fpr_key(0.1) == "0.1"
+
+
+# ----------------------------------------------------------------------------- binary decisions
+
+
+def test_threshold_metrics_hand_computed() -> None:
+    labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    predicted = [1, 1, 1, 0, 1, 0, 0, 0, 0, 0]  # tp 3, fn 1, fp 1, tn 5
+    result = m.threshold_metrics(labels, predicted)
+    assert {key: result[key] for key in ("tp", "fp", "tn", "fn")} == {"tp": 3, "fp": 1, "tn": 5, "fn": 1}
+    assert result["tpr"] == pytest.approx(0.75)
+    assert result["fnr"] == pytest.approx(0.25)
+    assert result["fpr"] == pytest.approx(1 / 6)
+    assert result["tnr"] == pytest.approx(5 / 6)
+    assert result["precision"] == pytest.approx(0.75)
+    assert result["accuracy"] == pytest.approx(0.8)
+    assert all(isinstance(result[key], int) for key in ("tp", "fp", "tn", "fn"))
+
+
+def test_threshold_metrics_zero_denominators_are_zero_not_nan() -> None:
+    result = m.threshold_metrics([0, 0, 0], [0, 0, 0])
+    assert result["precision"] == 0.0 and result["tpr"] == 0.0 and result["tnr"] == 1.0
+    json.dumps(result, allow_nan=False)
+
+
+def test_metrics_at_threshold_uses_greater_or_equal() -> None:
+    # IDIA: member if at least tau = 1 of 21 prompts is correct.
+    counts = [0, 1, 3, 0, 0, 2]
+    labels = [0, 1, 1, 1, 0, 0]
+    result = m.metrics_at_threshold(labels, counts, 1)
+    assert (result["tp"], result["fp"], result["tn"], result["fn"]) == (2, 1, 2, 1)
+    assert result["threshold"] == 1.0
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_ci_contains_estimate_and_is_deterministic() -> None:
+    labels, scores = random_case(5, 400, "continuous")
+    low, high = m.bootstrap_ci(labels, scores, m.roc_auc, n_boot=200, seed=7)
+    assert low < m.roc_auc(labels, scores) < high
+    assert (low, high) == m.bootstrap_ci(labels, scores, m.roc_auc, n_boot=200, seed=7)
+    assert (low, high) != m.bootstrap_ci(labels, scores, m.roc_auc, n_boot=200, seed=8)
+
+
+def test_bootstrap_ci_narrows_with_more_data() -> None:
+    small = m.bootstrap_ci(*random_case(6, 100, "continuous"), m.roc_auc, n_boot=200)
+    large = m.bootstrap_ci(*random_case(6, 3000, "continuous"), m.roc_auc, n_boot=200)
+    assert large[1] - large[0] < (small[1] - small[0]) / 2
+
+
+def test_bootstrap_resamples_keep_class_sizes() -> None:
+    labels, scores = random_case(7, 50, "continuous")
+    sizes = m.bootstrap_ci(labels, scores, lambda lab, _: float(lab.sum()), n_boot=20)
+    assert sizes == (float(np.sum(labels)), float(np.sum(labels)))
+
+
+def test_summary_intervals_equal_generic_bootstrap() -> None:
+    """The vectorised bootstrap in membership_summary matches bootstrap_ci on the same resamples."""
+    labels, scores = random_case(8, 300, "idia_counts")
+    summary = m.membership_summary(labels, scores, n_boot=150, seed=3)
+    auc_ci = m.bootstrap_ci(labels, scores, m.roc_auc, n_boot=150, seed=3)
+    assert summary["auc_ci"] == pytest.approx(list(auc_ci), abs=1e-12)
+    for level in m.TPR_FPR_LEVELS:
+        ci = m.bootstrap_ci(labels, scores, lambda lab, sc: m.tpr_at_fpr(lab, sc, level), n_boot=150, seed=3)
+        assert summary["tpr_at_fpr_ci"][m.fpr_key(level)] == pytest.approx(list(ci), abs=1e-12)
+
+
+def test_roc_band_is_ordered_and_bounded() -> None:
+    labels, scores = random_case(9, 1000, "continuous")
+    band = m.roc_band(labels, scores, n_boot=100)
+    assert band["fpr_grid"][0] == 0.0 and band["fpr_grid"][1] == pytest.approx(1e-4)
+    assert band["fpr_grid"][-1] == 1.0
+    for key in ("tpr_low", "tpr_median", "tpr_high"):
+        assert band[key].shape == band["fpr_grid"].shape
+        assert np.all((band[key] >= 0.0) & (band[key] <= 1.0))
+    assert np.all(band["tpr_low"] <= band["tpr_median"])
+    assert np.all(band["tpr_median"] <= band["tpr_high"])
+    assert band["tpr_low"][-1] == 1.0  # every resample reaches (1, 1)
+
+
+def test_roc_band_agrees_with_tpr_at_fpr_bootstrap() -> None:
+    labels, scores = random_case(10, 200, "continuous")
+    band = m.roc_band(labels, scores, n_boot=80, seed=2, grid=[0.05])
+    ci = m.bootstrap_ci(labels, scores, lambda lab, sc: m.tpr_at_fpr(lab, sc, 0.05), n_boot=80, seed=2)
+    assert (band["tpr_low"][0], band["tpr_high"][0]) == pytest.approx(ci, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- aggregation & summary
+
+
+def test_mean_std_uses_population_std() -> None:
+    result = m.mean_std([{"tpr": 1.0, "fpr": 0.0}, {"tpr": 0.5, "fpr": 0.0}, {"tpr": 0.0, "fpr": 0.3}])
+    assert list(result) == ["tpr", "fpr"]
+    assert result["tpr"]["mean"] == pytest.approx(0.5)
+    assert result["tpr"]["std"] == pytest.approx(np.std([1.0, 0.5, 0.0]))
+    assert result["fpr"] == pytest.approx({"mean": 0.1, "std": np.std([0.0, 0.0, 0.3])})
+
+
+def test_mean_std_rejects_empty_and_mismatched_records() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        m.mean_std([])
+    with pytest.raises(ValueError, match="same keys"):
+        m.mean_std([{"tpr": 1.0}, {"fpr": 0.0}])
+
+
+def test_membership_summary_is_strict_json() -> None:
+    labels, scores = random_case(11, 500, "idia_counts")
+    summary = m.membership_summary(labels, scores, threshold=1, n_boot=100)
+    decoded = json.loads(json.dumps(summary, allow_nan=False))
+    assert decoded == summary
+    assert summary["n_members"] + summary["n_nonmembers"] == 500
+    assert summary["auc"] == pytest.approx(sk.roc_auc_score(labels, scores))
+    assert list(summary["tpr_at_fpr"]) == ["0.01", "0.001", "0"]
+    assert summary["tpr_at_fpr"] == m.tpr_at_fpr_levels(labels, scores)
+    for key, (low, high) in summary["tpr_at_fpr_ci"].items():
+        assert 0.0 <= low <= high <= 1.0, key
+    assert summary["auc_ci"][0] <= summary["auc"] <= summary["auc_ci"][1]
+    thresholds = summary["roc"]["thresholds"]
+    assert thresholds[0] == max(scores) + 1.0
+    assert len(thresholds) == len(summary["roc"]["fpr"]) == len(summary["roc"]["tpr"])
+    assert summary["at_threshold"] == m.metrics_at_threshold(labels, scores, 1)
+
+
+def test_membership_summary_first_threshold_stays_above_huge_scores() -> None:
+    summary = m.membership_summary([0, 1], [1e20, 2e20], n_boot=5)
+    assert summary["roc"]["thresholds"][0] > 2e20
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "message"),
+    [
+        ([0, 1, 1], [0.1, 0.2], "same length"),
+        ([0, 1, 2], [0.1, 0.2, 0.3], "only 0 .* and 1"),
+        ([0.0, 1.0, 0.5], [0.1, 0.2, 0.3], "only 0 .* and 1"),
+        (["a", "b"], [0.1, 0.2], "numeric"),
+        ([0, 1, 1], [0.1, np.nan, 0.3], "NaN"),
+        ([0, 1, 1], [0.1, np.inf, 0.3], "finite"),
+        ([1, 1, 1], [0.1, 0.2, 0.3], "both members .* and non-members"),
+        ([0, 0], [0.1, 0.2], "both members .* and non-members"),
+        ([], [], "empty"),
+        ([[0, 1]], [[0.1, 0.2]], "1-D"),
+    ],
+)
+def test_invalid_inputs_raise_clear_errors(labels: list, scores: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        m.roc_curve(labels, scores)
+    with pytest.raises(ValueError, match=message):
+        m.membership_summary(labels, scores, n_boot=5)
+
+
+def test_invalid_parameters_raise() -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        m.tpr_at_fpr(SMALL_LABELS, SMALL_SCORES, 1.5)
+    with pytest.raises(ValueError, match="n_boot"):
+        m.bootstrap_ci(SMALL_LABELS, SMALL_SCORES, m.roc_auc, n_boot=0)
+    with pytest.raises(ValueError, match="confidence"):
+        m.roc_band(SMALL_LABELS, SMALL_SCORES, confidence=1.0)
+    with pytest.raises(ValueError, match="grid"):
+        m.roc_band(SMALL_LABELS, SMALL_SCORES, grid=[0.5, 2.0])
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        m.metrics_at_threshold(SMALL_LABELS, SMALL_SCORES, float("nan"))
+    with pytest.raises(ValueError, match="monotonic"):
+        m.auc([0.0, 1.0, 0.5], [0.0, 1.0, 1.0])
