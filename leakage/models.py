@@ -162,6 +162,12 @@ def _looks_like_network_error(error: BaseException) -> bool:
     return any(word in text for word in ("offline", "connection", "resolve", "hub", "download", "localentrynotfound"))
 
 
+def load_preprocess(model_name: str) -> Callable:
+    """The evaluation transform of an open_clip architecture, without building the model."""
+    vision_cfg = open_clip.get_model_config(model_name)["vision_cfg"]
+    return open_clip.image_transform(vision_cfg["image_size"], is_train=False)
+
+
 def list_open_clip_pretrained() -> list[tuple[str, str]]:
     """(architecture, tag) pairs that open_clip knows, for pickers in the UI."""
     return [(name, tag) for name, tag in open_clip.list_pretrained()]

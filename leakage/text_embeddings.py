@@ -1,0 +1,134 @@
+"""Prompt embeddings for zero-shot attacks, encoded once per model and kept on disk.
+
+The cache is keyed by the model's weight fingerprint and holds one row per prompt text, so
+a new candidate name costs 21 new prompts, not 21,000.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from leakage.locks import file_lock
+from leakage.models import LoadedClip
+from leakage.provenance import data_home
+
+ENCODE_BATCH = 512
+
+
+@torch.inference_mode()
+def encode_prompts(clip: LoadedClip, prompts: Sequence[str], batch_size: int = ENCODE_BATCH) -> np.ndarray:
+    """L2-normalised text embeddings (float32, len(prompts) × dim)."""
+    chunks = []
+    for start in range(0, len(prompts), batch_size):
+        tokens = clip.tokenizer(list(prompts[start : start + batch_size])).to(clip.device.device)
+        features = encode_text_trimmed(clip.model, tokens)
+        chunks.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
+    if not chunks:
+        return np.zeros((0, embedding_dim(clip)), dtype=np.float32)
+    return np.concatenate(chunks)
+
+
+def embedding_dim(clip: LoadedClip) -> int:
+    projection = getattr(clip.model, "text_projection", None)
+    if isinstance(projection, torch.Tensor):
+        return projection.shape[1]
+    return clip.model.encode_text(clip.tokenizer(["a"]).to(clip.device.device)).shape[-1]
+
+
+def encode_text_trimmed(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """`model.encode_text`, but over only as many token positions as the longest prompt uses.
+
+    Prompts of a dozen tokens are padded to 77; with a causal mask and end-of-text pooling the
+    padding cannot change the result, so dropping it gives the same embeddings at a fraction
+    of the cost. Models of another kind fall back to their own encode_text.
+    """
+    if not _is_trimmable(model):
+        return model.encode_text(tokens)
+    used = int((tokens != 0).any(dim=0).nonzero().max()) + 1
+    tokens = tokens[:, :used]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:used].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:used, :used])
+    x = model.ln_final(x)
+    from open_clip.transformer import text_global_pool
+
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    projection = model.text_projection
+    if projection is not None:
+        x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+    return x
+
+
+def _is_trimmable(model: torch.nn.Module) -> bool:
+    import open_clip
+
+    return (
+        type(model) is open_clip.CLIP
+        and getattr(model, "text_pool_type", None) == "argmax"
+        and isinstance(getattr(model, "attn_mask", None), torch.Tensor)
+    )
+
+
+class TextEmbeddingCache:
+    """Prompt embeddings of one model on disk: prompts.json (row order) + embeddings.npy (float16)."""
+
+    def __init__(self, fingerprint: str, root: Path | None = None):
+        self.directory = (root or data_home() / "text_cache") / fingerprint
+        self._prompts = self.directory / "prompts.json"
+        self._matrix = self.directory / "embeddings.npy"
+
+    def _read(self) -> tuple[list[str], np.ndarray | None]:
+        if not (self._prompts.is_file() and self._matrix.is_file()):
+            return [], None
+        prompts = json.loads(self._prompts.read_text())
+        matrix = np.load(self._matrix)
+        if len(prompts) != len(matrix):  # a torn write from a killed process: start over
+            return [], None
+        return prompts, matrix
+
+    def lookup(self, prompts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray]) -> tuple[np.ndarray, int]:
+        """Embeddings for `prompts` in order, encoding only the missing ones; returns (matrix, n_encoded)."""
+        known, matrix = self._read()
+        index = {prompt: row for row, prompt in enumerate(known)}
+        missing = list(dict.fromkeys(p for p in prompts if p not in index))
+        if missing:
+            fresh = encode(missing).astype(np.float16)
+            with file_lock(self.directory / ".lock"):
+                known, matrix = self._read()  # another process may have appended meanwhile
+                index = {prompt: row for row, prompt in enumerate(known)}
+                to_add = [row for row, prompt in enumerate(missing) if prompt not in index]
+                if to_add:
+                    known = known + [missing[row] for row in to_add]
+                    added = fresh[to_add]
+                    matrix = added if matrix is None else np.concatenate([matrix, added])
+                    self._write(known, matrix)
+                index = {prompt: row for row, prompt in enumerate(known)}
+        rows = np.fromiter((index[p] for p in prompts), dtype=np.int64, count=len(prompts))
+        return matrix[rows].astype(np.float32), len(missing)
+
+    def _write(self, prompts: list[str], matrix: np.ndarray) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for path, write in ((self._matrix, lambda f: np.save(f, matrix)), (self._prompts, lambda f: f.write(json.dumps(prompts).encode()))):
+            temporary = path.with_name(path.name + ".tmp")
+            with open(temporary, "wb") as handle:
+                write(handle)
+            os.replace(temporary, path)
+
+
+def prompt_embeddings(
+    clip: LoadedClip, templates: Sequence[str], names: Sequence[str], *, use_cache: bool = True
+) -> tuple[np.ndarray, dict]:
+    """Embeddings of every template filled with every name: array (templates, names, dim) and cache stats."""
+    prompts = [template.format(name) for template in templates for name in names]
+    if use_cache:
+        matrix, encoded = TextEmbeddingCache(clip.fingerprint).lookup(prompts, lambda p: encode_prompts(clip, p))
+    else:
+        matrix, encoded = encode_prompts(clip, prompts), len(prompts)
+    stats = {"prompts": len(prompts), "encoded": encoded, "from_cache": len(prompts) - encoded}
+    return matrix.reshape(len(templates), len(names), -1), stats
