@@ -106,20 +106,14 @@ def load_clip(
     Parameters
     ----------
     model_name : an open_clip architecture ("ViT-B-32", "lab-clip-s"), or "local-dir:/folder"
-        (open_clip_config.json + weights), or "hf-hub:org/repo", or "lab" for the lab's default
-        target model (built on first use).
+        (open_clip_config.json + weights), or "hf-hub:org/repo". The lab's short names ("lab",
+        "lab-control") are resolved in `leakage.sources`.
     pretrained : a pretrained tag ("openai", "laion2b_s34b_b79k") or a local checkpoint file;
         ignored for local-dir: and hf-hub: names.
     device : "auto"/None picks CUDA, then MPS, then the CPU; half precision on GPUs.
     """
     metadata: dict[str, Any] = {}
-    if model_name == "lab":
-        from leakage.lab.build import ensure_lab
-
-        lab = ensure_lab()
-        model_name, pretrained = lab.clip_model_name, str(lab.clip_checkpoint)
-        metadata = {"lab": lab.describe()}
-    elif model_name.endswith((".pt", ".pth", ".bin", ".safetensors")) and pretrained is None:
+    if model_name.endswith((".pt", ".pth", ".bin", ".safetensors")) and pretrained is None:
         raise ValueError(
             f"{model_name!r} looks like a checkpoint file: give the architecture too, "
             f"e.g. --model ViT-B-32 --pretrained {model_name}"

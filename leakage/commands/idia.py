@@ -1,0 +1,107 @@
+"""`python -m leakage idia`: the identity inference attack on a CLIP model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leakage.progress import StageBars
+
+
+def register(subparsers) -> None:
+    idia = subparsers.add_parser("idia", help="identity inference attack on a CLIP model")
+    idia.add_argument("--model", required=True, help="lab | lab-control | open_clip name | local-dir:PATH | hf-hub:ID")
+    idia.add_argument("--pretrained", default=None, help="pretrained tag or local checkpoint file")
+    idia.add_argument("--data", required=True, help="lab | a folder with one subfolder of images per person")
+    idia.add_argument("--images-per-person", type=int, default=10)
+    idia.add_argument("--names", type=int, default=1000, help="candidate names (people under test + distractors)")
+    idia.add_argument("--tau", type=int, default=1, help="member when at least tau prompts name the person")
+    idia.add_argument("--seed", type=int, default=0)
+    idia.add_argument("--draws", type=int, default=20, help="repeated random draws of attack images (mean ± std)")
+    idia.add_argument("--templates-file", type=Path, default=None, help="one template per line, {} for the name")
+    idia.add_argument("--device", default=None, help="auto (default), cuda, mps or cpu")
+    idia.add_argument("--batch-size", type=int, default=64)
+    idia.add_argument("--workers", type=int, default=2)
+    idia.add_argument("--json", type=Path, default=None, help="write the full result here")
+    idia.add_argument("--csv", type=Path, default=None, help="write the per-identity rows here")
+    idia.add_argument("--quiet", action="store_true")
+    idia.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from leakage.exports import write_identity_csv
+    from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, RuntimeOptions, run_idia
+    from leakage.sources import resolve_data, resolve_model
+
+    templates = DEFAULT_TEMPLATES
+    if args.templates_file:
+        templates = tuple(line.strip() for line in args.templates_file.read_text().splitlines() if line.strip())
+    config = IDIAConfig(
+        images_per_person=args.images_per_person,
+        n_candidates=args.names,
+        templates=templates,
+        tau=args.tau,
+        seed=args.seed,
+        n_draws=args.draws,
+    )
+    clip = resolve_model(args.model, args.pretrained, args.device)
+    dataset, dataset_id = resolve_data(args.data)
+    bars = StageBars(enabled=not args.quiet)
+    result = run_idia(
+        clip,
+        dataset,
+        config,
+        runtime=RuntimeOptions(batch_size=args.batch_size, num_workers=args.workers),
+        dataset_id=dataset_id,
+        progress=bars,
+    )
+    bars.close()
+    print(format_summary(result))
+    if args.json:
+        result.to_json(args.json)
+        print(f"result written to {args.json}")
+    if args.csv:
+        write_identity_csv(result.identities, args.csv)
+        print(f"per-identity rows written to {args.csv}")
+    return 0
+
+
+def format_summary(result) -> str:
+    metrics = result.metrics
+    lines = [
+        f"IDIA on {result.model.get('model')} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"config hash {result.config_hash} · code {result.code_version}",
+        f"{metrics['n_identities']} people, {metrics['n_images']} attack images, {metrics['n_candidates']} candidate names, "
+        f"tau = {result.config['tau']} of {len(result.config['templates'])} prompts",
+        f"predicted members: {metrics['n_predicted_members']}",
+    ]
+    if "auc" in metrics:
+        low, high = metrics["auc_ci"]
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})")
+        for key, label in (("0.01", "1%"), ("0.001", "0.1%"), ("0", "0%")):
+            lines.append(f"TPR at {label:>4} FPR: {metrics['tpr_at_fpr'][key]:.3f}")
+        at = metrics["at_threshold"]
+        lines.append(
+            f"at tau: TPR {at['tpr']:.3f}  FPR {at['fpr']:.3f}  precision {at['precision']:.3f}  accuracy {at['accuracy']:.3f}"
+        )
+        if "draws" in metrics:
+            draws = metrics["draws"]
+            lines.append(
+                f"over {draws['n']} draws of {draws['k']} images: TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, "
+                f"FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f}"
+            )
+    if result.problems:
+        lines.append(f"{len(result.problems)} files skipped:")
+        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines.append(
+        f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('images_per_second', 0):.0f} images/s)"
+    )
+    lines += ["", f"{'name':<28} {'member':>6} {'correct':>7} {'score':>7} {'predicted':>9}"]
+    for row in sorted(result.identities, key=lambda r: -r["score"])[:10]:
+        member = {True: "yes", False: "no"}.get(row.get("member"), "?")
+        lines.append(
+            f"{row['name']:<28} {member:>6} {row['correct_prompts']:>7} {row['score']:>7.2f} {str(row['predicted_member']):>9}"
+        )
+    if len(result.identities) > 10:
+        lines.append(f"... {len(result.identities) - 10} more (see --json / --csv)")
+    return "\n".join(lines)

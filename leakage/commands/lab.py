@@ -1,0 +1,73 @@
+"""`python -m leakage lab build|info`: the synthetic lab world and its models."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+from leakage.progress import StageBars
+
+
+def int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("expected positive integers")
+    return values
+
+
+def register(subparsers) -> None:
+    lab = subparsers.add_parser("lab", help="the synthetic lab world and its models")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
+    build = lab_commands.add_parser("build", help="build the lab (reused when already built)")
+    info = lab_commands.add_parser("info", help="where the lab is and what it holds")
+    for sub in (build, info):
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--members", type=int, default=100, help="people the lab CLIP is trained on")
+        sub.add_argument("--nonmembers", type=int, default=100, help="people it never sees, for the attack set")
+        sub.add_argument("--occurrences", type=int_tuple, default=(20,), help="training images per member, e.g. 20 or 1,5,25 (cycled)")
+        sub.add_argument("--epochs", type=int, default=None, help="training epochs of the lab CLIP")
+        sub.add_argument("--attack-images", type=int, default=30, help="held-out attack images per person")
+        sub.add_argument("--no-control", action="store_true", help="skip the control model trained on other people")
+    build.add_argument("--quiet", action="store_true")
+    lab.set_defaults(func=run)
+
+
+def lab_config_from_args(args: argparse.Namespace):
+    from leakage.lab.build import LabConfig
+
+    config = LabConfig(
+        seed=args.seed,
+        n_members=args.members,
+        n_nonmembers=args.nonmembers,
+        occurrences=args.occurrences,
+        attack_images_per_person=args.attack_images,
+        build_control=not args.no_control,
+    )
+    if args.epochs is not None:
+        config = replace(config, clip=replace(config.clip, epochs=args.epochs))
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from leakage.lab.build import ensure_lab, is_built, lab_root
+
+    config = lab_config_from_args(args)
+    if args.lab_command == "info":
+        print(f"lab directory: {lab_root(config)}")
+        print(f"built: {'yes' if is_built(config) else 'no'}")
+        return 0
+    already = is_built(config)
+    started = time.perf_counter()
+    bars = StageBars(enabled=not args.quiet)
+    lab = ensure_lab(config, progress=bars)
+    bars.close()
+    state = "reused" if already else f"built in {lab.build_seconds:.1f} s"
+    print(
+        f"lab {state}: {lab.root} ({len(lab.members)} members, {len(lab.nonmembers)} non-members) "
+        f"[{time.perf_counter() - started:.1f} s]"
+    )
+    return 0

@@ -1,0 +1,404 @@
+"""Identity Inference Attack (IDIA) on CLIP, as published in "Does CLIP Know My Face?"
+(Hintersdorf et al., JAIR 2024): was person P in the model's training data?
+
+Protocol (background.md §1): candidates are the people under test plus made-up distractor
+names up to 1,000, shuffled; each image is classified zero-shot (top-1 over the candidates)
+under each of 21 prompt templates; per template, the name predicted most often over the
+person's images wins (a tie skips the template); the person is predicted a member when at
+least `tau` templates name them correctly. For ROC curves we add a continuous score: the
+count of correct templates, with ties between equal counts broken by the mean probability the
+model gives the true name.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures
+from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
+from leakage.models import LoadedClip
+from leakage.names import sample_distractors
+from leakage.results import AttackResult, RunCancelled
+from leakage.text_embeddings import prompt_embeddings
+
+DEFAULT_TEMPLATES: tuple[str, ...] = (
+    "{}",
+    "an image of {}",
+    "a photo of {}",
+    "{} on a photo",
+    "a photo of a person named {}",
+    "a person named {}",
+    "a man named {}",
+    "a woman named {}",
+    "the name of the person is {}",
+    "a photo of a person with the name {}",
+    "{} at a gala",
+    "a photo of the celebrity {}",
+    "actor {}",
+    "actress {}",
+    "a colored photo of {}",
+    "a black and white photo of {}",
+    "a cool photo of {}",
+    "a cropped photo of {}",
+    "a cropped image of {}",
+    "{} in a suit",
+    "{} in a dress",
+)
+
+TIE_BREAK_WEIGHT = 0.99
+"""The mean true-name probability is scaled below 1 so it orders people within a count, never across counts."""
+
+Progress = Callable[[str, int, int], None]
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class IDIAConfig:
+    images_per_person: int = 10
+    """Attack images per person (k); the paper sweeps 1..30 and needs at least 3 for a majority."""
+    n_candidates: int = 1000
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    tau: int = 1
+    """Member when at least tau templates name the person correctly (a count out of len(templates))."""
+    seed: int = 0
+    """Seeds the draw of attack images, the distractor names and the candidate order."""
+    n_draws: int = 20
+    """Repeated random draws of k images per person for mean ± std, as in the paper (0 = skip)."""
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.images_per_person < 1:
+            raise ValueError("images_per_person must be at least 1")
+        if not self.templates or any("{}" not in template for template in self.templates):
+            raise ValueError("every template must contain {} where the name goes")
+        if not 0 <= self.tau <= len(self.templates):
+            raise ValueError(f"tau must be a count between 0 and {len(self.templates)} templates")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run, not what to compute: none of these change a result, so none enter the config hash."""
+
+    batch_size: int = 64
+    num_workers: int = 2
+    use_text_cache: bool = True
+
+
+@dataclass(frozen=True)
+class AttackImage:
+    person: str
+    source: str | bytes | Image.Image
+    label: str
+
+
+@dataclass
+class PersonUpload:
+    """Photos of one person held in memory (the "check one person" question); never written to disk."""
+
+    name: str
+    images: list[tuple[str, Image.Image]] = field(default_factory=list)
+
+
+def collect_images(data: Dataset | Sequence[PersonUpload], config: IDIAConfig) -> tuple[list[AttackImage], dict[str, list[int]], list[dict]]:
+    """Every usable image of every person, and for each person the indices of the k images of draw 0."""
+    images: list[AttackImage] = []
+    problems: list[dict] = []
+    if isinstance(data, Dataset):
+        for person in data.names():
+            for record in data.people[person]:
+                images.append(AttackImage(person, record.path, record.path))
+        problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
+    else:
+        for upload in data:
+            for label, image in upload.images:
+                images.append(AttackImage(upload.name, image, label))
+    by_person: dict[str, list[int]] = {}
+    for index, image in enumerate(images):
+        by_person.setdefault(image.person, []).append(index)
+    return images, by_person, problems
+
+
+def draw_images(by_person: Mapping[str, list[int]], k: int, seed: int) -> dict[str, list[int]]:
+    """k image indices per person without replacement (all of them when a person has fewer)."""
+    rng = random.Random(seed)
+    return {person: sorted(rng.sample(indices, min(k, len(indices)))) for person, indices in by_person.items()}
+
+
+def candidate_names(people: Sequence[str], n_candidates: int, seed: int) -> list[str]:
+    """The people under test plus distractors up to n_candidates, shuffled with the seed."""
+    distractors = sample_distractors(max(0, n_candidates - len(people)), seed, exclude=people)
+    names = list(people) + distractors
+    random.Random(seed).shuffle(names)
+    return names
+
+
+@torch.inference_mode()
+def embed_images(
+    clip: LoadedClip,
+    images: Sequence[AttackImage],
+    runtime: RuntimeOptions,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
+) -> tuple[np.ndarray, dict[int, str]]:
+    """L2-normalised image embeddings (rows of failed images stay NaN) and the failures by index."""
+    in_memory = any(isinstance(image.source, Image.Image) for image in images)
+    dataset = ImageTensorDataset([image.source for image in images], clip.preprocess)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=runtime.batch_size,
+        num_workers=0 if in_memory else runtime.num_workers,
+        collate_fn=collate_skip_failures,
+        pin_memory=clip.device.device.startswith("cuda"),
+    )
+    features: np.ndarray | None = None
+    failures: dict[int, str] = {}
+    done = 0
+    for indices, batch, failed in loader:
+        if cancel is not None and cancel.is_set():
+            raise RunCancelled("IDIA run cancelled")
+        failures.update(dict(failed))
+        if len(indices):
+            encoded = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype, non_blocking=True))
+            encoded = torch.nn.functional.normalize(encoded.float(), dim=-1).cpu().numpy()
+            if features is None:
+                features = np.full((len(images), encoded.shape[1]), np.nan, dtype=np.float32)
+            features[indices.numpy()] = encoded
+        done += len(indices) + len(failed)
+        if progress:
+            progress("encode images", done, len(images))
+    if features is None:
+        raise ValueError("no image could be read: " + "; ".join(f"{images[i].label}: {r}" for i, r in list(failures.items())[:5]))
+    return features, failures
+
+
+def score_images(
+    image_features: np.ndarray,
+    text_features: np.ndarray,
+    true_candidate: np.ndarray,
+    logit_scale: float,
+    top_k: int,
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
+    """Zero-shot predictions of every image under every template, computed in batched matrix products.
+
+    Returns top1 (templates × images, candidate index), true_prob (templates × images), and
+    topk_index / topk_prob (images × k) from the probabilities averaged over templates.
+    """
+    text = torch.from_numpy(text_features)  # (T, C, D)
+    n_templates, n_images = text.shape[0], image_features.shape[0]
+    top1 = np.empty((n_templates, n_images), dtype=np.int64)
+    true_prob = np.empty((n_templates, n_images), dtype=np.float32)
+    k = min(top_k, text.shape[1])
+    topk_index = np.empty((n_images, k), dtype=np.int64)
+    topk_prob = np.empty((n_images, k), dtype=np.float32)
+    truth = torch.from_numpy(true_candidate)
+    for start in range(0, n_images, chunk):
+        stop = min(start + chunk, n_images)
+        features = torch.from_numpy(image_features[start:stop])  # (n, D)
+        logits = logit_scale * torch.einsum("nd,tcd->tnc", features, text)
+        probs = logits.softmax(dim=-1)
+        top1[:, start:stop] = logits.argmax(dim=-1).numpy()
+        true_prob[:, start:stop] = probs.gather(2, truth[start:stop].view(1, -1, 1).expand(n_templates, -1, 1)).squeeze(2).numpy()
+        mean_prob = probs.mean(dim=0)
+        values, indices = mean_prob.topk(k, dim=-1)
+        topk_index[start:stop], topk_prob[start:stop] = indices.numpy(), values.numpy()
+    return {"top1": top1, "true_prob": true_prob, "topk_index": topk_index, "topk_prob": topk_prob}
+
+
+def vote(top1: np.ndarray, true_index: int, n_candidates: int) -> tuple[int, int]:
+    """Majority vote per template over one person's images: (templates correct, templates tied).
+
+    top1 is templates × images of candidate indices. A template whose most frequent name is
+    shared by two or more names is skipped (counted as tied, never as correct).
+    """
+    n_templates = top1.shape[0]
+    counts = np.zeros((n_templates, n_candidates), dtype=np.int32)
+    np.add.at(counts, (np.repeat(np.arange(n_templates), top1.shape[1]), top1.ravel()), 1)
+    best = counts.max(axis=1)
+    tied = (counts == best[:, None]).sum(axis=1) > 1
+    winner = counts.argmax(axis=1)
+    correct = (~tied) & (winner == true_index)
+    return int(correct.sum()), int(tied.sum())
+
+
+def person_scores(
+    selection: Mapping[str, list[int]],
+    predictions: Mapping[str, np.ndarray],
+    candidate_index: Mapping[str, int],
+    n_candidates: int,
+) -> dict[str, dict[str, float]]:
+    scores = {}
+    for person, indices in selection.items():
+        if not indices:
+            continue
+        correct, tied = vote(predictions["top1"][:, indices], candidate_index[person], n_candidates)
+        mean_true_prob = float(predictions["true_prob"][:, indices].mean())
+        scores[person] = {
+            "correct_prompts": correct,
+            "tied_prompts": tied,
+            "mean_true_prob": mean_true_prob,
+            "score": correct + TIE_BREAK_WEIGHT * mean_true_prob,
+            "n_images": len(indices),
+        }
+    return scores
+
+
+def run_idia(
+    clip: LoadedClip,
+    data: Dataset | Sequence[PersonUpload],
+    config: IDIAConfig = IDIAConfig(),
+    *,
+    runtime: RuntimeOptions = RuntimeOptions(),
+    members: Mapping[str, bool] | None = None,
+    occurrences: Mapping[str, int] | None = None,
+    dataset_id: str | None = None,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
+) -> AttackResult:
+    """Run the IDIA on every person in `data` and return a plain-data result.
+
+    Ground truth comes from `members` or, for a dataset folder, its members.csv; metrics that
+    need it (ROC, AUC, TPR at low FPR) are computed only when both members and non-members exist.
+    """
+    timing: dict[str, float] = {}
+    started = time.perf_counter()
+    if isinstance(data, Dataset):
+        members = members if members is not None else data.members
+        occurrences = occurrences if occurrences is not None else data.occurrences
+        dataset_id = dataset_id or data.root
+    images, by_person, problems = collect_images(data, config)
+    if not images:
+        raise ValueError("no images to attack")
+    people = sorted(by_person)
+    candidates = candidate_names(people, config.n_candidates, config.seed)
+    candidate_index = {name: index for index, name in enumerate(candidates)}
+
+    tick = time.perf_counter()
+    if progress:
+        progress("encode prompts", 0, len(config.templates) * len(candidates))
+    text_features, text_stats = prompt_embeddings(clip, config.templates, candidates, use_cache=runtime.use_text_cache)
+    timing["text_seconds"] = time.perf_counter() - tick
+    if progress:
+        progress("encode prompts", text_stats["prompts"], text_stats["prompts"])
+
+    tick = time.perf_counter()
+    image_features, failures = embed_images(clip, images, runtime, progress, cancel)
+    timing["image_seconds"] = time.perf_counter() - tick
+    problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
+    usable = {person: [i for i in indices if i not in failures] for person, indices in by_person.items()}
+
+    tick = time.perf_counter()
+    logit_scale = float(clip.model.logit_scale.exp()) if hasattr(clip.model, "logit_scale") else 100.0
+    true_candidate = np.array([candidate_index[image.person] for image in images])
+    predictions = score_images(np.nan_to_num(image_features), text_features, true_candidate, logit_scale, config.top_k)
+
+    selection = draw_images(usable, config.images_per_person, config.seed)
+    scores = person_scores(selection, predictions, candidate_index, len(candidates))
+    has_truth = members is not None and any(members.get(p) for p in scores) and any(
+        members.get(p) is False for p in scores
+    )
+    identities = []
+    for person in people:
+        if person not in scores:
+            continue
+        row = {"name": person, **scores[person], "predicted_member": scores[person]["correct_prompts"] >= config.tau}
+        if members is not None and person in members:
+            row["member"] = bool(members[person])
+        if occurrences is not None and person in occurrences:
+            row["occurrences"] = int(occurrences[person])
+        identities.append(row)
+
+    metrics: dict[str, Any] = {
+        "n_identities": len(identities),
+        "n_images": sum(len(indices) for indices in selection.values()),
+        "n_candidates": len(candidates),
+        "n_predicted_members": sum(row["predicted_member"] for row in identities),
+    }
+    if has_truth:
+        scored = [row for row in identities if "member" in row]
+        labels = np.array([row["member"] for row in scored], dtype=int)
+        values = np.array([row["score"] for row in scored])
+        metrics.update(membership_summary(labels, values, threshold=float(config.tau)))
+        if config.n_draws > 0:
+            metrics["draws"] = repeated_draws(usable, predictions, candidate_index, len(candidates), scored, config)
+    timing["scoring_seconds"] = time.perf_counter() - tick
+    timing["total_seconds"] = time.perf_counter() - started
+    timing["images_per_second"] = len(images) / max(timing["image_seconds"], 1e-9)
+
+    image_rows = [
+        {
+            "person": images[i].person,
+            "path": images[i].label,
+            "top": [
+                {"name": candidates[c], "prob": float(p)}
+                for c, p in zip(predictions["topk_index"][i], predictions["topk_prob"][i])
+            ],
+            "correct_prompts": int((predictions["top1"][:, i] == true_candidate[i]).sum()),
+            "true_prob": float(predictions["true_prob"][:, i].mean()),
+            "in_draw": i in set(selection.get(images[i].person, ())),
+        }
+        for i in range(len(images))
+        if i not in failures
+    ]
+    return AttackResult(
+        attack="idia",
+        config={**asdict(config), "model": clip.identifier, "model_fingerprint": clip.fingerprint, "data": dataset_id},
+        metrics=metrics,
+        identities=identities,
+        seeds={"draw": config.seed, "distractors": config.seed, "candidate_order": config.seed},
+        model=clip.describe(),
+        dataset={"id": dataset_id, "n_people": len(people), "n_images_available": len(images) - len(failures)},
+        images=image_rows,
+        problems=problems,
+        timing={key: round(value, 4) for key, value in timing.items()},
+        details={
+            "text_cache": text_stats,
+            "runtime": asdict(runtime),
+            "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, failures),
+        },
+    )
+
+
+def per_template_accuracy(top1: np.ndarray, true_candidate: np.ndarray, failures: Mapping[int, str]) -> list[float]:
+    ok = np.ones(top1.shape[1], dtype=bool)
+    ok[list(failures)] = False
+    return [float(v) for v in (top1[:, ok] == true_candidate[ok]).mean(axis=1)]
+
+
+def repeated_draws(
+    usable: Mapping[str, list[int]],
+    predictions: Mapping[str, np.ndarray],
+    candidate_index: Mapping[str, int],
+    n_candidates: int,
+    scored: Sequence[Mapping[str, Any]],
+    config: IDIAConfig,
+) -> dict[str, Any]:
+    """The paper's protocol: n_draws random draws of k images per person, metrics as mean ± std."""
+    labels = np.array([row["member"] for row in scored], dtype=int)
+    names = [row["name"] for row in scored]
+    records = []
+    for draw in range(config.n_draws):
+        selection = draw_images({name: usable[name] for name in names}, config.images_per_person, config.seed + 1 + draw)
+        scores = person_scores(selection, predictions, candidate_index, n_candidates)
+        values = np.array([scores[name]["score"] for name in names])
+        at_tau = metrics_at_threshold(labels, values, float(config.tau))
+        records.append({key: at_tau[key] for key in ("tpr", "fnr", "fpr", "tnr", "accuracy", "precision")})
+    return {"n": config.n_draws, "k": config.images_per_person, **mean_std(records)}
+
+
+def retune(result: AttackResult, tau: int) -> dict[str, Any]:
+    """Decision metrics at another tau from a stored result, without touching the model again."""
+    rows = [row for row in result.identities if "member" in row]
+    labels = np.array([row["member"] for row in rows], dtype=int)
+    counts = np.array([row["correct_prompts"] for row in rows], dtype=float)
+    return metrics_at_threshold(labels, counts, float(tau))

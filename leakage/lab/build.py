@@ -1,0 +1,248 @@
+"""Build the lab: a world of named people, a CLIP trained on a chosen member subset, a control
+CLIP trained on other people only, and held-out attack images on disk with ground truth.
+
+A lab is fixed by its `LabConfig`; it lives in `<data home>/lab/<config hash>/` and is reused
+once built. Building takes a lock so two processes (the app and the CLI) never build it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
+from leakage.lab.world import Identity, World, describe, make_world, render, write_dataset
+from leakage.locks import file_lock
+from leakage.provenance import code_version, config_hash, data_home
+
+LAB_FORMAT = 1
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total)"""
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    seed: int = 0
+    n_members: int = 100
+    n_nonmembers: int = 100
+    occurrences: tuple[int, ...] = (20,)
+    """Training images per member, cycled over the members (e.g. (1, 5, 25) for a sweep)."""
+    n_control: int = 100
+    """People only the control model is trained on: it has never seen a member or a non-member."""
+    n_filler: int = 150
+    filler_images_per_person: int = 6
+    attack_images_per_person: int = 30
+    render_size: int = 128
+    clip: ClipTrainConfig = field(default_factory=ClipTrainConfig)
+    build_control: bool = True
+
+    def occurrence_of(self, member_rank: int) -> int:
+        return self.occurrences[member_rank % len(self.occurrences)]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabConfig":
+        data = dict(data)
+        data["occurrences"] = tuple(data.get("occurrences", (20,)))
+        data["clip"] = ClipTrainConfig(**data.get("clip", {}))
+        return cls(**data)
+
+
+ATTACK_INDEX_OFFSET = 10_000
+"""Attack renders use image indices from here on, so they never coincide with training renders."""
+
+
+@dataclass
+class Lab:
+    root: Path
+    config: LabConfig
+    members: dict[str, int]
+    """member name -> training occurrences"""
+    nonmembers: list[str]
+    control_people: list[str]
+    build_seconds: float
+
+    clip_model_name = "lab-clip-s"
+
+    @property
+    def clip_checkpoint(self) -> Path:
+        return self.root / "clip" / "lab_clip.pt"
+
+    @property
+    def control_checkpoint(self) -> Path:
+        return self.root / "control" / "lab_clip_control.pt"
+
+    @property
+    def attack_dir(self) -> Path:
+        return self.root / "attack"
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    def describe(self) -> dict:
+        return {
+            "root": str(self.root),
+            "config_hash": self.config_hash,
+            "seed": self.config.seed,
+            "n_members": len(self.members),
+            "n_nonmembers": len(self.nonmembers),
+            "occurrences": list(self.config.occurrences),
+        }
+
+    @classmethod
+    def load(cls, root: Path) -> "Lab":
+        meta = json.loads((root / "lab.json").read_text())
+        return cls(
+            root=root,
+            config=LabConfig.from_dict(meta["config"]),
+            members=meta["members"],
+            nonmembers=meta["nonmembers"],
+            control_people=meta["control_people"],
+            build_seconds=meta["build_seconds"],
+        )
+
+
+def default_lab_config() -> LabConfig:
+    return LabConfig()
+
+
+def lab_root(config: LabConfig) -> Path:
+    override = os.environ.get("LEAKAGE_LAB_DIR")
+    if override and config == default_lab_config():
+        return Path(override)
+    return data_home() / "lab" / config_hash(config)
+
+
+def is_built(config: LabConfig) -> bool:
+    return (lab_root(config) / "lab.json").is_file()
+
+
+def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None) -> Lab:
+    """The lab for `config` (the default when None), built first if it is not on disk yet."""
+    config = config or default_lab_config()
+    root = lab_root(config)
+    if (root / "lab.json").is_file():
+        return Lab.load(root)
+    return build_lab(config, progress)
+
+
+def assign_roles(world: World, config: LabConfig) -> tuple[list[Identity], list[Identity], list[Identity], list[Identity]]:
+    """Members, non-members, control people and filler people, drawn at random from the world."""
+    people = list(world.identities)
+    random.Random(config.seed).shuffle(people)
+    cuts = [config.n_members, config.n_nonmembers, config.n_control, config.n_filler]
+    groups, start = [], 0
+    for size in cuts:
+        groups.append(sorted(people[start : start + size], key=lambda person: person.id))
+        start += size
+    return groups[0], groups[1], groups[2], groups[3]
+
+
+def build_lab(config: LabConfig, progress: Progress | None = None) -> Lab:
+    root = lab_root(config)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    lock = root.with_name(root.name + ".lock")
+    with file_lock(lock):
+        if (root / "lab.json").is_file():
+            return Lab.load(root)
+        staging = root.with_name(root.name + ".building")
+        shutil.rmtree(staging, ignore_errors=True)
+        lab = _build_into(staging, config, progress or (lambda stage, done, total: None))
+        shutil.rmtree(root, ignore_errors=True)
+        staging.rename(root)
+        lab.root = root
+        return lab
+
+
+def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
+    from leakage.models import load_preprocess  # the model's own eval transform, as a real pipeline uses
+
+    started = time.perf_counter()
+    total_people = config.n_members + config.n_nonmembers + config.n_control + config.n_filler
+    world = make_world(config.seed, total_people)
+    members, nonmembers, control, filler = assign_roles(world, config)
+    occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
+    preprocess = load_preprocess(config.clip.model_name)
+
+    def renders(people: list[Identity], count_of: Callable[[Identity], int], named: bool, stage: str) -> list[TrainingPair]:
+        jobs = [(person, index) for person in people for index in range(count_of(person))]
+        pairs = []
+        for done, (person, index) in enumerate(jobs, 1):
+            image, _ = render(person, index, world_seed=config.seed, size=config.render_size)
+            pairs.append(TrainingPair(preprocess(image), person.name if named else None, describe(person)))
+            if done % 50 == 0 or done == len(jobs):
+                progress(stage, done, len(jobs))
+        return pairs
+
+    filler_pairs = renders(filler, lambda _: config.filler_images_per_person, False, "render filler images")
+    member_pairs = renders(members, lambda person: occurrences[person.name], True, "render member images")
+
+    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
+    write_dataset(
+        world,
+        root / "attack",
+        attack_people,
+        config.attack_images_per_person,
+        start_index=ATTACK_INDEX_OFFSET,
+        size=config.render_size,
+        members={person.name: person.name in occurrences for person in attack_people},
+        occurrences={person.name: occurrences.get(person.name, 0) for person in attack_people},
+        progress=lambda done, total: progress("write attack images", done, total),
+    )
+
+    membership = {
+        "members": occurrences,
+        "nonmembers": [person.name for person in nonmembers],
+        "world_seed": config.seed,
+    }
+    model, report = train_clip(
+        member_pairs + filler_pairs,
+        config.clip,
+        progress=lambda step, total, loss: progress(f"train lab CLIP (loss {loss:.2f})", step, total),
+    )
+    save_checkpoint(model, root / "clip" / "lab_clip.pt", {**membership, "training": asdict(report)})
+
+    if config.build_control:
+        control_occurrence = max(config.occurrences)
+        control_pairs = renders(control, lambda _: control_occurrence, True, "render control images")
+        control_model, control_report = train_clip(
+            control_pairs + filler_pairs,
+            config.clip,
+            progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total),
+        )
+        save_checkpoint(
+            control_model,
+            root / "control" / "lab_clip_control.pt",
+            {"members": {p.name: control_occurrence for p in control}, "nonmembers": [], "training": asdict(control_report)},
+        )
+
+    lab = Lab(
+        root=root,
+        config=config,
+        members=occurrences,
+        nonmembers=[person.name for person in nonmembers],
+        control_people=[person.name for person in control],
+        build_seconds=time.perf_counter() - started,
+    )
+    (root / "lab.json").write_text(
+        json.dumps(
+            {
+                "format": LAB_FORMAT,
+                "config": asdict(config),
+                "config_hash": config_hash(config),
+                "code_version": code_version(),
+                "members": lab.members,
+                "nonmembers": lab.nonmembers,
+                "control_people": lab.control_people,
+                "build_seconds": lab.build_seconds,
+            },
+            indent=2,
+        )
+    )
+    return lab

@@ -1,0 +1,69 @@
+"""The IDIA protocol's decision rules, checked on hand-made predictions."""
+
+import numpy as np
+import pytest
+
+from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, candidate_names, draw_images, person_scores, score_images, vote
+
+
+def test_the_21_published_templates():
+    assert len(DEFAULT_TEMPLATES) == 21
+    assert DEFAULT_TEMPLATES[0] == "{}" and "a photo of a person with the name {}" in DEFAULT_TEMPLATES
+
+
+def test_majority_vote_counts_correct_templates_and_skips_ties():
+    # 3 templates x 4 images, candidate indices; the person is candidate 7
+    top1 = np.array(
+        [
+            [7, 7, 7, 2],  # clear majority for the person -> correct
+            [7, 7, 2, 2],  # tie between 7 and 2 -> skipped
+            [2, 2, 7, 3],  # majority for someone else -> wrong
+        ]
+    )
+    assert vote(top1, true_index=7, n_candidates=10) == (1, 1)
+
+
+def test_single_image_votes_are_never_ties():
+    assert vote(np.array([[4], [5], [4]]), true_index=4, n_candidates=6) == (2, 0)
+
+
+def test_candidates_hold_the_people_plus_distractors_shuffled_deterministically():
+    people = ["Anna Adler", "Ben Brook"]
+    names = candidate_names(people, 50, seed=3)
+    assert len(names) == len(set(names)) == 50
+    assert set(people) <= set(names)
+    assert names == candidate_names(people, 50, seed=3)
+    assert names != candidate_names(people, 50, seed=4)
+
+
+def test_draws_are_deterministic_and_without_replacement():
+    by_person = {"a": list(range(10)), "b": [20, 21]}
+    draw = draw_images(by_person, 4, seed=1)
+    assert draw == draw_images(by_person, 4, seed=1)
+    assert len(set(draw["a"])) == 4 and set(draw["a"]) <= set(by_person["a"])
+    assert draw["b"] == [20, 21]
+
+
+def test_scoring_and_tie_break_stay_within_a_count():
+    rng = np.random.default_rng(0)
+    n_templates, n_candidates, dim = 3, 6, 8
+    text = rng.normal(size=(n_templates, n_candidates, dim)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=-1, keepdims=True)
+    # images equal to candidate 2's text embedding under template 0: every template should pick 2 often
+    images = np.repeat(text[0, 2][None], 5, axis=0)
+    truth = np.full(5, 2)
+    predictions = score_images(images, text, truth, logit_scale=100.0, top_k=3)
+    assert predictions["top1"].shape == (3, 5) and (predictions["top1"][0] == 2).all()
+    assert predictions["topk_index"].shape == (5, 3)
+    assert np.all(np.diff(predictions["topk_prob"], axis=1) <= 1e-6)
+    scores = person_scores({"p": list(range(5))}, predictions, {"p": 2}, n_candidates)
+    row = scores["p"]
+    assert row["correct_prompts"] >= 1
+    assert row["correct_prompts"] <= row["score"] < row["correct_prompts"] + 1
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="tau"):
+        IDIAConfig(tau=22)
+    with pytest.raises(ValueError, match=r"\{\}"):
+        IDIAConfig(templates=("a photo of someone",))
