@@ -1,0 +1,79 @@
+"""Synthetic attack results for the run store, report and CLI tests.
+
+Scores are random draws (members score higher on average) put through the real
+metrics code, so every number in a test result is computed, not typed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from leakage.metrics import membership_summary
+from leakage.results import AttackResult
+
+
+def synthetic_result(
+    seed: int = 0,
+    n_members: int = 40,
+    n_nonmembers: int = 60,
+    attack: str = "idia",
+    model: str = "ViT-B-32",
+    separation: float = 1.5,
+    tau: float = 8.0,
+    n_boot: int = 100,
+) -> AttackResult:
+    """An IDIA-shaped result: correct-prompt counts out of 21 as scores, ground truth known."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.ones(n_members, dtype=int), np.zeros(n_nonmembers, dtype=int)])
+    rng.shuffle(labels)
+    correct = np.clip(np.round(rng.normal(5.0 + separation * 4.0 * labels, 3.0)), 0, 21).astype(int)
+    probs = rng.uniform(0.0, 0.9, labels.size)
+    scores = correct + 0.01 * probs
+    identities = [
+        {
+            "name": f"Person {seed}-{index:03d}",
+            "correct_prompts": int(count),
+            "tied_prompts": int(rng.integers(0, 3)),
+            "mean_true_prob": float(prob),
+            "score": float(score),
+            "n_images": 10,
+            "predicted_member": bool(score >= tau),
+            "member": bool(label),
+            "occurrences": int(rng.integers(1, 30)) if label else 0,
+        }
+        for index, (label, count, prob, score) in enumerate(zip(labels, correct, probs, scores))
+    ]
+    metrics: dict[str, Any] = {
+        "n_identities": len(identities),
+        "n_images": 10 * len(identities),
+        "n_candidates": 1000,
+        "n_predicted_members": sum(row["predicted_member"] for row in identities),
+    }
+    metrics.update(membership_summary(labels, scores, threshold=tau, n_boot=n_boot, seed=seed))
+    return AttackResult(
+        attack=attack,
+        config={"images_per_person": 10, "n_candidates": 1000, "tau": tau, "seed": seed, "templates": ["{}", "a photo of {}"], "model": model},
+        metrics=metrics,
+        identities=identities,
+        seeds={"draw": seed, "distractors": seed},
+        model={"model": model, "pretrained": "laion2b", "fingerprint": f"fp{seed}", "device": "cpu", "dtype": "float32",
+               "device_description": "CPU (test)", "load_seconds": 0.1},
+        dataset={"id": "lab", "n_people": len(identities)},
+        images=[{"person": identities[0]["name"], "path": "a/b.jpg", "top": [{"name": "x", "prob": 0.5}]}],
+        timing={"total_seconds": 1.25, "image_seconds": 1.0},
+        details={"per_template_accuracy": [0.5, 0.25]},
+    )
+
+
+def write_runs(url: str, worker: int, n_runs: int, start: Any = None) -> None:
+    """Save ``n_runs`` small results labelled ``w<worker>-<i>`` (a multiprocessing target)."""
+    from leakage.store import RunStore
+
+    if start is not None:
+        start.wait()  # all workers open the (new) database at the same moment
+    with RunStore(url) as store:
+        for index in range(n_runs):
+            result = synthetic_result(seed=worker * 1000 + index, n_members=6, n_nonmembers=6, n_boot=20)
+            store.save(result, label=f"w{worker}-{index}")
