@@ -13,6 +13,8 @@ import numpy as np
 from leakage.metrics import membership_summary
 from leakage.results import AttackResult
 
+TEMPLATES = [f"template {index} of {{}}" for index in range(21)]
+
 
 def synthetic_result(
     seed: int = 0,
@@ -21,7 +23,7 @@ def synthetic_result(
     attack: str = "idia",
     model: str = "ViT-B-32",
     separation: float = 1.5,
-    tau: float = 8.0,
+    tau: int = 8,
     n_boot: int = 100,
 ) -> AttackResult:
     """An IDIA-shaped result: correct-prompt counts out of 21 as scores, ground truth known."""
@@ -54,7 +56,7 @@ def synthetic_result(
     metrics.update(membership_summary(labels, scores, threshold=tau, n_boot=n_boot, seed=seed))
     return AttackResult(
         attack=attack,
-        config={"images_per_person": 10, "n_candidates": 1000, "tau": tau, "seed": seed, "templates": ["{}", "a photo of {}"], "model": model},
+        config={"images_per_person": 10, "n_candidates": 1000, "tau": tau, "seed": seed, "templates": TEMPLATES, "model": model},
         metrics=metrics,
         identities=identities,
         seeds={"draw": seed, "distractors": seed},
