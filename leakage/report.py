@@ -34,6 +34,7 @@ __all__ = [
     "RocCurve",
     "attack_info",
     "compare_runs",
+    "comparison_rows",
     "metric_rows",
     "plain_summary",
     "render_pdf",
@@ -418,11 +419,15 @@ def roc_figure(curves: Sequence[RocCurve], log_axes: bool = False, height: int =
         title=title or ("ROC, log-log axes (the low-error corner)" if log_axes else "ROC, linear axes"),
         height=height,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15},
+        # below the chance diagonal, where a ROC worth reading never goes
+        legend={"x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)"},
         template="plotly_white",
         xaxis={"title": "False positive rate (non-members wrongly flagged)", "type": axis_type, "range": axis_range},
         yaxis={"title": "True positive rate (members found)", "type": axis_type, "range": axis_range},
     )
+    if log_axes:
+        figure.update_xaxes(dtick=1)  # one tick per decade: 0.001, 0.01, 0.1, 1
+        figure.update_yaxes(dtick=1)
     return figure
 
 
@@ -528,6 +533,44 @@ def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = 
     }
 
 
+_RATE_KEYS = {"tpr@1%", "tpr@0.1%", "tpr@0%", "tpr@rule", "fpr@rule", "precision@rule", "accuracy@rule"}
+
+
+def _comparison_value(key: str, value: Any, ci: Sequence[float] | None = None) -> str:
+    if value is None:
+        return "\u2014"
+    if key in _RATE_KEYS:
+        return _pct(value) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "")
+    if key == "auc":
+        return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    return _number(value)
+
+
+def _comparison_difference(key: str, difference: Any) -> str:
+    if difference is None:
+        return "\u2014"
+    if key in _RATE_KEYS:
+        return f"{100 * difference:+.1f} pts"
+    if key == "auc":
+        return f"{difference:+.3f}"
+    return f"{difference:+,}" if isinstance(difference, int) else f"{difference:+.3g}"
+
+
+def comparison_rows(comparison: Mapping[str, Any]) -> list[dict[str, str]]:
+    """:func:`compare_runs` output as display rows: metric, each run's value [CI], and \u0394 of runs 2.. vs the first."""
+    names = comparison["names"]
+    rows = []
+    for metric in comparison["metrics"]:
+        key = metric["key"]
+        row = {"metric": metric["label"]}
+        for name, value, ci in zip(names, metric["values"], metric["cis"]):
+            row[name] = _comparison_value(key, value, ci)
+        for name, difference in zip(names[1:], metric["differences"][1:]):
+            row[f"\u0394 {name}"] = _comparison_difference(key, difference)
+        rows.append(row)
+    return rows
+
+
 # --------------------------------------------------------------------------- HTML report
 
 _CSS = """
@@ -543,11 +586,20 @@ table { border-collapse: collapse; width: 100%; font-size: 0.92em; margin: 8px 0
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e3e6ee; vertical-align: top; }
 th { background: #f4f6fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.member td:first-child { border-left: 3px solid #d62728; } #identity-table td:first-child { white-space: nowrap; }
-.figures { display: flex; flex-wrap: wrap; gap: 12px; } .figure { flex: 1 1 480px; min-width: 360px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
+.figure { min-width: 0; } .figure.wide { grid-column: 1 / -1; }
 pre { background: #f4f6fa; padding: 12px; border-radius: 6px; overflow-x: auto; font-size: 0.85em; }
 .note { color: #5a6275; font-size: 0.9em; } footer { margin-top: 48px; color: #8a90a0; font-size: 0.85em; }
 @media print { .figure { break-inside: avoid; } h2 { break-after: avoid; } }
 """
+
+# A plot drawn while the page is still loading sizes itself to the layout of that moment;
+# once everything is in place, fit every plot to its final box.
+_RESIZE_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  document.querySelectorAll(".js-plotly-plot").forEach(function (plot) { Plotly.Plots.resize(plot); });
+});
+</script>"""
 
 _IDENTITY_FIRST_COLUMNS = ("name", "member", "predicted_member", "score")
 
@@ -617,7 +669,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
     if summary and summary[0] == headline:
         summary = summary[1:]
 
-    figures: list[tuple[go.Figure, str, str]] = []
+    figures: list[tuple[go.Figure, str, str]] = []  # (figure, div id, note under it)
     curve = result_roc(result, name=model_text)
     if curve is not None:
         figures.append((roc_figure([curve]), "roc-linear", ""))
@@ -628,7 +680,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
     if histogram is not None:
         figures.append((histogram, "score-histogram", ""))
     figure_html = "".join(
-        f'<div class="figure">{_figure_html(fig, div_id, index == 0)}'
+        f'<div class="figure{" wide" if div_id == "score-histogram" else ""}">{_figure_html(fig, div_id, index == 0)}'
         + (f'<p class="note">{esc(note)}</p>' if note else "") + "</div>"
         for index, (fig, div_id, note) in enumerate(figures)
     )
@@ -714,6 +766,7 @@ Inference Attacks From First Principles\u201d, 2022).</p>
 </section>
 
 <footer>Generated {esc(generated)} by the leakage dashboard {esc(__version__)}.</footer>
+{_RESIZE_SCRIPT if figures else ""}
 </body>
 </html>
 """

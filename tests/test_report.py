@@ -152,6 +152,11 @@ def test_report_opens_offline_in_chromium_and_the_plots_render(
     assert drawn["y"] == pytest.approx(result.metrics["roc"]["tpr"])
     assert drawn["log"] == "log"
     assert page.locator("#roc-linear path.js-line").count() >= 2  # curve and chance line are drawn as SVG paths
+    overflow = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.figure')).map(box =>
+                 box.querySelector('.main-svg').getBoundingClientRect().width - box.getBoundingClientRect().width)"""
+    )
+    assert max(overflow) <= 1, f"a plot is wider than its box: {overflow}"
 
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.locator("#roc-linear").screenshot(path=str(tmp_path / "roc-linear.png"))

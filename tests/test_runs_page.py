@@ -1,0 +1,86 @@
+"""The Runs page, run headless with Streamlit's AppTest against a real run store in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from leakage.store import RunStore
+from runs_fixtures import synthetic_result
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "runs.py")
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    with RunStore() as opened:
+        yield opened
+
+
+def page(**query: str) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def texts(app: AppTest) -> str:
+    parts = [element.value for kind in ("markdown", "caption", "subheader", "error", "success", "warning", "info")
+             for element in app.get(kind)]
+    return "\n".join(str(part) for part in parts)
+
+
+def test_an_empty_store_says_where_runs_come_from(store: RunStore) -> None:
+    app = page()
+    assert not app.exception
+    assert "No runs stored yet" in texts(app)
+
+
+def test_stored_runs_are_listed_after_a_restart(store: RunStore, tmp_path: Path) -> None:
+    run_ids = [store.save(synthetic_result(seed=seed), label=f"label {seed}") for seed in (51, 52)]
+    store.close()  # another process (CLI, earlier app session) wrote them
+    app = page()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["id"]) == run_ids[::-1]
+    assert list(table["label"]) == ["label 52", "label 51"]
+
+
+def test_opening_one_run_shows_its_numbers_plots_and_downloads(store: RunStore) -> None:
+    result = synthetic_result(seed=53)
+    run_id = store.save(result, label="baseline")
+    app = page(run=str(run_id))
+    assert not app.exception
+    assert f"Run {run_id} \u00b7 baseline" in texts(app)
+    assert app.error[0].value.startswith("Leakage detected")
+    assert app.metric[0].value == f"{result.metrics['auc']:.3f}"
+    charts = app.get("plotly_chart")
+    assert len(charts) == 3  # ROC linear, ROC log-log, scores
+    assert {button.proto.label for button in app.get("download_button")} == {"Report (HTML)", "Result (JSON)", "Per identity (CSV)"}
+    identity_table = app.dataframe[2].value  # after the runs list and the numbers table
+    assert len(identity_table) == len(result.identities)
+
+
+def test_selecting_two_runs_compares_them(store: RunStore) -> None:
+    first = store.save(synthetic_result(seed=54), label="strong")
+    second = store.save(synthetic_result(seed=55, separation=0.2, tau=5), label="weak")
+    app = page(run=f"{first},{second}")
+    assert not app.exception
+    assert "Comparing 2 runs" in texts(app)
+    comparison = app.dataframe[1].value
+    assert list(comparison.columns) == ["metric", f"#{first} strong", f"#{second} weak", f"\u0394 #{second} weak"]
+    assert len(app.get("plotly_chart")) == 2
+
+
+def test_deleting_a_run_from_the_page_removes_it(store: RunStore) -> None:
+    keep = store.save(synthetic_result(seed=56))
+    gone = store.save(synthetic_result(seed=57))
+    app = page(run=str(gone))
+    app.checkbox(key=f"sure-{[gone]}").check().run()
+    app.button(key=f"delete-{[gone]}").click().run()
+    assert not app.exception
+    assert [row.id for row in store.list()] == [keep]
