@@ -6,6 +6,8 @@ metrics code, so every number in a test result is computed, not typed in.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from typing import Any
 
 import numpy as np
@@ -79,3 +81,13 @@ def write_runs(url: str, worker: int, n_runs: int, start: Any = None) -> None:
         for index in range(n_runs):
             result = synthetic_result(seed=worker * 1000 + index, n_members=6, n_nonmembers=6, n_boot=20)
             store.save(result, label=f"w{worker}-{index}")
+
+
+def runs_command() -> list[str]:
+    """`python -m leakage runs` once the main CLI has the command, else the module on its own."""
+    from leakage.cli import build_parser
+
+    commands = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    if "runs" in commands.choices:
+        return [sys.executable, "-m", "leakage", "runs"]
+    return [sys.executable, "-m", "leakage.cli_runs"]

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,9 @@ import pytest
 from leakage.cli_runs import main as runs_main
 from leakage.results import AttackResult
 from leakage.store import RunStore
-from runs_fixtures import synthetic_result
+from runs_fixtures import runs_command, synthetic_result
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def runs_command() -> list[str]:
-    """`python -m leakage runs` once the main CLI has the command, else the module on its own."""
-    from leakage.cli import build_parser
-
-    commands = next(action for action in build_parser()._actions if isinstance(action, __import__("argparse")._SubParsersAction))
-    if "runs" in commands.choices:
-        return [sys.executable, "-m", "leakage", "runs"]
-    return [sys.executable, "-m", "leakage.cli_runs"]
 
 
 @pytest.fixture

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from leakage.store import RunStore
-from runs_fixtures import synthetic_result
+from runs_fixtures import runs_command, synthetic_result
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "runs.py")
+REPO = Path(__file__).resolve().parent.parent
+PAGE = str(REPO / "pages" / "runs.py")
 
 
 @pytest.fixture
@@ -40,14 +43,19 @@ def test_an_empty_store_says_where_runs_come_from(store: RunStore) -> None:
     assert "No runs stored yet" in texts(app)
 
 
-def test_stored_runs_are_listed_after_a_restart(store: RunStore, tmp_path: Path) -> None:
-    run_ids = [store.save(synthetic_result(seed=seed), label=f"label {seed}") for seed in (51, 52)]
-    store.close()  # another process (CLI, earlier app session) wrote them
+def test_runs_from_an_earlier_session_and_from_the_cli_are_listed(store: RunStore, tmp_path: Path) -> None:
+    earlier = store.save(synthetic_result(seed=51), label="earlier session")
+    store.close()
+    synthetic_result(seed=52).to_json(tmp_path / "idia.json")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([*runs_command(), "import", str(tmp_path / "idia.json"), "--label", "from the cli"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
     app = page()
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table["id"]) == run_ids[::-1]
-    assert list(table["label"]) == ["label 52", "label 51"]
+    assert list(table["label"]) == ["from the cli", "earlier session"]
+    assert list(table["id"])[1] == earlier
 
 
 def test_opening_one_run_shows_its_numbers_plots_and_downloads(store: RunStore) -> None:

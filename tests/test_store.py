@@ -200,11 +200,11 @@ SCHEMA_V1 = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE runs (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, attack VARCHAR(32) NOT NULL, created_at VARCHAR(40) NOT NULL,
-    saved_at VARCHAR(40) NOT NULL, label VARCHAR(200), config JSON, config_hash VARCHAR(64), code_version VARCHAR(120),
+    saved_at VARCHAR(40) NOT NULL, label TEXT, config JSON, config_hash VARCHAR(64), code_version TEXT,
     seeds JSON, model JSON, dataset JSON, metrics JSON, timing JSON, result JSON
 );
 CREATE TABLE identities (
-    id INTEGER NOT NULL, run_id INTEGER NOT NULL, position INTEGER NOT NULL, name VARCHAR(500) NOT NULL,
+    id INTEGER NOT NULL, run_id INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
     score DOUBLE, member BOOLEAN, predicted_member BOOLEAN, extra JSON,
     PRIMARY KEY (id), FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 );
