@@ -298,7 +298,7 @@ def run_idia(
     usable = {person: [i for i in indices if i not in failures] for person, indices in by_person.items()}
 
     tick = time.perf_counter()
-    logit_scale = float(clip.model.logit_scale.exp()) if hasattr(clip.model, "logit_scale") else 100.0
+    logit_scale = float(clip.model.logit_scale.detach().exp()) if hasattr(clip.model, "logit_scale") else 100.0
     true_candidate = np.array([candidate_index[image.person] for image in images])
     predictions = score_images(np.nan_to_num(image_features), text_features, true_candidate, logit_scale, config.top_k)
 

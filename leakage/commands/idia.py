@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     idia.add_argument("--workers", type=int, default=2)
     idia.add_argument("--json", type=Path, default=None, help="write the full result here")
     idia.add_argument("--csv", type=Path, default=None, help="write the per-identity rows here")
+    idia.add_argument("--label", default=None, help="label of the stored run")
+    idia.add_argument("--no-store", action="store_true", help="do not keep this run in the run store")
     idia.add_argument("--quiet", action="store_true")
     idia.set_defaults(func=run)
 
@@ -57,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
     )
     bars.close()
     print(format_summary(result))
+    if not args.no_store:
+        from leakage.store import RunStore
+
+        with RunStore() as store:
+            run_id = store.save(result, label=args.label)
+        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
     if args.json:
         result.to_json(args.json)
         print(f"result written to {args.json}")

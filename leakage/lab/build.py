@@ -22,6 +22,7 @@ from leakage.locks import file_lock
 from leakage.provenance import code_version, config_hash, data_home
 
 LAB_FORMAT = 1
+"""Bump when the renderer or the build recipe changes, so labs built by older code are not reused."""
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total)"""
 
@@ -116,7 +117,7 @@ def lab_root(config: LabConfig) -> Path:
     override = os.environ.get("LEAKAGE_LAB_DIR")
     if override and config == default_lab_config():
         return Path(override)
-    return data_home() / "lab" / config_hash(config)
+    return data_home() / "lab" / config_hash({"format": LAB_FORMAT, "config": config})
 
 
 def is_built(config: LabConfig) -> bool:

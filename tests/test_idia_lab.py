@@ -1,0 +1,152 @@
+"""The IDIA end to end on a small lab built for the test: real renders, a real trained CLIP, real files."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from leakage.data import scan_dataset
+from leakage.idia import IDIAConfig, PersonUpload, RuntimeOptions, retune, run_idia
+from leakage.lab.build import LabConfig, ensure_lab, is_built
+from leakage.lab.clip_train import ClipTrainConfig
+from leakage.models import load_clip
+
+pytestmark = pytest.mark.slow
+
+SMALL_LAB = LabConfig(
+    seed=7,
+    n_members=16,
+    n_nonmembers=16,
+    occurrences=(12,),
+    n_control=16,
+    n_filler=20,
+    filler_images_per_person=3,
+    attack_images_per_person=6,
+    clip=ClipTrainConfig(epochs=25, batch_size=64),
+    build_control=True,
+)
+
+
+@pytest.fixture(scope="module")
+def small_lab(tmp_path_factory):
+    home = tmp_path_factory.mktemp("leakage-home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LEAKAGE_HOME", str(home))
+    stages = []
+    lab = ensure_lab(SMALL_LAB, progress=lambda stage, done, total: stages.append(stage))
+    yield lab, stages, home
+    patch.undo()
+
+
+def test_lab_records_membership_beside_the_checkpoint(small_lab):
+    lab, stages, _ = small_lab
+    assert is_built(SMALL_LAB)
+    assert any(stage.startswith("train lab CLIP") for stage in stages)
+    meta = json.loads(lab.clip_checkpoint.with_suffix(".json").read_text())
+    assert set(meta["members"]) == set(lab.members) and len(meta["nonmembers"]) == 16
+    assert all(count == 12 for count in meta["members"].values())
+    dataset = scan_dataset(lab.attack_dir)
+    assert not dataset.problems
+    assert sorted(dataset.names()) == sorted(list(lab.members) + lab.nonmembers)
+    assert dataset.members is not None and sum(dataset.members.values()) == 16
+    # the lab is reused, not rebuilt
+    again_stages = []
+    assert ensure_lab(SMALL_LAB, progress=lambda *a: again_stages.append(a)).root == lab.root
+    assert again_stages == []
+
+
+def test_idia_separates_members_from_nonmembers(small_lab):
+    lab, _, _ = small_lab
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    result = run_idia(clip, scan_dataset(lab.attack_dir), IDIAConfig(images_per_person=6, n_candidates=200, n_draws=3))
+    data = json.loads(result.to_json())
+    assert {"config", "config_hash", "metrics", "identities"} <= set(data)
+    assert set(data["metrics"]["tpr_at_fpr"]) == {"0.01", "0.001", "0"}
+    assert data["metrics"]["auc"] >= 0.85, data["metrics"]["auc"]
+    members = [row for row in result.identities if row["member"]]
+    nonmembers = [row for row in result.identities if not row["member"]]
+    assert np.mean([row["correct_prompts"] for row in members]) > np.mean([row["correct_prompts"] for row in nonmembers]) + 5
+    assert all(len(image["top"]) == 5 for image in result.images)
+    assert result.metrics["draws"]["n"] == 3
+    # tau can be moved without touching the model again
+    strict = retune(result, 21)
+    assert strict["fp"] <= result.metrics["at_threshold"]["fp"]
+
+
+def test_control_model_knows_nobody(small_lab):
+    lab, _, _ = small_lab
+    clip = load_clip(lab.clip_model_name, str(lab.control_checkpoint), device="cpu")
+    result = run_idia(clip, scan_dataset(lab.attack_dir), IDIAConfig(images_per_person=6, n_candidates=200, n_draws=0))
+    assert abs(result.metrics["auc"] - 0.5) <= 0.2
+    assert result.metrics["n_predicted_members"] <= 3
+
+
+def test_broken_files_are_listed_and_the_rest_scored(small_lab, tmp_path):
+    lab, _, _ = small_lab
+    folder = tmp_path / "data"
+    shutil.copytree(lab.attack_dir, folder)
+    person = sorted(lab.members)[0]
+    good = sorted((folder / person).glob("*.png"))
+    (folder / person / "broken.jpg").write_bytes(good[0].read_bytes()[:200])
+    (folder / person / "empty.png").write_bytes(b"")
+    (folder / person / "notes.jpg").write_text("not an image")
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    result = run_idia(
+        clip,
+        scan_dataset(folder),
+        IDIAConfig(images_per_person=20, n_candidates=100, n_draws=0),
+        runtime=RuntimeOptions(batch_size=16, num_workers=2),
+    )
+    reasons = {problem["path"].split("/")[-1]: problem["reason"] for problem in result.problems}
+    assert set(reasons) == {"broken.jpg", "empty.png", "notes.jpg"}, reasons
+    assert "truncated" in reasons["broken.jpg"] and "empty" in reasons["empty.png"]
+    row = next(row for row in result.identities if row["name"] == person)
+    assert row["n_images"] == len(good)
+    assert result.metrics["n_images"] == 32 * 6
+
+
+def test_check_one_person_from_memory(small_lab):
+    from PIL import Image
+
+    lab, _, _ = small_lab
+    member = sorted(lab.members)[1]
+    photos = [(path.name, Image.open(path).convert("RGB")) for path in sorted((lab.attack_dir / member).glob("*.png"))]
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    result = run_idia(clip, [PersonUpload(member, photos)], IDIAConfig(n_candidates=100, n_draws=0))
+    (row,) = result.identities
+    assert row["name"] == member and row["n_images"] == 6
+    assert row["correct_prompts"] >= 10 and row["predicted_member"]
+
+
+def test_cli_writes_the_stable_json(small_lab, tmp_path):
+    lab, _, home = small_lab
+    out = tmp_path / "r.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "leakage", "idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint),
+         "--data", str(lab.attack_dir), "--images-per-person", "5", "--names", "150", "--draws", "2",
+         "--json", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "LEAKAGE_HOME": str(home)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "AUC" in completed.stdout and "stored as run" in completed.stdout
+    data = json.loads(out.read_text())
+    assert data["config"]["images_per_person"] == 5 and data["config"]["n_candidates"] == 150
+    assert len(data["config_hash"]) == 16 and data["code_version"].startswith("0.")
+    assert isinstance(data["metrics"]["auc"], float)
+    assert {"0.01", "0.001", "0"} == set(data["metrics"]["tpr_at_fpr"])
+    row = data["identities"][0]
+    assert {"name", "score", "correct_prompts", "member", "predicted_member"} <= set(row)
+
+
+def test_cli_reports_a_missing_folder_clearly(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "leakage", "idia", "--model", "lab-clip-s", "--pretrained", str(tmp_path / "x.pt"),
+         "--data", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "error:" in completed.stderr and "not found" in completed.stderr
