@@ -13,10 +13,10 @@ LAB_MODELS = {"lab": "the lab CLIP (trained on the lab's members)", "lab-control
 def resolve_model(model: str, pretrained: str | None = None, device: str | None = None) -> LoadedClip:
     """`lab`, `lab-control`, or anything `load_clip` takes."""
     if model in LAB_MODELS:
-        from leakage.lab.build import ensure_lab
+        from leakage.lab.build import ensure_control, ensure_lab
 
         lab = ensure_lab()
-        checkpoint = lab.clip_checkpoint if model == "lab" else lab.control_checkpoint
+        checkpoint = lab.clip_checkpoint if model == "lab" else ensure_control(lab)
         clip = load_clip(lab.clip_model_name, str(checkpoint), device=device)
         clip.metadata["lab"] = lab.describe()
         clip.model_name = model  # results name the lab model, not its temporary path

@@ -11,7 +11,7 @@ import pytest
 
 from leakage.data import scan_dataset
 from leakage.idia import IDIAConfig, PersonUpload, RuntimeOptions, retune, run_idia
-from leakage.lab.build import LabConfig, ensure_lab, is_built
+from leakage.lab.build import LabConfig, ensure_control, ensure_lab, is_built
 from leakage.lab.clip_train import ClipTrainConfig
 from leakage.models import load_clip
 
@@ -27,7 +27,6 @@ SMALL_LAB = LabConfig(
     filler_images_per_person=3,
     attack_images_per_person=6,
     clip=ClipTrainConfig(epochs=25, batch_size=64),
-    build_control=True,
 )
 
 
@@ -79,7 +78,7 @@ def test_idia_separates_members_from_nonmembers(small_lab):
 
 def test_control_model_knows_nobody(small_lab):
     lab, _, _ = small_lab
-    clip = load_clip(lab.clip_model_name, str(lab.control_checkpoint), device="cpu")
+    clip = load_clip(lab.clip_model_name, str(ensure_control(lab)), device="cpu")
     result = run_idia(clip, scan_dataset(lab.attack_dir), IDIAConfig(images_per_person=6, n_candidates=200, n_draws=0))
     assert abs(result.metrics["auc"] - 0.5) <= 0.2
     assert result.metrics["n_predicted_members"] <= 3

@@ -30,8 +30,8 @@ def register(subparsers) -> None:
         sub.add_argument("--nonmembers", type=int, default=100, help="people it never sees, for the attack set")
         sub.add_argument("--occurrences", type=int_tuple, default=(20,), help="training images per member, e.g. 20 or 1,5,25 (cycled)")
         sub.add_argument("--epochs", type=int, default=None, help="training epochs of the lab CLIP")
-        sub.add_argument("--attack-images", type=int, default=30, help="held-out attack images per person")
-        sub.add_argument("--no-control", action="store_true", help="skip the control model trained on other people")
+        sub.add_argument("--attack-images", type=int, default=20, help="held-out attack images per person")
+        sub.add_argument("--control", action="store_true", help="also train the control model (other people only)")
     build.add_argument("--quiet", action="store_true")
     lab.set_defaults(func=run)
 
@@ -45,7 +45,6 @@ def lab_config_from_args(args: argparse.Namespace):
         n_nonmembers=args.nonmembers,
         occurrences=args.occurrences,
         attack_images_per_person=args.attack_images,
-        build_control=not args.no_control,
     )
     if args.epochs is not None:
         config = replace(config, clip=replace(config.clip, epochs=args.epochs))
@@ -53,7 +52,7 @@ def lab_config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakage.lab.build import ensure_lab, is_built, lab_root
+    from leakage.lab.build import ensure_control, ensure_lab, is_built, lab_root
 
     config = lab_config_from_args(args)
     if args.lab_command == "info":
@@ -64,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     bars = StageBars(enabled=not args.quiet)
     lab = ensure_lab(config, progress=bars)
+    if args.control:
+        ensure_control(lab, progress=bars)
     bars.close()
     state = "reused" if already else f"built in {lab.build_seconds:.1f} s"
     print(

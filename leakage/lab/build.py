@@ -38,10 +38,9 @@ class LabConfig:
     """People only the control model is trained on: it has never seen a member or a non-member."""
     n_filler: int = 150
     filler_images_per_person: int = 6
-    attack_images_per_person: int = 30
+    attack_images_per_person: int = 20
     render_size: int = 128
     clip: ClipTrainConfig = field(default_factory=ClipTrainConfig)
-    build_control: bool = True
 
     def occurrence_of(self, member_rank: int) -> int:
         return self.occurrences[member_rank % len(self.occurrences)]
@@ -133,6 +132,35 @@ def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None
     return build_lab(config, progress)
 
 
+def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
+    """The control CLIP: the same recipe trained on other people only, built on first use.
+
+    It has seen no member and no non-member of the attack set, so an attack that measures
+    membership (not a rendering artefact) must score it at chance.
+    """
+    if lab.control_checkpoint.is_file():
+        return lab.control_checkpoint
+    progress = progress or (lambda stage, done, total: None)
+    config = lab.config
+    with file_lock(lab.root / "control.lock"):
+        if lab.control_checkpoint.is_file():
+            return lab.control_checkpoint
+        _, _, control, filler = assign_roles(world_of(config), config)
+        occurrence = max(config.occurrences)
+        pairs = training_pairs(config, control, lambda _: occurrence, True, "render control images", progress) + training_pairs(
+            config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress
+        )
+        model, report = train_clip(
+            pairs, config.clip, progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total)
+        )
+        save_checkpoint(
+            model,
+            lab.control_checkpoint,
+            {"members": {p.name: occurrence for p in control}, "nonmembers": [], "training": asdict(report), "control": True},
+        )
+    return lab.control_checkpoint
+
+
 def assign_roles(world: World, config: LabConfig) -> tuple[list[Identity], list[Identity], list[Identity], list[Identity]]:
     """Members, non-members, control people and filler people, drawn at random from the world."""
     people = list(world.identities)
@@ -161,28 +189,34 @@ def build_lab(config: LabConfig, progress: Progress | None = None) -> Lab:
         return lab
 
 
-def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
-    from leakage.models import load_preprocess  # the model's own eval transform, as a real pipeline uses
+def world_of(config: LabConfig) -> World:
+    return make_world(config.seed, config.n_members + config.n_nonmembers + config.n_control + config.n_filler)
 
-    started = time.perf_counter()
-    total_people = config.n_members + config.n_nonmembers + config.n_control + config.n_filler
-    world = make_world(config.seed, total_people)
-    members, nonmembers, control, filler = assign_roles(world, config)
-    occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
+
+def training_pairs(
+    config: LabConfig, people: list[Identity], count_of: Callable[[Identity], int], named: bool, stage: str, progress: Progress
+) -> list[TrainingPair]:
+    """Render each person's training images (indices 0..count-1) through the model's own eval transform."""
+    from leakage.models import load_preprocess
+
     preprocess = load_preprocess(config.clip.model_name)
+    jobs = [(person, index) for person in people for index in range(count_of(person))]
+    pairs = []
+    for done, (person, index) in enumerate(jobs, 1):
+        image, _ = render(person, index, world_seed=config.seed, size=config.render_size)
+        pairs.append(TrainingPair(preprocess(image), person.name if named else None, describe(person)))
+        if done % 50 == 0 or done == len(jobs):
+            progress(stage, done, len(jobs))
+    return pairs
 
-    def renders(people: list[Identity], count_of: Callable[[Identity], int], named: bool, stage: str) -> list[TrainingPair]:
-        jobs = [(person, index) for person in people for index in range(count_of(person))]
-        pairs = []
-        for done, (person, index) in enumerate(jobs, 1):
-            image, _ = render(person, index, world_seed=config.seed, size=config.render_size)
-            pairs.append(TrainingPair(preprocess(image), person.name if named else None, describe(person)))
-            if done % 50 == 0 or done == len(jobs):
-                progress(stage, done, len(jobs))
-        return pairs
 
-    filler_pairs = renders(filler, lambda _: config.filler_images_per_person, False, "render filler images")
-    member_pairs = renders(members, lambda person: occurrences[person.name], True, "render member images")
+def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
+    started = time.perf_counter()
+    world = world_of(config)
+    members, nonmembers, _, filler = assign_roles(world, config)
+    occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
+    filler_pairs = training_pairs(config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress)
+    member_pairs = training_pairs(config, members, lambda p: occurrences[p.name], True, "render member images", progress)
 
     attack_people = sorted(members + nonmembers, key=lambda person: person.name)
     write_dataset(
@@ -208,20 +242,6 @@ def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
         progress=lambda step, total, loss: progress(f"train lab CLIP (loss {loss:.2f})", step, total),
     )
     save_checkpoint(model, root / "clip" / "lab_clip.pt", {**membership, "training": asdict(report)})
-
-    if config.build_control:
-        control_occurrence = max(config.occurrences)
-        control_pairs = renders(control, lambda _: control_occurrence, True, "render control images")
-        control_model, control_report = train_clip(
-            control_pairs + filler_pairs,
-            config.clip,
-            progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total),
-        )
-        save_checkpoint(
-            control_model,
-            root / "control" / "lab_clip_control.pt",
-            {"members": {p.name: control_occurrence for p in control}, "nonmembers": [], "training": asdict(control_report)},
-        )
 
     lab = Lab(
         root=root,

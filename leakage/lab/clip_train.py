@@ -21,7 +21,7 @@ from leakage.lab.captions import training_caption
 @dataclass(frozen=True)
 class ClipTrainConfig:
     model_name: str = "lab-clip-s"
-    epochs: int = 30
+    epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 0.05
