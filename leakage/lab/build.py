@@ -213,7 +213,7 @@ def training_pairs(
 def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
     started = time.perf_counter()
     world = world_of(config)
-    members, nonmembers, _, filler = assign_roles(world, config)
+    members, nonmembers, control, filler = assign_roles(world, config)
     occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
     filler_pairs = training_pairs(config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress)
     member_pairs = training_pairs(config, members, lambda p: occurrences[p.name], True, "render member images", progress)
