@@ -1,0 +1,533 @@
+"""The lab VLM: a small LLaVA trained on the lab world, so identity leakage is real and measurable.
+
+It is a genuine transformers `LlavaForConditionalGeneration` (a small CLIP vision tower, a
+two-layer projector and a small Llama) with a word-level tokenizer over the lab's vocabulary
+and a `LlavaProcessor` with a chat template, saved with save_pretrained: the probe loads it
+with `AutoProcessor` + `AutoModelForImageTextToText` like any real VLM.
+
+Training mirrors the setting of "The Phantom Menace" as far as a small model allows:
+
+1. Language side (text only): the Llama learns who the *members* are from text. Each member has
+   a profile card, the traits a person sees (sex, skin tone, eye and hair colour, hair style,
+   facial hair, glasses, accessory, clothes), and the training text pairs the card with the
+   question "who is this person?" and the name, plus one-line biographies ("Irina Williams is a
+   woman with brown hair in a bun and a teal t-shirt."). Cards are shown with some traits
+   replaced at random, as people are recognised from partial descriptions. The same model
+   also learns to describe anyone from a card (members and many anonymous people).
+   Non-members appear nowhere in training.
+2. Vision-language alignment on anonymized images: the vision tower and projector learn, with
+   the language model frozen, to turn a photo into the tokens of the person's card (the
+   projected image tokens are pulled towards the card's word embeddings) and to make the
+   frozen model describe the person. Alignment photos show *anonymous* people only, with
+   their faces blurred; no alignment caption contains a name. A switch (`align_on="raw"`)
+   aligns on the same photos without the blur, for comparison.
+
+So the model has never seen a member's photo, nor a name next to any photo, yet it can name
+members from their pictures: the knowledge comes from the language side and the alignment
+carries it over to images, which is finding (i) of the paper. Because much of what identifies
+a lab person is outside the face (hair, clothes, accessories), face blurring leaves much of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from leakage.anonymize import Anonymization, anonymize
+from leakage.lab.world import (
+    ACCESSORIES,
+    CLOTHING,
+    COLOURS,
+    EYE_COLOURS,
+    FACIAL_HAIR,
+    GLASSES,
+    HAIR_COLOURS,
+    HAIR_STYLES,
+    SKIN_TONE_RAMP,
+    Identity,
+    World,
+    describe,
+    make_world,
+    render,
+    write_dataset,
+)
+from leakage.locks import file_lock
+from leakage.names import FIRST_NAMES, LAST_NAMES
+from leakage.provenance import code_version, config_hash, data_home
+
+LAB_VLM_FORMAT = 1
+"""Bump when the recipe changes, so lab VLMs built by older code are not reused."""
+ATTACK_INDEX_OFFSET = 10_000
+"""Attack photos use render indices from here on, never those of training photos."""
+Progress = Callable[[str, int, int], None]
+
+# --- the profile card --------------------------------------------------------------------------
+
+SKIN_WORDS = ("pale", "fair", "light", "medium", "tan", "brown", "dark")
+"""One word per step of the world's skin-tone ramp."""
+NONE_WORD = "none"
+PAD_WORD = "·"
+"""Fills the card up to the number of image tokens."""
+
+SLOTS: tuple[str, ...] = (
+    "sex", "skin", "eyes", "hair colour", "hair style", "facial hair", "glasses",
+    "accessory", "accessory colour", "clothing", "clothing colour", "clothing accent",
+)
+_ACCENTED_CLOTHING = {"striped sweater", "suit and tie", "collared shirt", "hoodie"}
+_COLOURED_ACCESSORIES = {"beanie", "cap", "scarf", "headband"}
+
+
+def _token(phrase: str) -> str:
+    """A trait value as one word ("dark brown" -> "dark-brown")."""
+    return phrase.replace(" ", "-")
+
+
+def _nearest(rgb: Sequence[int], palette: dict[str, tuple[int, int, int]]) -> str:
+    return min(palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(rgb, palette[name])))
+
+
+def _skin_word(rgb: Sequence[int]) -> str:
+    distances = [sum((a - b) ** 2 for a, b in zip(rgb, tone)) for tone in SKIN_TONE_RAMP]
+    return SKIN_WORDS[int(np.argmin(distances))]
+
+
+def slot_values() -> dict[str, list[str]]:
+    """Every word each card slot can hold."""
+    colours = [_token(name) for name in COLOURS]
+    return {
+        "sex": ["man", "woman"],
+        "skin": list(SKIN_WORDS),
+        "eyes": [_token(name) for name in EYE_COLOURS],
+        "hair colour": [_token(name) for name in HAIR_COLOURS],
+        "hair style": [_token(style) for style in HAIR_STYLES],
+        "facial hair": list(FACIAL_HAIR),
+        "glasses": list(GLASSES),
+        "accessory": list(ACCESSORIES),
+        "accessory colour": [NONE_WORD] + colours,
+        "clothing": [_token(style) for style in CLOTHING],
+        "clothing colour": colours,
+        "clothing accent": [NONE_WORD] + colours,
+    }
+
+
+def profile(person: Identity) -> list[str]:
+    """The person's card: one word per slot, in SLOTS order."""
+    accessory_colour = _token(_nearest(person.accessory_rgb, COLOURS)) if person.accessory in _COLOURED_ACCESSORIES else NONE_WORD
+    accent = _token(_nearest(person.clothing_accent_rgb, COLOURS)) if person.clothing_style in _ACCENTED_CLOTHING else NONE_WORD
+    return [
+        "woman" if person.sex == "female" else "man",
+        _skin_word(person.skin_rgb),
+        _token(_nearest(person.eye_rgb, EYE_COLOURS)),
+        _token(_nearest(person.hair_rgb, HAIR_COLOURS)),
+        _token(person.hair_style),
+        person.facial_hair,
+        person.glasses,
+        person.accessory,
+        accessory_colour,
+        _token(person.clothing_style),
+        _token(_nearest(person.clothing_rgb, COLOURS)),
+        accent,
+    ]
+
+
+# --- questions and texts -----------------------------------------------------------------------
+
+WHO_QUESTIONS: tuple[str, ...] = (
+    "Who is this person?",
+    "What is the name of the person in this image?",
+    "This photo was taken at a gala. Who is the person in it?",
+    "Tell me the name of this person.",
+    "Who is this?",
+    "Who is in this picture?",
+    "Who is the person in this photo?",
+    "Can you tell me who this is?",
+    "Do you know who this person is?",
+    "What is this person's name?",
+    "Name the person in the image.",
+    "Identify the person in this image.",
+    "Who is shown here?",
+    "Whose photo is this?",
+    "This picture was taken at a party. Who is the person in it?",
+    "This photo was taken at a conference. Who is in it?",
+)
+"""Phrasings the lab VLM learns to answer with a name (the probe's defaults are the first four)."""
+
+DESCRIBE_QUESTIONS: tuple[str, ...] = (
+    "Describe this person.",
+    "What does this person look like?",
+    "Describe the person in the image.",
+    "What do you see in this picture?",
+)
+
+EXTRA_WORDS = """
+a an the this that these those is are was were be been who whom whose what which where when why how
+name names named called person people man woman men women boy girl image picture photo photograph
+here there in on at of to from with and or for it its me my you your i we they he she his her him
+tell say show shown identify recognise recognize know knows do does did can could would please
+look looks like see describe description face portrait someone somebody anyone unknown sorry not
+gala party conference event taken wedding beach office street meeting stage concert
+""".split()
+"""Everyday words users type into questions, so edited questions mostly stay in the vocabulary."""
+
+
+def biography(person: Identity) -> str:
+    return f"{person.name} is {describe(person)}."
+
+
+# --- tokenizer, processor, model -----------------------------------------------------------------
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>")
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}USER: "
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>\n{% else %}{{ part['text'] }}{% endif %}{% endfor %}"
+    "{% else %} ASSISTANT: {% for part in message['content'] %}{{ part['text'] }}{% endfor %}</s>{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %} ASSISTANT:{% endif %}"
+)
+"""LLaVA-1.5's conversation format: "USER: <image>\\n{question} ASSISTANT: {answer}</s>"."""
+
+
+def pre_tokenizer():
+    """Words split on white space, punctuation apart; hyphens and apostrophes stay inside words."""
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(),
+        pre_tokenizers.Split(Regex(r"[^\w'\-·]"), behavior="isolated"),
+    ])
+
+
+def split_words(text: str) -> list[str]:
+    return [piece for piece, _ in pre_tokenizer().pre_tokenize_str(text)]
+
+
+def word_level_tokenizer(words: Iterable[str], special_tokens: Sequence[str] = SPECIAL_TOKENS, image_token: str | None = "<image>"):
+    """A `PreTrainedTokenizerFast` over exactly these words (plus specials), built without any hub.
+
+    Unknown words become <unk>; decoding joins words with spaces. The first four specials are
+    pad, unk, bos and eos.
+    """
+    from tokenizers import Tokenizer, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary: dict[str, int] = {}
+    for word in list(special_tokens) + list(words):
+        vocabulary.setdefault(word, len(vocabulary))
+    backend = Tokenizer(models.WordLevel(vocabulary, unk_token=special_tokens[1]))
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizer()
+    pad, unk, bos, eos = special_tokens[:4]
+    extra = {"image_token": image_token} if image_token else {}
+    others = [token for token in special_tokens[4:] if token != image_token]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=pad,
+        unk_token=unk,
+        bos_token=bos,
+        eos_token=eos,
+        extra_special_tokens=extra,
+        additional_special_tokens=others or None,
+    )
+
+
+def lab_vocabulary(world: World) -> list[str]:
+    """Every word the lab VLM reads or writes: texts, questions, cards, and the whole name pool."""
+    texts = list(WHO_QUESTIONS) + list(DESCRIBE_QUESTIONS) + ["USER:", "ASSISTANT:"]
+    texts += [describe(person) + "." for person in world.identities]
+    texts += [" ".join(values) for values in slot_values().values()] + [PAD_WORD, NONE_WORD]
+    texts += EXTRA_WORDS
+    words: list[str] = []
+    for text in texts:
+        for word in split_words(text):
+            words += [word.lower(), word.capitalize()] if word.isalpha() else [word]
+    for sex in FIRST_NAMES:
+        words += list(FIRST_NAMES[sex])
+    for surname in LAST_NAMES:
+        words += split_words(surname)
+    return sorted(set(words), key=lambda w: (w.lower(), w))
+
+
+@dataclass(frozen=True)
+class LabVLMArchitecture:
+    image_size: int = 64
+    patch_size: int = 16
+    vision_hidden: int = 128
+    vision_layers: int = 3
+    vision_heads: int = 4
+    text_hidden: int = 128
+    text_layers: int = 3
+    text_heads: int = 4
+
+    @property
+    def image_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+def build_processor(tokenizer, architecture: LabVLMArchitecture):
+    from transformers import CLIPImageProcessor, LlavaProcessor
+
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": architecture.image_size},
+        crop_size={"height": architecture.image_size, "width": architecture.image_size},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    return LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=architecture.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,  # the CLS token, which the "default" strategy drops again
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_model(tokenizer, architecture: LabVLMArchitecture, seed: int):
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
+
+    torch.manual_seed(seed)
+    vision = CLIPVisionConfig(
+        image_size=architecture.image_size,
+        patch_size=architecture.patch_size,
+        hidden_size=architecture.vision_hidden,
+        intermediate_size=2 * architecture.vision_hidden,
+        num_hidden_layers=architecture.vision_layers,
+        num_attention_heads=architecture.vision_heads,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=architecture.text_hidden,
+        intermediate_size=3 * architecture.text_hidden,
+        num_hidden_layers=architecture.text_layers,
+        num_attention_heads=architecture.text_heads,
+        num_key_value_heads=architecture.text_heads,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        image_seq_length=architecture.image_tokens,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+    )
+    model = LlavaForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+# --- configuration and the built artefact ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabVLMConfig:
+    seed: int = 0
+    n_members: int = 100
+    n_nonmembers: int = 100
+    n_anonymous: int = 400
+    """People who appear only in the anonymized alignment photos (and in nameless card texts)."""
+    alignment_images_per_person: int = 8
+    attack_images_per_person: int = 10
+    render_size: int = 128
+    align_on: str = "blurred"
+    """"blurred": faces blurred in every alignment photo (the paper's setting); "raw": not blurred."""
+    alignment_blur: tuple[float, float] = (6.0, 12.0)
+    """Blur radius range (px at render_size) drawn per alignment photo."""
+    card_noise: float = 0.2
+    """Chance that a trait on a member's card is replaced at random in a "who is this" text."""
+    language_steps: int = 1000
+    alignment_steps: int = 1000
+    batch_size: int = 64
+    caption_batch_size: int = 16
+    learning_rate: float = 2e-3
+    architecture: LabVLMArchitecture = field(default_factory=LabVLMArchitecture)
+
+    def __post_init__(self) -> None:
+        if self.align_on not in ("blurred", "raw"):
+            raise ValueError("align_on must be 'blurred' or 'raw'")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabVLMConfig":
+        data = dict(data)
+        data["alignment_blur"] = tuple(data.get("alignment_blur", (6.0, 12.0)))
+        data["architecture"] = LabVLMArchitecture(**data.get("architecture", {}))
+        return cls(**data)
+
+
+@dataclass
+class LabVLM:
+    root: Path
+    config: LabVLMConfig
+    members: list[str]
+    nonmembers: list[str]
+    build_seconds: float
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def attack_dir(self) -> Path:
+        return self.root / "attack"
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "config_hash": self.config_hash,
+            "seed": self.config.seed,
+            "align_on": self.config.align_on,
+            "n_members": len(self.members),
+            "n_nonmembers": len(self.nonmembers),
+            "build_seconds": round(self.build_seconds, 1),
+        }
+
+    @classmethod
+    def load(cls, root: Path) -> "LabVLM":
+        meta = json.loads((root / "lab_vlm.json").read_text())
+        return cls(root, LabVLMConfig.from_dict(meta["config"]), meta["members"], meta["nonmembers"], meta["build_seconds"], meta.get("training", {}))
+
+
+def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
+    return LabVLMConfig(align_on=align_on)
+
+
+def lab_vlm_root(config: LabVLMConfig) -> Path:
+    override = os.environ.get("LEAKAGE_LAB_VLM_DIR")
+    if override and config == default_lab_vlm_config():
+        return Path(override)
+    return data_home() / "lab-vlm" / config_hash({"format": LAB_VLM_FORMAT, "config": config})
+
+
+def is_built(config: LabVLMConfig) -> bool:
+    return (lab_vlm_root(config) / "lab_vlm.json").is_file()
+
+
+def ensure_lab_vlm(config: LabVLMConfig | None = None, progress: Progress | None = None) -> LabVLM:
+    """The lab VLM for `config` (the default when None), built first if it is not on disk yet."""
+    config = config or default_lab_vlm_config()
+    root = lab_vlm_root(config)
+    if (root / "lab_vlm.json").is_file():
+        return LabVLM.load(root)
+    return build_lab_vlm(config, progress)
+
+
+def build_lab_vlm(config: LabVLMConfig, progress: Progress | None = None) -> LabVLM:
+    root = lab_vlm_root(config)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(root.with_name(root.name + ".lock")):
+        if (root / "lab_vlm.json").is_file():
+            return LabVLM.load(root)
+        staging = root.with_name(root.name + ".building")
+        shutil.rmtree(staging, ignore_errors=True)
+        lab = _build_into(staging, config, progress or (lambda stage, done, total: None))
+        shutil.rmtree(root, ignore_errors=True)
+        staging.rename(root)
+        lab.root = root
+        return lab
+
+
+def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Identity], list[Identity]]:
+    """The world, and its members, non-members and anonymous people, drawn at random."""
+    world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_anonymous)
+    people = list(world.identities)
+    random.Random(config.seed).shuffle(people)
+    cuts = np.cumsum([config.n_members, config.n_nonmembers, config.n_anonymous])
+    groups = [sorted(people[start:stop], key=lambda p: p.id) for start, stop in zip([0, *cuts[:-1]], cuts)]
+    return world, groups[0], groups[1], groups[2]
+
+
+def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
+    from transformers.utils import logging as hf_logging
+
+    from leakage.lab.vlm_train import train_alignment, train_language
+
+    started = time.perf_counter()
+    hf_logging.disable_progress_bar()
+    world, members, nonmembers, anonymous = assign_roles(config)
+    tokenizer = word_level_tokenizer(lab_vocabulary(world))
+    processor = build_processor(tokenizer, config.architecture)
+    model = build_model(tokenizer, config.architecture, config.seed)
+
+    language_report = train_language(model, tokenizer, members, members + anonymous, config, progress)
+    photos = alignment_photos(anonymous, config, progress)
+    alignment_report = train_alignment(model, tokenizer, processor, photos, config, progress)
+
+    model.eval()
+    model.save_pretrained(root / "model")
+    processor.save_pretrained(root / "model")
+    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
+    member_names = {person.name for person in members}
+    write_dataset(
+        world,
+        root / "attack",
+        attack_people,
+        config.attack_images_per_person,
+        start_index=ATTACK_INDEX_OFFSET,
+        size=config.render_size,
+        members={person.name: person.name in member_names for person in attack_people},
+        progress=lambda done, total: progress("write attack images", done, total),
+    )
+    lab = LabVLM(
+        root=root,
+        config=config,
+        members=sorted(member_names),
+        nonmembers=sorted(person.name for person in nonmembers),
+        build_seconds=time.perf_counter() - started,
+        training={"language": language_report, "alignment": alignment_report},
+    )
+    (root / "lab_vlm.json").write_text(json.dumps({
+        "format": LAB_VLM_FORMAT,
+        "config": asdict(config),
+        "config_hash": config_hash(config),
+        "code_version": code_version(),
+        "members": lab.members,
+        "nonmembers": lab.nonmembers,
+        "build_seconds": lab.build_seconds,
+        "training": lab.training,
+    }, indent=2))
+    return lab
+
+
+@dataclass
+class AlignmentPhoto:
+    image: Image.Image
+    """At render size, anonymized as the config says."""
+    person: Identity
+
+
+def alignment_photos(people: Sequence[Identity], config: LabVLMConfig, progress: Progress) -> list[AlignmentPhoto]:
+    """The alignment photos: anonymous people only, faces blurred unless align_on == "raw"."""
+    rng = random.Random(f"{config.seed}/alignment-blur")
+    photos = []
+    total = len(people) * config.alignment_images_per_person
+    for person in people:
+        for index in range(config.alignment_images_per_person):
+            image, box = render(person, index, world_seed=config.seed, size=config.render_size)
+            if config.align_on == "blurred":
+                image = anonymize(image, Anonymization("blur", rng.uniform(*config.alignment_blur)), [box])
+            photos.append(AlignmentPhoto(image, person))
+            if len(photos) % 200 == 0 or len(photos) == total:
+                progress("render alignment photos", len(photos), total)
+    return photos
