@@ -1,0 +1,111 @@
+"""Identity inference on CLIP (IDIA): was this person in the model's training data?"""
+
+import streamlit as st
+
+from leakage.data import dataset_from_uploads
+from leakage.hub import HubUnavailableError
+from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, PersonUpload
+from leakage.models import list_open_clip_pretrained
+from ui.idia_runs import cached_result, start_idia
+from ui.idia_view import show_result
+from ui.jobs import watch_job
+from ui.resources import ensure_lab_with_progress, shared_clip
+from ui.verdict import single_person_verdict
+
+st.title("Identity inference on CLIP")
+st.caption(
+    "The published attack (Hintersdorf et al., \"Does CLIP Know My Face?\"): the model sees photos of a person and 1,000 "
+    "candidate names in 21 prompt templates; if it picks the right name for most photos under at least tau templates, "
+    "the person was likely in its training data."
+)
+
+MODEL_CHOICES = {
+    "Lab CLIP (trained on the lab's members)": "lab",
+    "Lab control CLIP (trained on other people only)": "lab-control",
+    "open_clip model with a pretrained tag": "tag",
+    "Local checkpoint file": "file",
+    "Local folder (local-dir:) or hf-hub: id": "folder",
+}
+with st.sidebar:
+    st.header("Model")
+    model_kind = MODEL_CHOICES[st.radio("Model", list(MODEL_CHOICES), key="idia-model-kind", label_visibility="collapsed")]
+    model, pretrained = model_kind, None
+    if model_kind == "tag":
+        pairs = list_open_clip_pretrained()
+        architecture = st.selectbox("Architecture", sorted({a for a, _ in pairs}), index=None, key="idia-arch")
+        tags = [t for a, t in pairs if a == architecture]
+        model, pretrained = architecture or "", st.selectbox("Pretrained tag", tags, key="idia-tag") if tags else None
+        st.caption("Weights must be in the local cache; downloads are off unless LEAKAGE_ALLOW_DOWNLOADS=1.")
+    elif model_kind == "file":
+        model = st.text_input("Architecture (open_clip name)", "ViT-B-32", key="idia-file-arch")
+        pretrained = st.text_input("Checkpoint path", key="idia-file-path") or None
+    elif model_kind == "folder":
+        model = st.text_input("local-dir:/path or hf-hub:org/repo", key="idia-folder")
+
+    st.header("Data")
+    data_kind = st.radio("Data", ["Lab world", "Dataset folder", "Check one person"], key="idia-data-kind", label_visibility="collapsed")
+    data, uploads = "lab", []
+    if data_kind == "Dataset folder":
+        data = st.text_input("Folder with one subfolder of images per person", key="idia-folder-path")
+    elif data_kind == "Check one person":
+        name = st.text_input("Full name of the person", key="idia-person-name")
+        files = st.file_uploader("Photos of the person (3 or more)", type=["jpg", "jpeg", "png", "webp", "bmp"],
+                                 accept_multiple_files=True, key="idia-uploads")
+        st.caption("Photos stay in this server's memory for this session only; they are never written to disk or stored.")
+        if name and files:
+            images, problems = dataset_from_uploads(name.strip(), [(f.name, f.getvalue()) for f in files])
+            for problem in problems:
+                st.warning(f"{problem.path}: {problem.reason} (skipped)")
+            uploads = [PersonUpload(name.strip(), images)] if images else []
+
+    st.header("Attack")
+    images_per_person = st.slider("Attack images per person", 1, 30, 10, key="idia-k")
+    n_candidates = st.select_slider("Candidate names", [50, 100, 200, 500, 1000, 2000], 1000, key="idia-names")
+    templates_text = st.text_area("Prompt templates ({} is the name)", "\n".join(DEFAULT_TEMPLATES), height=180, key="idia-templates")
+    templates = tuple(line.strip() for line in templates_text.splitlines() if line.strip())
+    tau = st.number_input("tau (prompts that must name the person)", 0, max(1, len(templates)), 1, key="idia-tau")
+
+config_error = None
+try:
+    config = IDIAConfig(images_per_person=images_per_person, n_candidates=n_candidates, templates=templates, tau=int(tau))
+except ValueError as error:
+    config, config_error = None, str(error)
+
+if model_kind in ("lab", "lab-control") or data == "lab":
+    ensure_lab_with_progress()
+if model and model_kind not in ("lab", "lab-control"):
+    try:
+        with st.spinner("Loading the model…"):
+            shared = shared_clip(model, pretrained, None)
+        st.info(f"{shared.clip.identifier} on {shared.clip.device.description}, loaded in {shared.clip.load_seconds:.1f} s")
+    except (HubUnavailableError, FileNotFoundError, ValueError, RuntimeError) as error:
+        st.error(str(error))
+        model = ""
+elif model:
+    shared = shared_clip(model, None, None)
+    st.info(f"{model} on {shared.clip.device.description}, loaded in {shared.clip.load_seconds:.1f} s")
+
+single = data_kind == "Check one person"
+ready = bool(model) and config is not None and (uploads if single else bool(data))
+if config_error:
+    st.error(config_error)
+if single and not uploads:
+    st.info("Type the person's name and upload a few photos of them in the sidebar.")
+if st.button("Run the attack", type="primary", disabled=not ready or "idia-job" in st.session_state, key="idia-run"):
+    reference = "lab" if single and model_kind in ("lab", "lab-control") else None
+    st.session_state["idia-uploads-shown"] = {label: image for upload in uploads for label, image in upload.images}
+    try:
+        start_idia("idia-job", model, pretrained, "uploads" if single else data, config, uploads, reference_data=reference)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        st.error(str(error))
+
+watch_job("idia-job", lambda job: st.session_state.__setitem__("idia-job-result", job.result))
+# the home page's one-click demo lands here too ("Explore the result")
+result = cached_result(st.session_state.get("idia-job-result") or st.session_state.get("demo-job-result"))
+if result is not None:
+    if result.problems:
+        with st.expander(f"{len(result.problems)} files skipped"):
+            st.table([{"file": p["path"], "reason": p["reason"]} for p in result.problems])
+    if result.dataset.get("id", "").startswith("uploaded"):
+        single_person_verdict(result)
+    show_result(result, "idia", images=st.session_state.get("idia-uploads-shown"))

@@ -1,0 +1,151 @@
+"""How an IDIA result is shown: headline numbers, ROC (linear and log-log), the tau slider with its
+confusion matrix, the identity table, a person's images with the top-5 names, downloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from leakage.exports import identity_csv
+from leakage.idia import retune
+from leakage.report import result_roc, roc_figure
+from leakage.results import AttackResult
+
+
+def roc_label(result: AttackResult) -> str:
+    metrics = result.metrics
+    tpr = metrics["tpr_at_fpr"]
+    return f"{result.model.get('model')} · AUC {metrics['auc']:.3f} · TPR@1%FPR {tpr['0.01']:.2f} · TPR@0.1%FPR {tpr['0.001']:.2f}"
+
+
+def show_headline(result: AttackResult) -> None:
+    metrics = result.metrics
+    columns = st.columns(5)
+    columns[0].metric("People", metrics["n_identities"])
+    columns[1].metric("Predicted members", metrics["n_predicted_members"])
+    if "auc" in metrics:
+        low, high = metrics["auc_ci"]
+        columns[2].metric("AUC", f"{metrics['auc']:.3f}", help=f"95% bootstrap CI {low:.3f}–{high:.3f}. 0.5 is guessing, 1.0 is perfect.")
+        columns[3].metric("TPR at 1% FPR", f"{metrics['tpr_at_fpr']['0.01']:.2f}", help="Share of members found while at most 1% of non-members are wrongly flagged.")
+        columns[4].metric("TPR at 0.1% FPR", f"{metrics['tpr_at_fpr']['0.001']:.2f}")
+    else:
+        columns[2].info("No ground truth: ROC and error rates need known members and non-members.")
+
+
+def show_roc(result: AttackResult, key: str) -> None:
+    if "roc" not in result.metrics:
+        return
+    curve = result_roc(result, name=roc_label(result))
+    left, right = st.columns(2)
+    left.plotly_chart(roc_figure([curve]), use_container_width=True, key=f"{key}-roc-lin")
+    right.plotly_chart(roc_figure([curve], log_axes=True), use_container_width=True, key=f"{key}-roc-log")
+
+
+def show_threshold(result: AttackResult, key: str) -> None:
+    if "at_threshold" not in result.metrics:
+        return
+    n_templates = len(result.config["templates"])
+    tau = st.slider(
+        "tau: member when at least this many prompts name the person",
+        0, n_templates, int(result.config["tau"]), key=f"{key}-tau",
+        help="Moving tau re-decides from the stored votes; nothing is recomputed.",
+    )
+    at = retune(result, tau)
+    columns = st.columns([1, 2])
+    matrix = pd.DataFrame(
+        [[at["tp"], at["fn"]], [at["fp"], at["tn"]]],
+        index=["actual member", "actual non-member"],
+        columns=["predicted member", "predicted non-member"],
+    )
+    columns[0].dataframe(matrix, use_container_width=True)
+    columns[1].markdown(
+        f"**TPR** {at['tpr']:.3f} · **FPR** {at['fpr']:.3f} · **precision** {at['precision']:.3f} · **accuracy** {at['accuracy']:.3f}  \n"
+        f"At tau = {tau}, {at['tp']} of {at['tp'] + at['fn']} members are found and {at['fp']} of {at['fp'] + at['tn']} non-members are wrongly flagged."
+    )
+    draws = result.metrics.get("draws")
+    if draws:
+        columns[1].caption(
+            f"At the run's tau = {result.config['tau']}, over {draws['n']} random draws of {draws['k']} images per person: "
+            f"TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f} (the paper's protocol)."
+        )
+
+
+def identity_frame(result: AttackResult) -> pd.DataFrame:
+    columns = ["name", "member", "occurrences", "correct_prompts", "tied_prompts", "score", "mean_true_prob", "predicted_member", "n_images"]
+    frame = pd.DataFrame(result.identities)
+    return frame[[c for c in columns if c in frame.columns]].sort_values("score", ascending=False)
+
+
+def show_identities(result: AttackResult, key: str) -> str | None:
+    frame = identity_frame(result)
+    st.dataframe(frame, use_container_width=True, hide_index=True, key=f"{key}-table")
+    color = frame["member"].map({True: "member", False: "non-member"}) if "member" in frame else None
+    figure = go.Figure()
+    if color is not None:
+        for label, colour in (("member", "#d62728"), ("non-member", "#1f77b4")):
+            part = frame[color == label]
+            figure.add_bar(x=part["name"], y=part["correct_prompts"], name=label, marker_color=colour)
+    else:
+        figure.add_bar(x=frame["name"], y=frame["correct_prompts"], name="people")
+    figure.update_layout(title="Correct prompts per person", height=320, template="plotly_white", xaxis={"showticklabels": len(frame) <= 40},
+                         yaxis_title="prompts naming the person", margin={"t": 40, "b": 30})
+    st.plotly_chart(figure, use_container_width=True, key=f"{key}-scores")
+    return st.selectbox("Show a person's images and what the model answers", frame["name"].tolist(), key=f"{key}-person")
+
+
+def show_person_images(result: AttackResult, person: str, images: Mapping[str, object] | None = None, limit: int = 8) -> None:
+    """The person's attack images with the top-5 names; `images` maps labels to in-memory uploads."""
+    rows = [row for row in result.images if row["person"] == person][:limit]
+    if not rows:
+        return
+    columns = st.columns(min(4, len(rows)))
+    for index, row in enumerate(rows):
+        with columns[index % len(columns)]:
+            source = images.get(row["path"]) if images else row["path"]
+            if source is not None:
+                st.image(source, caption=f"{row['correct_prompts']}/{len(result.config['templates'])} prompts correct", use_container_width=True)
+            st.markdown("\n".join(
+                f"{rank}. {'**' if top['name'] == person else ''}{top['name']}{'**' if top['name'] == person else ''} ({top['prob']:.0%})"
+                for rank, top in enumerate(row["top"], 1)
+            ))
+
+
+def show_occurrence_trend(result: AttackResult, key: str) -> None:
+    rows = [row for row in result.identities if row.get("member") and "occurrences" in row]
+    levels = sorted({row["occurrences"] for row in rows})
+    if len(levels) < 2:
+        if levels:
+            st.caption(f"Every member of this lab appears {levels[0]} times in training; the occurrence sweep is in bench/idia_trends.py.")
+        return
+    tpr = [np.mean([row["predicted_member"] for row in rows if row["occurrences"] == level]) for level in levels]
+    figure = go.Figure(go.Scatter(x=levels, y=tpr, mode="lines+markers"))
+    figure.update_layout(title="TPR against training occurrences", xaxis_title="training images of the person", yaxis_title="TPR at tau",
+                         xaxis_type="log", height=320, template="plotly_white")
+    st.plotly_chart(figure, use_container_width=True, key=f"{key}-occ")
+
+
+def show_downloads(result: AttackResult, key: str) -> None:
+    left, right = st.columns(2)
+    left.download_button("Download result (JSON)", json.dumps(result.to_dict(), indent=2), file_name=f"idia-{result.config_hash}.json",
+                         mime="application/json", key=f"{key}-json")
+    right.download_button("Download per-identity table (CSV)", identity_csv(result.identities), file_name=f"idia-{result.config_hash}.csv",
+                          mime="text/csv", key=f"{key}-csv")
+
+
+def show_result(result: AttackResult, key: str, images: Mapping[str, object] | None = None) -> None:
+    show_headline(result)
+    show_roc(result, key)
+    show_threshold(result, key)
+    person = show_identities(result, key)
+    if person:
+        show_person_images(result, person, images)
+    show_occurrence_trend(result, key)
+    show_downloads(result, key)
+    st.caption(f"config hash `{result.config_hash}` · code `{result.code_version}` · seeds {result.seeds} · "
+               f"{result.model.get('device_description')} · model loaded in {result.model.get('load_seconds', 0):.1f} s · "
+               f"run took {result.timing.get('total_seconds', 0):.1f} s")

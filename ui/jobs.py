@@ -1,0 +1,80 @@
+"""Attacks run in a background thread so the page stays live: progress per batch, and a Cancel
+button that actually stops the run (the engine checks the flag between batches)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import streamlit as st
+
+from leakage.results import RunCancelled
+
+
+@dataclass
+class Job:
+    label: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    result: Any = None
+    error: BaseException | None = None
+    finished: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        self.stage, self.done, self.total = stage, done, total
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+def start_job(key: str, label: str, work: Callable[[Job], Any]) -> Job:
+    """Run `work(job)` in a thread; the job lives in the session under `key`."""
+    job = Job(label)
+
+    def target() -> None:
+        try:
+            job.result = work(job)
+        except BaseException as error:  # reported on the page, never lost in a thread
+            job.error = error
+        finally:
+            job.finished = True
+
+    threading.Thread(target=target, name=f"job-{key}", daemon=True).start()
+    st.session_state[key] = job
+    return job
+
+
+def watch_job(key: str, on_done: Callable[[Job], None]) -> None:
+    """Show the running job's progress with a Cancel button; call on_done once when it ends."""
+    job: Job | None = st.session_state.get(key)
+    if job is None:
+        return
+
+    @st.fragment(run_every=0.5)
+    def progress_panel() -> None:
+        current: Job = st.session_state[key]
+        if current.finished:
+            st.rerun()  # the whole page, to show the result
+        with st.status(f"{current.label}: {current.stage}", expanded=True):
+            st.progress(current.fraction, text=f"{current.stage} ({current.done}/{current.total})" if current.total else current.stage)
+            st.caption(f"{time.perf_counter() - current.started:.0f} s elapsed")
+            if st.button("Cancel", key=f"{key}-cancel", disabled=current.cancel.is_set()):
+                current.cancel.set()
+                st.toast("Cancelling after the current batch…")
+
+    if not job.finished:
+        progress_panel()
+        return
+    del st.session_state[key]
+    if isinstance(job.error, RunCancelled):
+        st.warning("Run cancelled: nothing was computed past the last batch, nothing was stored.")
+    elif job.error is not None:
+        st.error(f"The run failed: {job.error}")
+    else:
+        on_done(job)
