@@ -286,7 +286,9 @@ def run_idia(
     tick = time.perf_counter()
     if progress:
         progress("encode prompts", 0, len(config.templates) * len(candidates))
-    text_features, text_stats = prompt_embeddings(clip, config.templates, candidates, use_cache=runtime.use_text_cache)
+    text_features, text_stats = prompt_embeddings(
+        clip, config.templates, candidates, use_cache=runtime.use_text_cache, progress=progress, cancel=cancel
+    )
     timing["text_seconds"] = time.perf_counter() - tick
     if progress:
         progress("encode prompts", text_stats["prompts"], text_stats["prompts"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -22,10 +22,22 @@ ENCODE_BATCH = 512
 
 
 @torch.inference_mode()
-def encode_prompts(clip: LoadedClip, prompts: Sequence[str], batch_size: int = ENCODE_BATCH) -> np.ndarray:
-    """L2-normalised text embeddings (float32, len(prompts) × dim)."""
+def encode_prompts(
+    clip: LoadedClip,
+    prompts: Sequence[str],
+    batch_size: int = ENCODE_BATCH,
+    progress: Callable[[str, int, int], None] | None = None,
+    cancel: Any = None,
+) -> np.ndarray:
+    """L2-normalised text embeddings (float32, len(prompts) × dim), with progress and cancel between batches."""
     chunks = []
     for start in range(0, len(prompts), batch_size):
+        if cancel is not None and cancel.is_set():
+            from leakage.results import RunCancelled
+
+            raise RunCancelled("cancelled while encoding prompts")
+        if progress:
+            progress("encode prompts", start, len(prompts))
         tokens = clip.tokenizer(list(prompts[start : start + batch_size])).to(clip.device.device)
         features = encode_text_trimmed(clip.model, tokens)
         chunks.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
@@ -122,13 +134,23 @@ class TextEmbeddingCache:
 
 
 def prompt_embeddings(
-    clip: LoadedClip, templates: Sequence[str], names: Sequence[str], *, use_cache: bool = True
+    clip: LoadedClip,
+    templates: Sequence[str],
+    names: Sequence[str],
+    *,
+    use_cache: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+    cancel: Any = None,
 ) -> tuple[np.ndarray, dict]:
     """Embeddings of every template filled with every name: array (templates, names, dim) and cache stats."""
     prompts = [template.format(name) for template in templates for name in names]
+
+    def encode(batch: Sequence[str]) -> np.ndarray:
+        return encode_prompts(clip, batch, progress=progress, cancel=cancel)
+
     if use_cache:
-        matrix, encoded = TextEmbeddingCache(clip.fingerprint).lookup(prompts, lambda p: encode_prompts(clip, p))
+        matrix, encoded = TextEmbeddingCache(clip.fingerprint).lookup(prompts, encode)
     else:
-        matrix, encoded = encode_prompts(clip, prompts), len(prompts)
+        matrix, encoded = encode(prompts), len(prompts)
     stats = {"prompts": len(prompts), "encoded": encoded, "from_cache": len(prompts) - encoded}
     return matrix.reshape(len(templates), len(names), -1), stats

@@ -44,14 +44,15 @@ with st.sidebar:
 
     st.header("Data")
     data_kind = st.radio("Data", ["Lab world", "Dataset folder", "Check one person"], key="idia-data-kind", label_visibility="collapsed")
-    data, uploads = "lab", []
+    data, uploads, keep_check = "lab", [], True
     if data_kind == "Dataset folder":
         data = st.text_input("Folder with one subfolder of images per person", key="idia-folder-path")
     elif data_kind == "Check one person":
         name = st.text_input("Full name of the person", key="idia-person-name")
         files = st.file_uploader("Photos of the person (3 or more)", type=["jpg", "jpeg", "png", "webp", "bmp"],
                                  accept_multiple_files=True, key="idia-uploads")
-        st.caption("Photos stay in this server's memory for this session only; they are never written to disk or stored.")
+        st.caption("Photos stay in this server's memory for this session only; they are never written to disk.")
+        keep_check = st.checkbox("Keep this check in the run store (name and scores, never the photos)", value=False, key="idia-keep")
         if name and files:
             images, problems = dataset_from_uploads(name.strip(), [(f.name, f.getvalue()) for f in files])
             for problem in problems:
@@ -95,7 +96,8 @@ if st.button("Run the attack", type="primary", disabled=not ready or "idia-job" 
     reference = "lab" if single and model_kind in ("lab", "lab-control") else None
     st.session_state["idia-uploads-shown"] = {label: image for upload in uploads for label, image in upload.images}
     try:
-        start_idia("idia-job", model, pretrained, "uploads" if single else data, config, uploads, reference_data=reference)
+        start_idia("idia-job", model, pretrained, "uploads" if single else data, config, uploads,
+                   store=keep_check, reference_data=reference)
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         st.error(str(error))
 

@@ -68,6 +68,8 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
             result.details["reference"] = {
                 "data": reference.dataset.get("id"),
                 "nonmember_correct_prompts": [row["correct_prompts"] for row in reference.identities if row.get("member") is False],
+                "n_candidates": reference.metrics["n_candidates"],
+                "n_people": reference.metrics["n_identities"],
             }
         result_cache()[key] = result
         return key

@@ -42,8 +42,8 @@ def show_roc(result: AttackResult, key: str) -> None:
         return
     curve = result_roc(result, name=roc_label(result))
     left, right = st.columns(2)
-    left.plotly_chart(roc_figure([curve]), use_container_width=True, key=f"{key}-roc-lin")
-    right.plotly_chart(roc_figure([curve], log_axes=True), use_container_width=True, key=f"{key}-roc-log")
+    left.plotly_chart(roc_figure([curve]), width="stretch", key=f"{key}-roc-lin")
+    right.plotly_chart(roc_figure([curve], log_axes=True), width="stretch", key=f"{key}-roc-log")
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -62,7 +62,7 @@ def show_threshold(result: AttackResult, key: str) -> None:
         index=["actual member", "actual non-member"],
         columns=["predicted member", "predicted non-member"],
     )
-    columns[0].dataframe(matrix, use_container_width=True)
+    columns[0].dataframe(matrix, width="stretch")
     columns[1].markdown(
         f"**TPR** {at['tpr']:.3f} · **FPR** {at['fpr']:.3f} · **precision** {at['precision']:.3f} · **accuracy** {at['accuracy']:.3f}  \n"
         f"At tau = {tau}, {at['tp']} of {at['tp'] + at['fn']} members are found and {at['fp']} of {at['fp'] + at['tn']} non-members are wrongly flagged."
@@ -83,7 +83,7 @@ def identity_frame(result: AttackResult) -> pd.DataFrame:
 
 def show_identities(result: AttackResult, key: str) -> str | None:
     frame = identity_frame(result)
-    st.dataframe(frame, use_container_width=True, hide_index=True, key=f"{key}-table")
+    st.dataframe(frame, width="stretch", hide_index=True, key=f"{key}-table")
     color = frame["member"].map({True: "member", False: "non-member"}) if "member" in frame else None
     figure = go.Figure()
     if color is not None:
@@ -94,7 +94,7 @@ def show_identities(result: AttackResult, key: str) -> str | None:
         figure.add_bar(x=frame["name"], y=frame["correct_prompts"], name="people")
     figure.update_layout(title="Correct prompts per person", height=320, template="plotly_white", xaxis={"showticklabels": len(frame) <= 40},
                          yaxis_title="prompts naming the person", margin={"t": 40, "b": 30})
-    st.plotly_chart(figure, use_container_width=True, key=f"{key}-scores")
+    st.plotly_chart(figure, width="stretch", key=f"{key}-scores")
     return st.selectbox("Show a person's images and what the model answers", frame["name"].tolist(), key=f"{key}-person")
 
 
@@ -108,7 +108,7 @@ def show_person_images(result: AttackResult, person: str, images: Mapping[str, o
         with columns[index % len(columns)]:
             source = images.get(row["path"]) if images else row["path"]
             if source is not None:
-                st.image(source, caption=f"{row['correct_prompts']}/{len(result.config['templates'])} prompts correct", use_container_width=True)
+                st.image(source, caption=f"{row['correct_prompts']}/{len(result.config['templates'])} prompts correct", width="stretch")
             st.markdown("\n".join(
                 f"{rank}. {'**' if top['name'] == person else ''}{top['name']}{'**' if top['name'] == person else ''} ({top['prob']:.0%})"
                 for rank, top in enumerate(row["top"], 1)
@@ -126,7 +126,7 @@ def show_occurrence_trend(result: AttackResult, key: str) -> None:
     figure = go.Figure(go.Scatter(x=levels, y=tpr, mode="lines+markers"))
     figure.update_layout(title="TPR against training occurrences", xaxis_title="training images of the person", yaxis_title="TPR at tau",
                          xaxis_type="log", height=320, template="plotly_white")
-    st.plotly_chart(figure, use_container_width=True, key=f"{key}-occ")
+    st.plotly_chart(figure, width="stretch", key=f"{key}-occ")
 
 
 def show_downloads(result: AttackResult, key: str) -> None:

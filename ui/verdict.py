@@ -31,7 +31,9 @@ def single_person_verdict(result: AttackResult) -> None:
         st.markdown(
             f"How often would this be wrong? Of {len(counts)} people this model was **never** trained on (the lab's non-members), "
             f"{false_alarms} ({false_alarms / len(counts):.1%}) are named in {max(correct, 1)} or more prompts. "
-            "That is the false-positive rate of this claim."
+            "That is the false-positive rate of this claim. (Measured with the same prompts and number of candidate names; "
+            f"there the {reference['n_candidates']} candidates held the {reference['n_people']} lab people under test, here one "
+            "person plus made-up names.)"
         )
     else:
         st.markdown(

@@ -1,0 +1,24 @@
+"""Shared fixtures. The first lines run before any test imports torch."""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see leakage/__init__.py: idle threads sleep on a shared CPU
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def default_lab():
+    """The default lab, built once (minutes on a fresh machine), then reused from the data home."""
+    from leakage.lab.build import ensure_lab
+
+    return ensure_lab()
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch, default_lab):
+    """A fresh data home (run store, caches) that still uses the already-built default lab."""
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEAKAGE_LAB_DIR", str(default_lab.root))
+    monkeypatch.delenv("LEAKAGE_DB_URL", raising=False)
+    return tmp_path / "home"

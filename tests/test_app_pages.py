@@ -1,0 +1,63 @@
+"""Every page renders in Streamlit's AppTest, with real engine parts behind it."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+
+def page(path: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / path), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_home_explains_and_offers_the_demo():
+    app = page("pages/home.py")
+    assert "How much do models leak about people?" in app.title[0].value
+    text = " ".join(block.value for block in app.markdown)
+    assert "confidentiality" in text and "integrity" in text and "availability" in text
+    assert any(button.label == "Run the lab demo" for button in app.button)
+
+
+def test_identity_page_offers_models_data_and_parameters():
+    app = page("pages/identity_inference.py")
+    radios = {radio.key: radio for radio in app.sidebar.radio}
+    assert "Lab CLIP (trained on the lab's members)" in radios["idia-model-kind"].options
+    assert radios["idia-data-kind"].options == ["Lab world", "Dataset folder", "Check one person"]
+    assert app.sidebar.slider(key="idia-k").value == 10
+    assert app.sidebar.text_area(key="idia-templates").value.count("\n") == 20
+    assert "CPU" in app.info[0].value or "GPU" in app.info[0].value  # the device in use is shown
+
+
+def test_identity_page_rejects_templates_without_a_name_slot():
+    app = page("pages/identity_inference.py")
+    app.sidebar.text_area(key="idia-templates").set_value("a photo of someone").run()
+    assert any("{}" in error.value for error in app.error)
+    assert app.button(key="idia-run").disabled
+
+
+def test_check_one_person_asks_for_name_and_photos_and_reports_broken_uploads(default_lab):
+    app = page("pages/identity_inference.py")
+    app.sidebar.radio(key="idia-data-kind").set_value("Check one person").run()
+    assert any("upload a few photos" in info.value for info in app.info)
+    assert app.button(key="idia-run").disabled
+
+
+def test_a_missing_checkpoint_is_a_clear_error():
+    app = page("pages/identity_inference.py")
+    app.sidebar.radio(key="idia-model-kind").set_value("Local checkpoint file").run()
+    app.sidebar.text_input(key="idia-file-path").set_value("/nowhere/model.pt").run()
+    assert any("not found" in error.value for error in app.error)
+
+
+def test_app_navigation_lists_every_page():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    assert "How much do models leak about people?" in app.title[0].value

@@ -1,0 +1,140 @@
+"""End to end: a real `streamlit run` server driven by Debian's Chromium through Playwright."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(default_lab, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the end-to-end tests: install Debian's chromium (make test does)")
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = free_port()
+    env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE"}
+    env.pop("LEAKAGE_DB_URL", None)
+    log = open(home / "server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the Streamlit server did not become healthy: " + (home / "server.log").read_text()[-2000:])
+    yield {"url": url, "home": home, "lab": default_lab, "strong_member": strong_member(default_lab)}
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def strong_member(lab) -> tuple[str, list[Path]]:
+    """A member the lab model clearly knows, with 5 of their attack photos (chosen by the engine, not by hand)."""
+    from leakage.data import scan_dataset
+    from leakage.idia import IDIAConfig, run_idia
+    from leakage.models import load_clip
+
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    members = scan_dataset(lab.attack_dir).subset(sorted(lab.members)[:10])
+    result = run_idia(clip, members, IDIAConfig(images_per_person=5, n_draws=0), members={n: True for n in members.names()})
+    best = max(result.identities, key=lambda row: row["score"])["name"]
+    return best, sorted((lab.attack_dir / best).glob("*.png"))[:5]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    yield page
+    context.close()
+
+
+def test_lab_demo_shows_the_roc(server, page, tmp_path):
+    page.goto(server["url"])
+    page.get_by_role("button", name="Run the lab demo").click()
+    page.get_by_text("The attack found").wait_for()
+    page.locator(".js-plotly-plot").nth(1).wait_for()  # both ROC views drawn
+    page.get_by_text("ROC, log-log axes").first.wait_for()
+    assert "AUC" in page.content()
+    page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+
+
+def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_path):
+    member, photos = server["strong_member"]
+    page.goto(f"{server['url']}/identity")
+    sidebar = page.locator("section[data-testid='stSidebar']")
+    sidebar.get_by_text("Check one person").click()
+    sidebar.get_by_label("Full name of the person").fill(member)
+    sidebar.get_by_label("Full name of the person").press("Enter")
+    sidebar.locator("input[type='file']").set_input_files([str(p) for p in photos])
+    sidebar.get_by_text("Keep this check in the run store").click()
+    page.get_by_text(photos[-1].name).first.wait_for()
+    page.get_by_role("button", name="Run the attack").click()
+    page.get_by_text("Verdict").wait_for()
+    verdict = page.get_by_text(f"The model names {member} in").inner_text()
+    assert "likely in its training data" in verdict, verdict
+    page.get_by_text("false-positive rate of this claim").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(tmp_path / "identity.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "identity.png", SCREENSHOTS / "identity_inference.png")
+
+    # nothing from the uploads is on disk: no file under the data home holds the photos' bytes
+    uploaded = [p.read_bytes()[-64:] for p in photos]
+    for path in server["home"].rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(chunk in content for chunk in uploaded), path
+    from leakage.store import RunStore
+
+    with RunStore(f"sqlite:///{server['home'] / 'runs.sqlite'}") as store:
+        stored = [store.get(run.id) for run in store.list() if run.label == "check one person"]
+    assert stored and {image["path"] for image in stored[0].images} <= {f"upload {i}" for i in range(1, 6)}
