@@ -8,7 +8,7 @@ from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, PersonUpload
 from leakage.models import list_open_clip_pretrained
 from ui.idia_runs import cached_result, start_idia
 from ui.idia_view import show_result
-from ui.jobs import watch_job
+from ui.jobs import job_running, watch_job
 from ui.resources import ensure_lab_with_progress, shared_clip
 from ui.verdict import single_person_verdict
 
@@ -92,7 +92,7 @@ if config_error:
     st.error(config_error)
 if single and not uploads:
     st.info("Type the person's name and upload a few photos of them in the sidebar.")
-if st.button("Run the attack", type="primary", disabled=not ready or "idia-job" in st.session_state, key="idia-run"):
+if st.button("Run the attack", type="primary", disabled=not ready or job_running("idia-job"), key="idia-run"):
     reference = "lab" if single and model_kind in ("lab", "lab-control") else None
     st.session_state["idia-uploads-shown"] = {label: image for upload in uploads for label, image in upload.images}
     try:

@@ -50,6 +50,11 @@ def start_job(key: str, label: str, work: Callable[[Job], Any]) -> Job:
     return job
 
 
+def job_running(key: str) -> bool:
+    job: Job | None = st.session_state.get(key)
+    return job is not None and not job.finished
+
+
 def watch_job(key: str, on_done: Callable[[Job], None]) -> None:
     """Show the running job's progress with a Cancel button; call on_done once when it ends."""
     job: Job | None = st.session_state.get(key)
