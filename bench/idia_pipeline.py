@@ -151,13 +151,65 @@ def measure_pipeline(
     }
 
 
+def measure_stages(model: str, data: str, n_images: int, batch_size: int, n_candidates: int = 1000, device: str | None = None) -> dict[str, Any]:
+    """CPU milliseconds per image of each stage, on one thread: what the pipeline must pay beyond the encoder.
+
+    Thread CPU time barely moves when other processes share the cores, unlike wall time, so these
+    figures hold on a busy machine. serial_ceiling = encode / all stages is the ratio a pipeline
+    that does not overlap decoding with encoding can reach; overlapping can only help where the
+    encoder leaves cores idle (a GPU, a model too small to use them).
+    """
+    import time
+
+    import numpy as np
+    import torch
+
+    from leakage.data import load_image
+    from leakage.idia import DEFAULT_TEMPLATES, score_images
+
+    clip = load_bench_model(model, device)
+    images = _attack_images(data, n_images)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        clock = time.thread_time
+        started = clock()
+        decoded = [load_image(image.source) for image in images]
+        decode = clock() - started
+        started = clock()
+        tensors = torch.stack([clip.preprocess(image) for image in decoded])
+        preprocess = clock() - started
+        with torch.inference_mode():
+            clip.model.encode_image(tensors[:batch_size])  # warm-up
+            started = clock()
+            features = torch.cat([clip.model.encode_image(tensors[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+            encode = clock() - started
+        features = torch.nn.functional.normalize(features.float(), dim=-1).numpy()
+        rng = np.random.default_rng(0)
+        text = rng.standard_normal((len(DEFAULT_TEMPLATES), n_candidates, features.shape[1]), dtype=np.float32)
+        text /= np.linalg.norm(text, axis=-1, keepdims=True)
+        started = clock()
+        score_images(features, text, np.zeros(len(images), dtype=np.int64), 100.0, 5)
+        score = clock() - started
+    finally:
+        torch.set_num_threads(threads)
+    per_image = {name: round(value / len(images) * 1000, 3) for name, value in
+                 (("decode", decode), ("preprocess", preprocess), ("encode", encode), ("score", score))}
+    return {
+        "model": model,
+        "images": len(images),
+        "cpu_ms_per_image_one_thread": per_image,
+        "serial_ceiling": round(encode / (decode + preprocess + encode + score), 3),
+    }
+
+
 def _input_shape(clip) -> tuple[int, int, int]:
     size = clip.model.visual.image_size
     size = size if isinstance(size, (tuple, list)) else (size, size)
     return (3, *size)
 
 
-MEASUREMENTS = {"bare": measure_bare, "pipeline": measure_pipeline}
+MEASUREMENTS = {"bare": measure_bare, "pipeline": measure_pipeline, "stages": measure_stages}
 
 
 def run(
@@ -175,7 +227,8 @@ def run(
     """Measure every model bare and through the pipeline per worker count; print the table, write the JSON."""
     bench_dataset(data, n_images)  # build or wait for the lab here, not inside a timed subprocess
     per_model: dict[str, Any] = {}
-    rows = []
+    rows: list[dict[str, Any]] = []
+    stage_rows: list[dict[str, Any]] = []
     for model in models:
         common = {"model": model, "data": data, "n_images": n_images, "batch_size": batch_size, "repeats": repeats, "device": device}
         bare = measure(MODULE, "bare", common, isolate=isolate)
@@ -186,7 +239,10 @@ def run(
         ratios = {w: round(p["per_second_median"] / bare["per_second_median"], 3) for w, p in pipelines.items()}
         best_ratios = {w: round(p["per_second_best"] / bare["per_second_best"], 3) for w, p in pipelines.items()}
         best_workers = max(pipelines, key=lambda w: pipelines[w]["per_second_median"])
+        stages = measure(MODULE, "stages", {k: common[k] for k in ("model", "data", "n_images", "batch_size", "device")} | {"n_candidates": n_candidates}, isolate=isolate)
+        stage_rows.append({"model": model, **stages["cpu_ms_per_image_one_thread"], "serial ceiling": stages["serial_ceiling"]})
         per_model[model] = {
+            "stages": stages,
             "bare": bare,
             "pipeline": pipelines,
             "ratio_median": ratios,
@@ -205,6 +261,8 @@ def run(
     }
     path = write_results("idia_pipeline", payload, results_dir)
     print(format_table(rows, ["model", "run", "img/s median", "img/s best", "ratio median", "ratio best", "peak MiB"]))
+    print("\nCPU ms per image on one thread (steady on a busy machine):")
+    print(format_table(stage_rows, ["model", "decode", "preprocess", "encode", "score", "serial ceiling"]))
     print(f"\nwritten to {path}")
     return payload
 

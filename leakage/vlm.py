@@ -400,14 +400,13 @@ def run_vlm_probe(
     dataset_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
-    keep_images: bool = False,
 ) -> AttackResult:
     """Ask the model about every drawn image under every setting; score answers and the closed set.
 
     Leak rates are per person (the share of their answers that name them), averaged over
     members and over non-members. A face-only setting on an image where no face was found is
-    left out of that setting (counted in `faces_missing`), never scored as anonymized.
-    `keep_images` puts the (anonymized) PIL images into the image rows, for a gallery.
+    left out of that setting (counted in `faces_missing`), never scored as anonymized. Image
+    rows keep the face boxes used, so a gallery can redraw any anonymized image.
     """
     started = time.perf_counter()
     timing: dict[str, float] = {}
@@ -439,22 +438,22 @@ def run_vlm_probe(
 
     # Open answers: every (image, setting, question), in batches.
     tick = time.perf_counter()
-    jobs = []  # (image index, setting index, question index)
-    variants: dict[tuple[int, int], Image.Image] = {}
-    for i, (item, picture, boxes) in enumerate(loaded):
-        for s, setting in enumerate(settings):
-            if setting.needs_faces and not boxes.found:
-                continue
-            variants[(i, s)] = anonymize(picture, setting, boxes.boxes)
-            jobs += [(i, s, q) for q in range(len(config.questions))]
+    def probed(i: int, s: int) -> bool:
+        return not (settings[s].needs_faces and not loaded[i][2].found)
+
+    def variant(i: int, s: int) -> Image.Image:
+        # Made when needed, not kept: a full sweep would otherwise hold every image ~20 times.
+        _, picture, boxes = loaded[i]
+        return anonymize(picture, settings[s], boxes.boxes)
+
+    jobs = [(i, s, q) for i in range(len(loaded)) for s in range(len(settings)) if probed(i, s) for q in range(len(config.questions))]
     answers: dict[tuple[int, int, int], str] = {}
     for start in range(0, len(jobs), runtime.batch_size):
         if cancel is not None and cancel.is_set():
             raise RunCancelled("VLM probe cancelled")
         batch = jobs[start : start + runtime.batch_size]
-        texts = generate_answers(
-            vlm, [variants[(i, s)] for i, s, _ in batch], [config.questions[q] for _, _, q in batch], config.max_new_tokens
-        )
+        pictures = {key: variant(*key) for key in dict.fromkeys((i, s) for i, s, _ in batch)}
+        texts = generate_answers(vlm, [pictures[(i, s)] for i, s, _ in batch], [config.questions[q] for _, _, q in batch], config.max_new_tokens)
         answers.update(zip(batch, texts))
         progress("ask the model", min(start + runtime.batch_size, len(jobs)), len(jobs))
     timing["generation_seconds"] = time.perf_counter() - tick
@@ -466,16 +465,15 @@ def run_vlm_probe(
         sets = candidate_sets(people, config.n_candidates, config.seed)
         scored_settings = range(len(settings)) if config.closed_set_all_settings else [0]
         questions = config.questions[: max(1, config.closed_set_questions)]
-        keys = [(i, s) for i in range(len(loaded)) for s in scored_settings if (i, s) in variants]
+        keys = [(i, s) for i in range(len(loaded)) for s in scored_settings if probed(i, s)]
         for done, (i, s) in enumerate(keys, 1):
             if cancel is not None and cancel.is_set():
                 raise RunCancelled("VLM probe cancelled")
             person = loaded[i][0].person
             names = sets[person]
             candidates = [config.answer_template.format(name) for name in names]
-            per_question = np.stack([
-                answer_logprobs(vlm, variants[(i, s)], question, candidates, runtime.candidate_batch_size) for question in questions
-            ])
+            picture = variant(i, s)
+            per_question = np.stack([answer_logprobs(vlm, picture, question, candidates, runtime.candidate_batch_size) for question in questions])
             log_posterior = per_question - np.logaddexp.reduce(per_question, axis=1, keepdims=True)
             true = names.index(person)
             mean_posterior = log_posterior.mean(axis=0)
@@ -488,7 +486,7 @@ def run_vlm_probe(
             progress("closed-set scores", done, len(keys))
     timing["closed_set_seconds"] = time.perf_counter() - tick
 
-    result = _assemble(vlm, loaded, settings, config, answers, closed, variants if keep_images else None, members, occurrences)
+    result = _assemble(loaded, settings, config, answers, closed, members, occurrences)
     timing["total_seconds"] = time.perf_counter() - started
     timing["answers_per_second"] = len(jobs) / max(timing["generation_seconds"], 1e-9)
     return AttackResult(
@@ -507,13 +505,11 @@ def run_vlm_probe(
 
 
 def _assemble(
-    vlm: LoadedVLM,
     loaded: Sequence[tuple[ProbeImage, Image.Image, FaceBoxes]],
     settings: Sequence[Anonymization],
     config: VLMProbeConfig,
     answers: Mapping[tuple[int, int, int], str],
     closed: Mapping[tuple[int, int], Mapping[str, Any]],
-    variants: Mapping[tuple[int, int], Image.Image] | None,
     members: Mapping[str, bool] | None,
     occurrences: Mapping[str, int] | None,
 ) -> dict[str, Any]:
@@ -552,8 +548,6 @@ def _assemble(
             if (i, s) in closed:
                 row["closed_set"] = dict(closed[(i, s)])
                 closed_by_person.setdefault((item.person, s), []).append(closed[(i, s)])
-            if variants is not None:
-                row["image"] = variants[(i, s)]
             image_rows.append(row)
 
     people = sorted({item.person for item, _, _ in loaded})
