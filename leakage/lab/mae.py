@@ -1,0 +1,432 @@
+"""The lab MAE: a small ViT-MAE pre-trained on the images of the lab's member people, a reference
+MAE pre-trained on other people of the same world, and the attack set with ground truth.
+
+Image-level ground truth, by construction:
+
+* member images are the exact files the lab MAE was pre-trained on (training reads them back
+  from the attack folder, so they are the same pixels);
+* non-member images are fresh renders of other people of the same world, drawn the same way and
+  never trained on by either model;
+* the reference MAE (the paper's shadow model) is trained with the same recipe on a third,
+  disjoint group of people, so it has seen neither members nor non-members.
+
+The lab MAE is its own artefact, fixed by `LabMAEConfig`: it lives in
+`<data home>/lab-mae/<config hash>/` (never touching the CLIP lab), is built once under a file
+lock into a staging folder that is renamed when complete, and is reused afterwards. Models are
+written with `save_pretrained` together with their image processor, so the attack loads them
+through the same code path as any local or hub ViT-MAE.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from leakage.lab.world import Identity, make_world, write_dataset
+from leakage.locks import file_lock
+from leakage.provenance import code_version, config_hash, data_home
+
+LAB_MAE_FORMAT = 1
+"""Bump when the recipe changes, so labs built by older code are not reused."""
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total)"""
+
+LAB_MAE_MODEL = "lab-mae"
+LAB_MAE_REFERENCE = "lab-mae-reference"
+LAB_MAE_DATA = "lab-mae"
+
+
+@dataclass(frozen=True)
+class MAEArchitecture:
+    """A small ViT-MAE: sized so that pre-training takes minutes on two CPU cores."""
+
+    image_size: int = 64
+    patch_size: int = 8
+    hidden_size: int = 192
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    decoder_hidden_size: int = 128
+    decoder_num_hidden_layers: int = 2
+    decoder_num_attention_heads: int = 4
+    mask_ratio: float = 0.75
+    """Mask ratio of pre-training (the attack's ratio is a separate parameter)."""
+    norm_pix_loss: bool = False
+
+    def to_transformers(self):
+        from transformers import ViTMAEConfig
+
+        return ViTMAEConfig(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=4 * self.hidden_size,
+            decoder_hidden_size=self.decoder_hidden_size,
+            decoder_num_hidden_layers=self.decoder_num_hidden_layers,
+            decoder_num_attention_heads=self.decoder_num_attention_heads,
+            decoder_intermediate_size=4 * self.decoder_hidden_size,
+            mask_ratio=self.mask_ratio,
+            norm_pix_loss=self.norm_pix_loss,
+        )
+
+
+@dataclass(frozen=True)
+class MAETrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 1.5e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LabMAEConfig:
+    seed: int = 0
+    n_members: int = 150
+    """People whose images the lab MAE is pre-trained on."""
+    n_nonmembers: int = 150
+    """People rendered fresh for the attack set, never trained on."""
+    n_reference: int = 150
+    """People only the reference MAE is trained on."""
+    images_per_person: int = 2
+    architecture: MAEArchitecture = field(default_factory=MAEArchitecture)
+    training: MAETrainConfig = field(default_factory=MAETrainConfig)
+
+    def with_epochs(self, epochs: int) -> "LabMAEConfig":
+        return replace(self, training=replace(self.training, epochs=epochs))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabMAEConfig":
+        data = dict(data)
+        data["architecture"] = MAEArchitecture(**data.get("architecture", {}))
+        data["training"] = MAETrainConfig(**data.get("training", {}))
+        return cls(**data)
+
+
+@dataclass
+class LabMAE:
+    root: Path
+    config: LabMAEConfig
+    members: list[str]
+    nonmembers: list[str]
+    reference_people: list[str]
+    build_seconds: float
+    timings: dict[str, float]
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "mae"
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.root / "mae-reference"
+
+    @property
+    def attack_dir(self) -> Path:
+        """Members' training images and non-members' fresh renders, with members.csv."""
+        return self.root / "attack"
+
+    @property
+    def has_reference(self) -> bool:
+        return (self.reference_dir / "training.json").is_file()
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    def training_report(self, reference: bool = False) -> dict:
+        return json.loads(((self.reference_dir if reference else self.model_dir) / "training.json").read_text())
+
+    def describe(self) -> dict:
+        return {
+            "root": str(self.root),
+            "config_hash": self.config_hash,
+            "seed": self.config.seed,
+            "n_members": len(self.members),
+            "n_nonmembers": len(self.nonmembers),
+            "images_per_person": self.config.images_per_person,
+            "epochs": self.config.training.epochs,
+        }
+
+    @classmethod
+    def load(cls, root: Path) -> "LabMAE":
+        meta = json.loads((root / "lab_mae.json").read_text())
+        return cls(
+            root=root,
+            config=LabMAEConfig.from_dict(meta["config"]),
+            members=meta["members"],
+            nonmembers=meta["nonmembers"],
+            reference_people=meta["reference_people"],
+            build_seconds=meta["build_seconds"],
+            timings=meta.get("timings", {}),
+        )
+
+
+def default_lab_mae_config() -> LabMAEConfig:
+    return LabMAEConfig()
+
+
+def lab_mae_root(config: LabMAEConfig) -> Path:
+    return data_home() / "lab-mae" / config_hash({"format": LAB_MAE_FORMAT, "config": config})
+
+
+def is_built(config: LabMAEConfig) -> bool:
+    return (lab_mae_root(config) / "lab_mae.json").is_file()
+
+
+def ensure_lab_mae(config: LabMAEConfig | None = None, progress: Progress | None = None) -> LabMAE:
+    """The lab MAE for `config` (the default when None), built first if it is not on disk yet."""
+    config = config or default_lab_mae_config()
+    root = lab_mae_root(config)
+    if (root / "lab_mae.json").is_file():
+        return LabMAE.load(root)
+    return build_lab_mae(config, progress)
+
+
+def build_lab_mae(config: LabMAEConfig, progress: Progress | None = None) -> LabMAE:
+    root = lab_mae_root(config)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(_lock_path(root)):
+        if (root / "lab_mae.json").is_file():
+            return LabMAE.load(root)  # another process built it while we waited
+        staging = root.with_name(root.name + ".building")
+        shutil.rmtree(staging, ignore_errors=True)
+        lab = _build_into(staging, config, progress or _no_progress)
+        shutil.rmtree(root, ignore_errors=True)
+        staging.rename(root)
+        lab.root = root
+        return lab
+
+
+def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
+    """The reference MAE's folder, trained first (once) if the lab does not have it yet.
+
+    Built on first use rather than with the lab, so the default build stays short: only the
+    reference-model mode of the attack needs it.
+    """
+    if lab.has_reference:
+        return lab.reference_dir
+    with file_lock(_lock_path(lab.root)):
+        if lab.has_reference:
+            return lab.reference_dir
+        progress = progress or _no_progress
+        config = lab.config
+        _, _, reference_people = assign_roles(config)
+        world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_reference)
+        staging = lab.root / "reference.building"
+        shutil.rmtree(staging, ignore_errors=True)
+        started = time.perf_counter()
+        write_dataset(world, staging / "train", reference_people, config.images_per_person, size=config.architecture.image_size,
+                      progress=lambda done, total: progress("render reference images", done, total))
+        files = sorted((staging / "train").glob("*/*.png"))
+        model, report = train_mae(files, config, progress=_training_progress(progress, "pre-train reference MAE"))
+        report["people"] = [person.name for person in reference_people]
+        report["build_seconds"] = round(time.perf_counter() - started, 2)
+        save_mae(model, staging / "mae", report, config)
+        (staging / "mae").rename(lab.reference_dir)  # the folder appears complete or not at all
+        shutil.rmtree(staging, ignore_errors=True)
+    return lab.reference_dir
+
+
+def _lock_path(root: Path) -> Path:
+    return root.with_name(root.name + ".lock")
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def _training_progress(progress: Progress, stage: str) -> Callable[[int, int, float], None]:
+    return lambda step, total, loss: progress(f"{stage} (loss {loss:.3f})", step, total)
+
+
+def assign_roles(config: LabMAEConfig) -> tuple[list[Identity], list[Identity], list[Identity]]:
+    """Members, non-members and reference people: disjoint, drawn at random from the world."""
+    world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_reference)
+    people = list(world.identities)
+    random.Random(f"lab-mae/{config.seed}").shuffle(people)
+    sizes = (config.n_members, config.n_nonmembers, config.n_reference)
+    starts = (0, sizes[0], sizes[0] + sizes[1])
+    members, nonmembers, reference = (
+        sorted(people[start : start + size], key=lambda person: person.id) for start, size in zip(starts, sizes)
+    )
+    return members, nonmembers, reference
+
+
+def _build_into(root: Path, config: LabMAEConfig, progress: Progress) -> LabMAE:
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    timings: dict[str, float] = {}
+    world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_reference)
+    members, nonmembers, reference_people = assign_roles(config)
+
+    tick = time.perf_counter()
+    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
+    member_names = {person.name for person in members}
+    write_dataset(
+        world, root / "attack", attack_people, config.images_per_person, size=config.architecture.image_size,
+        members={person.name: person.name in member_names for person in attack_people},
+        occurrences={person.name: config.images_per_person if person.name in member_names else 0 for person in attack_people},
+        progress=lambda done, total: progress("render attack images", done, total),
+    )
+    timings["render_seconds"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    # Read back from the attack folder: the member images are the very files pre-trained on.
+    member_files = sorted(path for person in members for path in (root / "attack" / person.name).glob("*.png"))
+    model, report = train_mae(member_files, config, progress=_training_progress(progress, "pre-train lab MAE"))
+    save_mae(model, root / "mae", report, config)
+    timings["train_seconds"] = time.perf_counter() - tick
+
+    lab = LabMAE(
+        root=root,
+        config=config,
+        members=[person.name for person in members],
+        nonmembers=[person.name for person in nonmembers],
+        reference_people=[person.name for person in reference_people],
+        build_seconds=time.perf_counter() - started,
+        timings={key: round(value, 2) for key, value in timings.items()},
+    )
+    (root / "lab_mae.json").write_text(json.dumps({
+        "format": LAB_MAE_FORMAT,
+        "config": asdict(config),
+        "config_hash": config_hash(config),
+        "code_version": code_version(),
+        "members": lab.members,
+        "nonmembers": lab.nonmembers,
+        "reference_people": lab.reference_people,
+        "build_seconds": lab.build_seconds,
+        "build_cpu_seconds": round(time.process_time() - cpu_started, 2),
+        "timings": lab.timings,
+        "torch_threads": torch.get_num_threads(),
+    }, indent=2))
+    return lab
+
+
+# --------------------------------------------------------------------------- pre-training
+
+
+def image_processor(architecture: MAEArchitecture):
+    """The lab models' preprocessing, saved with them: resize to the model size, scale to [-1, 1]."""
+    from transformers import ViTImageProcessor
+
+    size = architecture.image_size
+    return ViTImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+
+
+def load_training_images(files: list[Path], architecture: MAEArchitecture) -> torch.Tensor:
+    """The training images as one (N, 3, S, S) tensor, through the processor the attack will use."""
+    from leakage.data import load_image
+    from leakage.mim import ProcessorTransform
+
+    transform = ProcessorTransform(image_processor(architecture))
+    return torch.stack([transform(load_image(str(path))) for path in files])
+
+
+def new_mae(architecture: MAEArchitecture, seed: int) -> torch.nn.Module:
+    """A freshly initialised ViT-MAE with working position embeddings.
+
+    transformers 5.x leaves the (frozen) sin-cos position embeddings of a ViT-MAE built from a
+    config at zero, so every patch looks the same to the model and it can only learn to predict
+    the image's mean colour. We fill them as `initialize_weights` means to (and as the weights
+    on the hub have them); models loaded with from_pretrained keep their saved tables.
+    """
+    from transformers import ViTMAEForPreTraining
+
+    torch.manual_seed(seed)  # weight initialisation goes through the global generator
+    model = ViTMAEForPreTraining(architecture.to_transformers())
+    for table in (model.vit.embeddings.position_embeddings, model.decoder.decoder_pos_embed):
+        if not table.detach().abs().sum():
+            fill_sincos_positions(table)
+    return model
+
+
+def fill_sincos_positions(table: torch.nn.Parameter) -> None:
+    """Write ViT-MAE's 2-D sin-cos position table (with a zero row for [CLS]) into `table`."""
+    from transformers.models.vit_mae.modeling_vit_mae import build_2d_sinusoidal_position_embedding
+
+    grid = int(round((table.shape[1] - 1) ** 0.5))
+    values = build_2d_sinusoidal_position_embedding(height=grid, width=grid, embed_dim=table.shape[-1], cls_token=True)
+    half = values.shape[-1] // 2  # the original MAE code swapped the h and w halves; its weights (and transformers) keep that layout
+    values = torch.cat([values[..., half:], values[..., :half]], dim=-1)
+    with torch.no_grad():
+        table.copy_(values.unsqueeze(0).to(table.dtype))
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train_mae(
+    files: list[Path],
+    config: LabMAEConfig,
+    progress: Callable[[int, int, float], None] | None = None,
+    images: torch.Tensor | None = None,
+) -> tuple[torch.nn.Module, dict]:
+    """Pre-train a fresh ViT-MAE on the image files (or an already loaded tensor), MAE-style:
+    random masks at every step, AdamW with warm-up and cosine decay, no augmentation (the lab
+    wants a model that has seen exactly these pixels). Deterministic in `config.training.seed`."""
+    train = config.training
+    pixels = images if images is not None else load_training_images(files, config.architecture)
+    model = new_mae(config.architecture, train.seed)
+    model.train()
+    generator = torch.Generator().manual_seed(train.seed)
+    n_patches = (config.architecture.image_size // config.architecture.patch_size) ** 2
+    steps_per_epoch = math.ceil(len(pixels) / train.batch_size)
+    total = train.epochs * steps_per_epoch
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay, betas=(0.9, 0.95))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, total, max(1, int(train.warmup_fraction * total))))
+    started, cpu_started = time.perf_counter(), time.process_time()
+    epoch_losses: list[float] = []
+    step = 0
+    for _ in range(train.epochs):
+        order = torch.randperm(len(pixels), generator=generator)
+        running = 0.0
+        for start in range(0, len(pixels), train.batch_size):
+            batch = pixels[order[start : start + train.batch_size]]
+            noise = torch.rand(len(batch), n_patches, generator=generator)
+            loss = model(pixel_values=batch, noise=noise).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item() * len(batch)
+            step += 1
+            if progress and (step % 10 == 0 or step == total):
+                progress(step, total, loss.item())
+        epoch_losses.append(running / len(pixels))
+    model.eval()
+    seconds = time.perf_counter() - started
+    report = {
+        "n_images": len(pixels),
+        "epochs": train.epochs,
+        "steps": total,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
+        "torch_threads": torch.get_num_threads(),
+        "images_per_second": round(train.epochs * len(pixels) / max(seconds, 1e-9), 1),
+        "epoch_losses": [round(value, 5) for value in epoch_losses],
+    }
+    return model, report
+
+
+def save_mae(model: torch.nn.Module, folder: Path, report: dict, config: LabMAEConfig) -> None:
+    """save_pretrained with the image processor, plus the training report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    image_processor(config.architecture).save_pretrained(folder)
+    (folder / "training.json").write_text(json.dumps(report, indent=2))
