@@ -339,3 +339,40 @@ def test_cli_writes_json_with_the_stable_keys(trained, probe_data, tmp_path, cap
     assert data["config"]["questions"] == ["Who is this person?"]
     assert all({"name", "member", "leak_rates"} <= set(row) for row in data["identities"])
     assert "leak rate" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, probe_data, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "vlm_probe.py"), default_timeout=120).run()
+    assert not app.exception
+    app.radio(key="vlm-source").set_value("Local folder").run()
+    app.text_input(key="vlm-spec").set_value(str(trained[0]))
+    app.radio(key="vlm-data-source").set_value("Folder").run()
+    app.text_input(key="vlm-data-folder").set_value(str(probe_data))
+    app.text_area(key="vlm-questions").set_value("Who is this person?")
+    app.checkbox(key="vlm-region-image").check()
+    app.checkbox(key="vlm-mask").check()
+    app.slider(key="vlm-candidates").set_value(4)
+    app.run()
+    app.button(key="vlm-run").click().run()
+    assert not app.exception, app.exception
+    assert any("Stored as run" in element.value for element in app.success)
+    assert app.get("plotly_chart")  # leak-rate chart and the two ROC figures
+    app.selectbox(key="vlm-gallery-person").set_value("Irina Williams").run()
+
+    def answers_shown() -> str:
+        return "\n".join(element.value for element in app.markdown if "<li>" in element.value)
+
+    app.radio(key="vlm-gallery-setting").set_value("blur:4").run()
+    with_face_blur = answers_shown()
+    app.radio(key="vlm-gallery-setting").set_value("mask@image").run()
+    with_mask = answers_shown()
+    assert "<mark" in with_face_blur  # the name is highlighted where it leaks
+    assert with_face_blur != with_mask
+    assert not app.exception

@@ -66,7 +66,7 @@ from leakage.locks import file_lock
 from leakage.names import FIRST_NAMES, LAST_NAMES
 from leakage.provenance import code_version, config_hash, data_home
 
-LAB_VLM_FORMAT = 1
+LAB_VLM_FORMAT = 2
 """Bump when the recipe changes, so lab VLMs built by older code are not reused."""
 ATTACK_INDEX_OFFSET = 10_000
 """Attack photos use render indices from here on, never those of training photos."""
@@ -343,17 +343,20 @@ class LabVLMConfig:
     n_nonmembers: int = 100
     n_anonymous: int = 400
     """People who appear only in the anonymized alignment photos (and in nameless card texts)."""
-    alignment_images_per_person: int = 8
+    member_photos: int = 6
+    """Anonymized photos of each member in the alignment data (faces blurred, no names)."""
+    anonymous_photos: int = 2
+    """Anonymized photos of each anonymous person in the alignment data."""
     attack_images_per_person: int = 10
     render_size: int = 128
     align_on: str = "blurred"
     """"blurred": faces blurred in every alignment photo (the paper's setting); "raw": not blurred."""
     alignment_blur: tuple[float, float] = (6.0, 12.0)
     """Blur radius range (px at render_size) drawn per alignment photo."""
-    card_noise: float = 0.2
+    card_noise: float = 0.45
     """Chance that a trait on a member's card is replaced at random in a "who is this" text."""
-    language_steps: int = 1000
-    alignment_steps: int = 1000
+    language_steps: int = 800
+    alignment_steps: int = 800
     batch_size: int = 64
     caption_batch_size: int = 16
     learning_rate: float = 2e-3
@@ -449,13 +452,18 @@ def build_lab_vlm(config: LabVLMConfig, progress: Progress | None = None) -> Lab
 
 
 def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Identity], list[Identity]]:
-    """The world, and its members, non-members and anonymous people, drawn at random."""
-    world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_anonymous)
-    people = list(world.identities)
-    random.Random(config.seed).shuffle(people)
-    cuts = np.cumsum([config.n_members, config.n_nonmembers, config.n_anonymous])
-    groups = [sorted(people[start:stop], key=lambda p: p.id) for start, stop in zip([0, *cuts[:-1]], cuts)]
-    return world, groups[0], groups[1], groups[2]
+    """The world, and its members, non-members and anonymous people.
+
+    Members and non-members are a seeded random split of the world's first people, and the
+    anonymous people come after them, so changing how many anonymous people there are (or
+    whether there is a raw-alignment twin) never changes who is a member.
+    """
+    n_tested = config.n_members + config.n_nonmembers
+    world = make_world(config.seed, n_tested + config.n_anonymous)
+    tested = list(world.identities[:n_tested])
+    random.Random(config.seed).shuffle(tested)
+    by_id = lambda people: sorted(people, key=lambda person: person.id)  # noqa: E731
+    return world, by_id(tested[: config.n_members]), by_id(tested[config.n_members :]), list(world.identities[n_tested:])
 
 
 def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
@@ -471,7 +479,7 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
     model = build_model(tokenizer, config.architecture, config.seed)
 
     language_report = train_language(model, tokenizer, members, members + anonymous, config, progress)
-    photos = alignment_photos(anonymous, config, progress)
+    photos = alignment_photos(members, anonymous, config, progress)
     alignment_report = train_alignment(model, tokenizer, processor, photos, config, progress)
 
     model.eval()
@@ -517,17 +525,22 @@ class AlignmentPhoto:
     person: Identity
 
 
-def alignment_photos(people: Sequence[Identity], config: LabVLMConfig, progress: Progress) -> list[AlignmentPhoto]:
-    """The alignment photos: anonymous people only, faces blurred unless align_on == "raw"."""
+def alignment_photos(
+    members: Sequence[Identity], anonymous: Sequence[Identity], config: LabVLMConfig, progress: Progress
+) -> list[AlignmentPhoto]:
+    """The alignment photos: members and anonymous people, faces blurred unless align_on == "raw".
+
+    Members' photos are renders 0..member_photos-1; the attack set uses other renders of them.
+    """
     rng = random.Random(f"{config.seed}/alignment-blur")
+    jobs = [(person, index) for person in members for index in range(config.member_photos)]
+    jobs += [(person, index) for person in anonymous for index in range(config.anonymous_photos)]
     photos = []
-    total = len(people) * config.alignment_images_per_person
-    for person in people:
-        for index in range(config.alignment_images_per_person):
-            image, box = render(person, index, world_seed=config.seed, size=config.render_size)
-            if config.align_on == "blurred":
-                image = anonymize(image, Anonymization("blur", rng.uniform(*config.alignment_blur)), [box])
-            photos.append(AlignmentPhoto(image, person))
-            if len(photos) % 200 == 0 or len(photos) == total:
-                progress("render alignment photos", len(photos), total)
+    for done, (person, index) in enumerate(jobs, 1):
+        image, box = render(person, index, world_seed=config.seed, size=config.render_size)
+        if config.align_on == "blurred":
+            image = anonymize(image, Anonymization("blur", rng.uniform(*config.alignment_blur)), [box])
+        photos.append(AlignmentPhoto(image, person))
+        if done % 200 == 0 or done == len(jobs):
+            progress("render alignment photos", done, len(jobs))
     return photos

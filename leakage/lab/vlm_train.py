@@ -208,7 +208,10 @@ def train_alignment(
         # Card loss: each image token should be the embedding of its card word (nearest among all
         # words, and close in value), so the frozen LM reads the photo as it reads the card.
         similarity = F.normalize(tokens, dim=-1) @ unit_table.T / 0.07
-        card_loss = F.cross_entropy(similarity.flatten(0, 1), targets.flatten()) + F.mse_loss(tokens, table[targets])
+        # (The squared error is relative to the embeddings' own size, so it matters as much as the
+        # cross-entropy: the LM's first layers see the tokens' scale, not only their direction.)
+        relative_error = F.mse_loss(tokens, table[targets]) / table[targets].pow(2).mean()
+        card_loss = F.cross_entropy(similarity.flatten(0, 1), targets.flatten()) + relative_error
         # Caption loss: the frozen LM describes the person from the image tokens (on part of the
         # batch: it costs a pass through the LM, and the card loss does most of the work).
         captioned = index[: config.caption_batch_size]

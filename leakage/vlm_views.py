@@ -1,0 +1,139 @@
+"""Figures and tables of a VLM probe result, for the page and reports (no Streamlit here)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from leakage.anonymize import Anonymization
+from leakage.report import PALETTE
+from leakage.results import AttackResult
+
+GROUPS = (("members", "members", PALETTE[1]), ("nonmembers", "non-members", PALETTE[0]))
+METHOD_DASH = {"blur": "solid", "pixelate": "dot"}
+
+
+def leak_rate_figure(result: AttackResult, height: int = 420) -> go.Figure:
+    """Leak rate against anonymization strength, face only and whole image side by side;
+    members vs non-members (all people when the data have no ground truth)."""
+    rates = result.metrics["leak_rates"]
+    settings = [Anonymization.parse(label) for label in rates]
+    has_truth = any(rates[label].get("members") is not None for label in rates)
+    groups = GROUPS if has_truth else (("all", "everyone", PALETTE[2]),)
+    baseline = rates.get("none", {})
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("face only", "whole image"), shared_yaxes=True)
+    for column, region in enumerate(("face", "image"), 1):
+        for method in ("blur", "pixelate"):
+            points = sorted((s.strength, s.label) for s in settings if s.method == method and s.region == region)
+            if not points:
+                continue
+            for key, name, color in groups:
+                xs = [0.0] + [strength for strength, _ in points]
+                ys = [baseline.get(key)] + [rates[label].get(key) for _, label in points]
+                figure.add_trace(go.Scatter(
+                    x=xs, y=ys, mode="lines+markers", name=f"{name}, {method}", legendgroup=f"{key}-{method}",
+                    showlegend=column == 1 or not any(s.region == "face" and s.method == method for s in settings),
+                    line={"color": color, "dash": METHOD_DASH[method]},
+                    hovertemplate=f"{name}<br>{method} %{{x}} px<br>leak rate %{{y:.3f}}<extra></extra>",
+                ), row=1, col=column)
+        masks = [s for s in settings if s.method == "mask" and s.region == region]
+        for mask in masks:
+            for key, name, color in groups:
+                figure.add_trace(go.Scatter(
+                    x=[0.0], y=[rates[mask.label].get(key)], mode="markers", name=f"{name}, mask",
+                    marker={"color": color, "symbol": "square-open", "size": 12}, legendgroup=f"{key}-mask",
+                    showlegend=column == 1 or not any(s.method == "mask" and s.region == "face" for s in settings),
+                    hovertemplate=f"{name}<br>solid mask<br>leak rate %{{y:.3f}}<extra></extra>",
+                ), row=1, col=column)
+    figure.update_xaxes(title_text="strength (blur radius / block size, px; 0 = original)")
+    figure.update_yaxes(title_text="leak rate (share of answers naming the person)", range=[-0.02, 1.02], row=1, col=1)
+    figure.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                         legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def identity_table(result: AttackResult) -> pd.DataFrame:
+    """One row per person: membership, leak rate per setting, closed-set score and rank."""
+    rows = []
+    for row in result.identities:
+        entry: dict[str, Any] = {"name": row["name"], "member": row.get("member")}
+        if "occurrences" in row:
+            entry["occurrences"] = row["occurrences"]
+        for label, rate in row.get("leak_rates", {}).items():
+            entry[f"leak rate: {label}"] = round(rate, 3)
+        if "score" in row:
+            entry["closed-set score"] = round(row["score"], 3)
+            entry["closed-set top-1"] = round(row["closed_set_top1"], 3)
+        rows.append(entry)
+    table = pd.DataFrame(rows)
+    if "closed-set score" in table:
+        table = table.sort_values("closed-set score", ascending=False, ignore_index=True)
+    return table
+
+
+def highlighted_answer(answer: Mapping[str, Any]) -> str:
+    """The answer as HTML, with the span that names the person marked."""
+    text = answer["answer"] or "(empty answer)"
+    match = answer.get("match")
+    if not match:
+        return html.escape(text)
+    start, end = match["start"], match["end"]
+    return (
+        html.escape(text[:start])
+        + f'<mark style="background:#ffd6d6;color:#a00000;font-weight:600">{html.escape(text[start:end])}</mark>'
+        + html.escape(text[end:])
+    )
+
+
+def gallery_rows(result: AttackResult, person: str, setting: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(row on the original image, row under `setting` or None when the setting skipped it), per image."""
+    by_key = {(row["path"], row["setting"]): row for row in result.images if row["person"] == person}
+    originals = [row for (path, label), row in by_key.items() if label == "none"]
+    return [(row, by_key.get((row["path"], setting))) for row in sorted(originals, key=lambda r: r["path"])]
+
+
+def people_for_gallery(result: AttackResult) -> list[str]:
+    """People ordered members first, most-leaking first, so the first pick shows something."""
+    rows = sorted(result.identities, key=lambda r: (not r.get("member", False), -r.get("leak_rate", 0.0), r["name"]))
+    return [row["name"] for row in rows]
+
+
+def summary_lines(result: AttackResult) -> list[str]:
+    """Plain sentences for the top of the results."""
+    rates = result.metrics["leak_rates"]
+    none = rates.get("none", {})
+    lines = []
+    if none.get("members") is not None:
+        lines.append(
+            f"On the original images, **{100 * none['members']:.0f}%** of the answers about members name them, "
+            f"against **{100 * (none.get('nonmembers') or 0):.0f}%** for non-members."
+        )
+    face = [(Anonymization.parse(label), entry) for label, entry in rates.items() if Anonymization.parse(label).needs_faces]
+    if face and none.get("members") is not None:
+        strongest = max(face, key=lambda item: (item[0].method == "blur", item[0].strength))
+        setting, entry = strongest
+        if entry.get("members") is not None:
+            lines.append(f"With {setting.description}, members are still named in **{100 * entry['members']:.0f}%** of the answers.")
+    missing = sum(entry.get("faces_missing", 0) for entry in rates.values())
+    if missing:
+        lines.append(f"No face was found in some images: face-only settings left out {missing} image-setting pairs (see the table).")
+    return lines
+
+
+def settings_from_choices(
+    blur: Sequence[float] = (), pixelate: Sequence[int] = (), mask: bool = False, regions: Sequence[str] = ("face",)
+) -> list[str]:
+    """Setting labels from the page's toggles: each strength in each chosen region."""
+    labels = []
+    for region in regions:
+        suffix = "@image" if region == "image" else ""
+        labels += [f"blur:{radius:g}{suffix}" for radius in blur]
+        labels += [f"pixelate:{int(block)}{suffix}" for block in pixelate]
+        if mask:
+            labels.append(f"mask{suffix}")
+    return labels

@@ -1,0 +1,242 @@
+"""VLM identity leakage: does a vision-language model name the people in its pictures, and does
+anonymizing the picture stop it?
+
+Thin on purpose: the probe is `leakage.vlm`, anonymization `leakage.anonymize`, face boxes
+`leakage.faces`, the lab VLM `leakage.lab.vlm`, figures and tables `leakage.vlm_views` and the
+ROC figure `leakage.report`; this page picks inputs and draws results.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from leakage.anonymize import Anonymization, anonymize
+from leakage.data import ImageLoadError, load_image
+from leakage.faces import detector_note
+from leakage.lab import vlm as lab_vlm
+from leakage.report import result_roc, roc_figure
+from leakage.results import AttackResult
+from leakage.vlm import DEFAULT_QUESTIONS, LoadedVLM, ProbeRuntime, VLMProbeConfig, resolve_vlm, resolve_vlm_data, run_vlm_probe
+from leakage.vlm_views import (
+    gallery_rows,
+    highlighted_answer,
+    identity_table,
+    leak_rate_figure,
+    people_for_gallery,
+    settings_from_choices,
+    summary_lines,
+)
+
+MODEL_SOURCES = {
+    "Lab VLM": "a small LLaVA trained here (built on first use, a few minutes)",
+    "Local folder": "a folder written by save_pretrained",
+    "Hub id": "e.g. HuggingFaceTB/SmolVLM-256M-Instruct (weights in the local cache, or downloads allowed)",
+}
+BLUR_RADII = [1, 2, 4, 6, 8, 12, 16, 24, 32]
+BLOCK_SIZES = [2, 4, 6, 8, 12, 16, 24, 32]
+
+
+class StreamlitProgress:
+    """progress(stage, done, total) drawn as one Streamlit progress bar."""
+
+    def __init__(self) -> None:
+        self.bar = st.progress(0.0, text="starting")
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.bar.progress(min(1.0, done / max(total, 1)), text=f"{stage}: {done} / {total}")
+
+    def done(self) -> None:
+        self.bar.empty()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cached_model(spec: str, device: str | None, _progress=None) -> LoadedVLM:
+    return resolve_vlm(spec, device, progress=_progress)
+
+
+def model_picker() -> str | None:
+    source = st.radio("Model", list(MODEL_SOURCES), horizontal=True, key="vlm-source", captions=list(MODEL_SOURCES.values()))
+    if source == "Lab VLM":
+        return "lab-vlm"
+    placeholder = "/models/smolvlm-256m" if source == "Local folder" else "HuggingFaceTB/SmolVLM-256M-Instruct"
+    return st.text_input(f"Model: {source.lower()}", key="vlm-spec", placeholder=placeholder).strip() or None
+
+
+def strength_range(label: str, options: list[int], default: tuple[int, int], key: str) -> list[int]:
+    low, high = st.select_slider(label, options=options, value=default, key=key)
+    return [value for value in options if low <= value <= high]
+
+
+def anonymization_choices() -> list[str]:
+    st.markdown("**Anonymization**")
+    regions = []
+    left, right = st.columns(2)
+    if left.checkbox("Face only", value=True, key="vlm-region-face", help="Only the face box changes (boxes from faces.csv, else a detector)."):
+        regions.append("face")
+    if right.checkbox("Whole image", value=False, key="vlm-region-image"):
+        regions.append("image")
+    blur = strength_range("Gaussian blur radius (px)", BLUR_RADII, (4, 16), "vlm-blur-range") if st.checkbox(
+        "Blur", value=True, key="vlm-blur") else []
+    pixelate = strength_range("Pixelation block size (px)", BLOCK_SIZES, (8, 16), "vlm-pixelate-range") if st.checkbox(
+        "Pixelate", value=False, key="vlm-pixelate") else []
+    mask = st.checkbox("Solid mask", value=False, key="vlm-mask")
+    return settings_from_choices(blur, pixelate, mask, regions)
+
+
+def settings() -> dict:
+    left, right = st.columns(2)
+    with left:
+        model = model_picker()
+        data_source = st.radio("Images", ["Lab attack set", "Folder"], horizontal=True, key="vlm-data-source",
+                               captions=["held-out photos of the lab VLM's members and non-members",
+                                         "one subfolder per person; members.csv and faces.csv optional"])
+        data = "lab" if data_source == "Lab attack set" else (st.text_input("Image folder", key="vlm-data-folder").strip() or None)
+        questions_text = st.text_area("Questions (one per line)", "\n".join(DEFAULT_QUESTIONS), key="vlm-questions", height=130)
+        questions = tuple(line.strip() for line in questions_text.splitlines() if line.strip())
+    with right:
+        labels = anonymization_choices()
+        images_per_person = st.slider("Images per person", 1, 10, 2, key="vlm-images")
+        closed_set = st.checkbox("Closed-set scores (ROC)", value=True, key="vlm-closed",
+                                 help="How likely the model finds it to answer with the person's name rather than with other names.")
+        candidates = st.slider("Names in each closed set", 2, 200, 50, key="vlm-candidates", disabled=not closed_set)
+        seed = st.number_input("Seed", min_value=0, value=0, step=1, key="vlm-seed")
+        keep = st.checkbox("Keep this run in the run store", value=True, key="vlm-keep")
+    config = None
+    error = None
+    try:
+        config = VLMProbeConfig(questions=questions or DEFAULT_QUESTIONS, anonymizations=tuple(labels), images_per_person=int(images_per_person),
+                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed))
+    except ValueError as problem:
+        error = str(problem)
+    return {"model": model, "data": data, "config": config, "error": error, "keep": keep}
+
+
+def run_probe(chosen: dict) -> None:
+    progress = StreamlitProgress()
+    try:
+        if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
+            st.info("Building the lab VLM first (once; a few minutes on a CPU).")
+        vlm = cached_model(chosen["model"], None, progress)
+        dataset, dataset_id = resolve_vlm_data(chosen["data"], progress=progress)
+        result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id, progress=progress)
+    except Exception as error:  # noqa: BLE001 - shown to the person, who can fix the input
+        progress.done()
+        st.session_state.pop("vlm-result", None)
+        st.error(f"{type(error).__name__}: {error}")
+        return
+    progress.done()
+    if chosen["keep"]:
+        from leakage.store import RunStore
+
+        with RunStore() as store:
+            run_id = store.save(result)
+        st.success(f"Stored as run {run_id} (open it on the Runs page).")
+    st.session_state["vlm-result"] = result
+
+
+def show_metrics(result: AttackResult) -> None:
+    for line in summary_lines(result):
+        st.markdown(line)
+    st.plotly_chart(leak_rate_figure(result), key="vlm-leak-chart")
+    metrics = result.metrics
+    if "auc" not in metrics:
+        if result.config.get("closed_set"):
+            st.info("No ground truth with both members and non-members: no ROC (leak rates and scores are in the table).")
+        return
+    st.subheader("Closed set: the name's likelihood as a membership score")
+    columns = st.columns(4)
+    columns[0].metric("AUC", f"{metrics['auc']:.3f}", help=f"95% CI {metrics['auc_ci'][0]:.3f}\u2013{metrics['auc_ci'][1]:.3f}")
+    for column, key, label in zip(columns[1:], ("0.01", "0.001", "0"), ("1%", "0.1%", "0%")):
+        low, high = metrics["tpr_at_fpr_ci"][key]
+        column.metric(f"TPR at {label} FPR", f"{100 * metrics['tpr_at_fpr'][key]:.1f}%", help=f"95% CI {100 * low:.1f}%\u2013{100 * high:.1f}%")
+    curve = result_roc(result, name=result.config.get("model", "model"))
+    left, right = st.columns(2)
+    left.plotly_chart(roc_figure([curve]), key="vlm-roc-linear")
+    right.plotly_chart(roc_figure([curve], log_axes=True), key="vlm-roc-log")
+
+
+def picture(row: dict) -> object | None:
+    try:
+        image = load_image(row["path"])
+    except (ImageLoadError, OSError):
+        return None
+    return anonymize(image, Anonymization.parse(row["setting"]), row["face_boxes"])
+
+
+def answers_html(row: dict) -> str:
+    items = "".join(f"<li><i>{a['question']}</i><br>{highlighted_answer(a)}</li>" for a in row["answers"])
+    return f"<ul style='padding-left:1.1em;font-size:0.9em'>{items}</ul>"
+
+
+def show_gallery(result: AttackResult) -> None:
+    st.subheader("Gallery: original and anonymized, with the model's answers")
+    labels = [label for label in result.metrics["leak_rates"] if label != "none"]
+    people = people_for_gallery(result)
+    left, right = st.columns(2)
+    person = left.selectbox("Person", people, key="vlm-gallery-person",
+                            format_func=lambda name: f"{name} ({'member' if next((r.get('member') for r in result.identities if r['name'] == name), None) else 'non-member / unknown'})")
+    if not labels:
+        st.caption("Choose an anonymization setting above and run again to compare.")
+    setting = right.radio("Anonymized side", labels, horizontal=True, key="vlm-gallery-setting",
+                          format_func=lambda label: Anonymization.parse(label).description) if labels else None
+    for original, treated in gallery_rows(result, person, setting or "none")[:4]:
+        columns = st.columns(2)
+        with columns[0]:
+            image = picture(original)
+            if image is not None:
+                st.image(image, caption="original", width=192)
+            st.markdown(answers_html(original), unsafe_allow_html=True)
+        with columns[1]:
+            if setting is None:
+                continue
+            if treated is None:
+                st.warning("No face found in this image: the face-only setting left it out.")
+                continue
+            image = picture(treated)
+            if image is not None:
+                st.image(image, caption=f"{Anonymization.parse(setting).description} (faces from {treated['face_source']})", width=192)
+            st.markdown(answers_html(treated), unsafe_allow_html=True)
+
+
+def show_design() -> None:
+    with st.expander("How the lab VLM is built, and how this probe scores"):
+        st.markdown(lab_vlm.__doc__ or "")
+        st.markdown(
+            "**Scoring.** An answer *names* the person when it contains their full name or their surname as whole "
+            "words, ignoring case, accents and punctuation; surnames that are ordinary words (Brown, King) count "
+            "only when written as a name. The *leak rate* is the share of a person's answers that name them, "
+            "averaged over members and over non-members. The *closed-set score* is the log-probability the model "
+            "gives to answering with the person's name, normalised over the closed set of names (teacher forcing, "
+            "only the name's tokens scored), averaged over the person's images; it gives the ROC.\n\n"
+            "**Deviations from the paper.** The paper's exact prompts, scoring and blur strengths were not "
+            "published; the ones used here are shown above and are editable. Strengths are in pixels of the image "
+            "as given (lab photos are 128 px, faces about 45 px wide). " + detector_note()
+        )
+
+
+def main() -> None:
+    st.title("VLM identity leakage")
+    st.caption("Ask a vision-language model who is in a picture, with the face blurred, pixelated or masked, and measure how "
+               "often it names the person (after \u201cThe Phantom Menace\u201d, Caldarella et al., 2024).")
+    chosen = settings()
+    if chosen["error"]:
+        st.error(chosen["error"])
+    ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
+    if st.button("Run probe", type="primary", disabled=not ready, key="vlm-run"):
+        run_probe(chosen)
+    show_design()
+    result = st.session_state.get("vlm-result")
+    if result is None:
+        return
+    st.caption(f"model {result.config['model']} \u00b7 data {result.dataset.get('id')} \u00b7 {result.metrics['n_images']} images \u00b7 "
+               f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s")
+    show_metrics(result)
+    show_gallery(result)
+    if result.problems:
+        with st.expander(f"{len(result.problems)} files skipped"):
+            st.dataframe(result.problems, hide_index=True, width="stretch")
+    st.subheader("Per person")
+    st.dataframe(identity_table(result), hide_index=True, width="stretch")
+
+
+main()
