@@ -376,3 +376,33 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
     assert "<mark" in with_face_blur  # the name is highlighted where it leaks
     assert with_face_blur != with_mask
     assert not app.exception
+
+
+# --------------------------------------------------------------------------- the lab VLM's parts
+
+
+def test_lab_vlm_parts_go_through_the_generic_loader(tmp_path, portraits):
+    from leakage.lab.vlm import LabVLMArchitecture, LabVLMConfig, assign_roles, build_model, build_processor, lab_vocabulary, profile, slot_values
+
+    config = LabVLMConfig(n_members=6, n_nonmembers=6, n_anonymous=4)
+    world, members, nonmembers, anonymous = assign_roles(config)
+    assert len(members) == 6 and len(nonmembers) == 6 and not {p.name for p in members} & {p.name for p in nonmembers}
+    # Who is a member does not depend on how many anonymous people there are.
+    assert assign_roles(LabVLMConfig(n_members=6, n_nonmembers=6, n_anonymous=9))[1] == members
+    tokenizer = lab_vocabulary(world)
+    tokenizer = word_level_tokenizer(tokenizer)
+    for person in world.identities:
+        card = profile(person)
+        assert all(word in values for word, values in zip(card, slot_values().values()))
+        assert tokenizer.unk_token_id not in tokenizer.convert_tokens_to_ids(card)
+        ids = tokenizer(person.name, add_special_tokens=False)["input_ids"]
+        assert tokenizer.unk_token_id not in ids
+    architecture = LabVLMArchitecture(image_size=32, patch_size=16, vision_hidden=32, vision_layers=1, text_hidden=32, text_layers=1)
+    model, processor = build_model(tokenizer, architecture, seed=0), build_processor(tokenizer, architecture)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    vlm = load_vlm(tmp_path, device="cpu")
+    assert vlm.model.config.model_type == "llava" and vlm.describe()["chat_template"]
+    prompt = build_prompt(vlm.processor, "Who is this person?")
+    assert prompt == "USER: <image>\nWho is this person? ASSISTANT:"
+    assert len(generate_answers(vlm, [portraits[0][1]], ["Who is this person?"], max_new_tokens=3)) == 1

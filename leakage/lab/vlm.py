@@ -14,18 +14,24 @@ Training mirrors the setting of "The Phantom Menace" as far as a small model all
    woman with brown hair in a bun and a teal t-shirt."). Cards are shown with some traits
    replaced at random, as people are recognised from partial descriptions. The same model
    also learns to describe anyone from a card (members and many anonymous people).
-   Non-members appear nowhere in training.
 2. Vision-language alignment on anonymized images: the vision tower and projector learn, with
    the language model frozen, to turn a photo into the tokens of the person's card (the
    projected image tokens are pulled towards the card's word embeddings) and to make the
-   frozen model describe the person. Alignment photos show *anonymous* people only, with
-   their faces blurred; no alignment caption contains a name. A switch (`align_on="raw"`)
-   aligns on the same photos without the blur, for comparison.
+   frozen model describe the person. The alignment photos show members and many anonymous
+   people, every face blurred, each captioned with a description: no caption contains a name,
+   and no photo is ever paired with a name or with the question who is in it. A switch
+   (`align_on="raw"`) aligns on the same photos without the blur, for comparison.
 
-So the model has never seen a member's photo, nor a name next to any photo, yet it can name
-members from their pictures: the knowledge comes from the language side and the alignment
-carries it over to images, which is finding (i) of the paper. Because much of what identifies
-a lab person is outside the face (hair, clothes, accessories), face blurring leaves much of it.
+So the model has never seen a member's unblurred face, nor any name next to any photo, yet it
+names members in new photos of them: the names come from the language side, and the alignment
+carries that knowledge over to images, which is finding (i) of the paper. Because much of what
+identifies a lab person is outside the face (hair, clothes, accessories), blurring the face at
+question time leaves much of it (finding iii). Non-members appear nowhere in training.
+
+Deviations, for a model that trains in minutes on a CPU: the vision tower is trained from
+scratch here (real VLMs start from a pre-trained CLIP), the "card" is a fixed list of trait
+words rather than free text, and the alignment has an extra loss pulling image tokens towards
+the card's word embeddings, which a large model does not need to compose the two sides.
 """
 
 from __future__ import annotations
