@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from leakage.commands._output import add_output_arguments, emit_result
 from leakage.progress import StageBars
 
 
@@ -22,16 +23,11 @@ def register(subparsers) -> None:
     idia.add_argument("--device", default=None, help="auto (default), cuda, mps or cpu")
     idia.add_argument("--batch-size", type=int, default=64)
     idia.add_argument("--workers", type=int, default=2)
-    idia.add_argument("--json", type=Path, default=None, help="write the full result here")
-    idia.add_argument("--csv", type=Path, default=None, help="write the per-identity rows here")
-    idia.add_argument("--label", default=None, help="label of the stored run")
-    idia.add_argument("--no-store", action="store_true", help="do not keep this run in the run store")
-    idia.add_argument("--quiet", action="store_true")
+    add_output_arguments(idia)
     idia.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakage.exports import write_identity_csv
     from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, RuntimeOptions, run_idia
     from leakage.sources import resolve_data, resolve_model
 
@@ -59,18 +55,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bars.close()
     print(format_summary(result))
-    if not args.no_store:
-        from leakage.store import RunStore
-
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
-        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
-    if args.json:
-        result.to_json(args.json)
-        print(f"result written to {args.json}")
-    if args.csv:
-        write_identity_csv(result.identities, args.csv)
-        print(f"per-identity rows written to {args.csv}")
+    emit_result(result, args)
     return 0
 
 

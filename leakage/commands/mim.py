@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from leakage.commands._output import add_output_arguments, emit_result
 from leakage.progress import StageBars
 
 
@@ -26,16 +26,11 @@ def register(subparsers) -> None:
     mim.add_argument("--device", default=None, help="auto (default), cuda, mps or cpu")
     mim.add_argument("--batch-size", type=int, default=16, help="images per forward pass (each with all its masks)")
     mim.add_argument("--workers", type=int, default=2)
-    mim.add_argument("--json", type=Path, default=None, help="write the full result here")
-    mim.add_argument("--csv", type=Path, default=None, help="write the per-image rows here")
-    mim.add_argument("--label", default=None, help="label of the stored run")
-    mim.add_argument("--no-store", action="store_true", help="do not keep this run in the run store")
-    mim.add_argument("--quiet", action="store_true")
+    add_output_arguments(mim, rows="per-image rows")
     mim.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakage.exports import write_identity_csv
     from leakage.mim import MIMConfig, RuntimeOptions, resolve_data, resolve_model, run_mim
 
     config = MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
@@ -54,18 +49,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bars.close()
     print(format_summary(result))
-    if not args.no_store:
-        from leakage.store import RunStore
-
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
-        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
-    if args.json:
-        result.to_json(args.json)
-        print(f"result written to {args.json}")
-    if args.csv:
-        write_identity_csv(result.identities, args.csv)
-        print(f"per-image rows written to {args.csv}")
+    emit_result(result, args, rows="per-image rows")
     return 0
 
 

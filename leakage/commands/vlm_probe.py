@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from leakage.commands._output import add_output_arguments, emit_result
 from leakage.progress import StageBars
 
 
@@ -25,10 +26,7 @@ def register(subparsers) -> None:
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--device", default=None, help="auto (default), cuda, mps or cpu")
     probe.add_argument("--batch-size", type=int, default=16)
-    probe.add_argument("--json", type=Path, default=None, help="write the full result here")
-    probe.add_argument("--label", default=None, help="label of the stored run")
-    probe.add_argument("--no-store", action="store_true", help="do not keep this run in the run store")
-    probe.add_argument("--quiet", action="store_true")
+    add_output_arguments(probe)
     probe.set_defaults(func=run)
 
 
@@ -59,15 +57,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_vlm_probe(vlm, dataset, config, runtime=ProbeRuntime(batch_size=args.batch_size), dataset_id=dataset_id, progress=bars)
     bars.close()
     print(format_summary(result))
-    if not args.no_store:
-        from leakage.store import RunStore
-
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
-        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
-    if args.json:
-        result.to_json(args.json)
-        print(f"result written to {args.json}")
+    emit_result(result, args)
     return 0
 
 

@@ -1,0 +1,36 @@
+"""What every attack command does with its result: keep it in the run store, write JSON and CSV.
+
+(A leading underscore keeps this module out of the command discovery in leakage/cli.py.)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leakage.results import AttackResult
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, rows: str = "per-identity rows") -> None:
+    parser.add_argument("--json", type=Path, default=None, help="write the full result here")
+    parser.add_argument("--csv", type=Path, default=None, help=f"write the {rows} here")
+    parser.add_argument("--label", default=None, help="label of the stored run")
+    parser.add_argument("--no-store", action="store_true", help="do not keep this run in the run store")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> None:
+    if not args.no_store:
+        from leakage.store import RunStore
+
+        with RunStore() as store:
+            run_id = store.save(result, label=args.label)
+        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
+    if args.json:
+        result.to_json(args.json)
+        print(f"result written to {args.json}")
+    if args.csv:
+        from leakage.exports import write_identity_csv
+
+        write_identity_csv(result.identities, args.csv)
+        print(f"{rows} written to {args.csv}")
