@@ -8,18 +8,17 @@ once built. Building takes a lock so two processes (the app and the CLI) never b
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from leakage.lab.artifacts import artifact_root, build_once
 from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
 from leakage.lab.world import Identity, World, describe, make_world, render, write_dataset
 from leakage.locks import file_lock
-from leakage.provenance import code_version, config_hash, data_home
+from leakage.provenance import code_version, config_hash
 
 LAB_FORMAT = 1
 """Bump when the renderer or the build recipe changes, so labs built by older code are not reused."""
@@ -113,10 +112,7 @@ def default_lab_config() -> LabConfig:
 
 
 def lab_root(config: LabConfig) -> Path:
-    override = os.environ.get("LEAKAGE_LAB_DIR")
-    if override and config == default_lab_config():
-        return Path(override)
-    return data_home() / "lab" / config_hash({"format": LAB_FORMAT, "config": config})
+    return artifact_root("lab", LAB_FORMAT, config, "LEAKAGE_LAB_DIR", is_default=config == default_lab_config())
 
 
 def is_built(config: LabConfig) -> bool:
@@ -126,10 +122,10 @@ def is_built(config: LabConfig) -> bool:
 def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None) -> Lab:
     """The lab for `config` (the default when None), built first if it is not on disk yet."""
     config = config or default_lab_config()
-    root = lab_root(config)
-    if (root / "lab.json").is_file():
-        return Lab.load(root)
-    return build_lab(config, progress)
+    return build_once(
+        lab_root(config), "lab.json", Lab.load,
+        lambda staging: _build_into(staging, config, progress or (lambda stage, done, total: None)),
+    )
 
 
 def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
@@ -171,22 +167,6 @@ def assign_roles(world: World, config: LabConfig) -> tuple[list[Identity], list[
         groups.append(sorted(people[start : start + size], key=lambda person: person.id))
         start += size
     return groups[0], groups[1], groups[2], groups[3]
-
-
-def build_lab(config: LabConfig, progress: Progress | None = None) -> Lab:
-    root = lab_root(config)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    lock = root.with_name(root.name + ".lock")
-    with file_lock(lock):
-        if (root / "lab.json").is_file():
-            return Lab.load(root)
-        staging = root.with_name(root.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        lab = _build_into(staging, config, progress or (lambda stage, done, total: None))
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)
-        lab.root = root
-        return lab
 
 
 def world_of(config: LabConfig) -> World:

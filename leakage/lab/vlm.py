@@ -37,9 +37,7 @@ the card's word embeddings, which a large model does not need to compose the two
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -68,9 +66,9 @@ from leakage.lab.world import (
     render,
     write_dataset,
 )
-from leakage.locks import file_lock
+from leakage.lab.artifacts import artifact_root, build_once
 from leakage.names import FIRST_NAMES, LAST_NAMES
-from leakage.provenance import code_version, config_hash, data_home
+from leakage.provenance import code_version, config_hash
 
 LAB_VLM_FORMAT = 2
 """Bump when the recipe changes, so lab VLMs built by older code are not reused."""
@@ -423,10 +421,7 @@ def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
 
 
 def lab_vlm_root(config: LabVLMConfig) -> Path:
-    override = os.environ.get("LEAKAGE_LAB_VLM_DIR")
-    if override and config == default_lab_vlm_config():
-        return Path(override)
-    return data_home() / "lab-vlm" / config_hash({"format": LAB_VLM_FORMAT, "config": config})
+    return artifact_root("lab-vlm", LAB_VLM_FORMAT, config, "LEAKAGE_LAB_VLM_DIR", is_default=config == default_lab_vlm_config())
 
 
 def is_built(config: LabVLMConfig) -> bool:
@@ -436,25 +431,14 @@ def is_built(config: LabVLMConfig) -> bool:
 def ensure_lab_vlm(config: LabVLMConfig | None = None, progress: Progress | None = None) -> LabVLM:
     """The lab VLM for `config` (the default when None), built first if it is not on disk yet."""
     config = config or default_lab_vlm_config()
-    root = lab_vlm_root(config)
-    if (root / "lab_vlm.json").is_file():
-        return LabVLM.load(root)
     return build_lab_vlm(config, progress)
 
 
 def build_lab_vlm(config: LabVLMConfig, progress: Progress | None = None) -> LabVLM:
-    root = lab_vlm_root(config)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(root.with_name(root.name + ".lock")):
-        if (root / "lab_vlm.json").is_file():
-            return LabVLM.load(root)
-        staging = root.with_name(root.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        lab = _build_into(staging, config, progress or (lambda stage, done, total: None))
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)
-        lab.root = root
-        return lab
+    return build_once(
+        lab_vlm_root(config), "lab_vlm.json", LabVLM.load,
+        lambda staging: _build_into(staging, config, progress or (lambda stage, done, total: None)),
+    )
 
 
 def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Identity], list[Identity]]:
