@@ -237,10 +237,11 @@ def tiny_lab_config(epochs: int) -> LabMAEConfig:
         seed=3, n_members=12, n_nonmembers=12, n_reference=12, images_per_person=1,
         architecture=MAEArchitecture(image_size=SIZE, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                      decoder_hidden_size=64, decoder_num_hidden_layers=1, decoder_num_attention_heads=4),
-        training=MAETrainConfig(epochs=epochs, batch_size=12, learning_rate=2e-3),
+        training=MAETrainConfig(epochs=epochs, batch_size=4, learning_rate=2e-3),
     )
 
 
+@pytest.mark.slow
 def test_an_overfitted_lab_mae_reconstructs_its_members_better(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path))
     config = tiny_lab_config(epochs=150)
@@ -261,9 +262,9 @@ def test_an_overfitted_lab_mae_reconstructs_its_members_better(tmp_path: Path, m
     config_mim, runtime = MIMConfig(n_masks=4), RuntimeOptions(num_workers=0)
     result = run_mim(target, data, config_mim, runtime=runtime)
     assert result.metrics["mean_error_members"] < result.metrics["mean_error_nonmembers"]
-    assert result.metrics["auc"] >= 0.8
+    assert result.metrics["auc"] >= 0.75  # 0.85 here; the margin absorbs other CPUs' float rounding
     calibrated = run_mim(target, data, config_mim, reference=reference, runtime=runtime)
-    assert calibrated.metrics["auc"] >= 0.8
+    assert calibrated.metrics["auc"] >= 0.85  # 0.94: the reference model cancels how hard each image is
 
     # Reused, not rebuilt; a different epoch count is a different lab.
     assert ensure_lab_mae(config).build_seconds == lab.build_seconds
@@ -289,15 +290,22 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
     app = AppTest.from_file(str(REPO / "pages" / "mim.py"), default_timeout=60).run()
     assert not app.exception
-    app.radio(key="target-source").set_value("Local folder").run()
-    app.text_input(key="target-spec").set_value(str(models["target"])).run()
-    app.radio(key="data-source").set_value("Folder").run()
-    app.text_input(key="data-folder").set_value(str(dataset_dir)).run()
-    app.slider(key="masks").set_value(2).run()
-    app.button(key="run").click().run()
+    assert app.slider(key="mim-mask-ratio").value == 0.75 and app.slider(key="mim-masks").value == 8
+    app.sidebar.radio(key="mim-target-source").set_value("Local folder").run()
+    app.sidebar.text_input(key="mim-target-spec").set_value(str(models["target"])).run()
+    app.sidebar.radio(key="mim-data-source").set_value("Folder").run()
+    assert app.button(key="mim-run").disabled  # no folder yet
+    app.sidebar.text_input(key="mim-data-folder").set_value(str(dataset_dir)).run()
+    app.sidebar.slider(key="mim-masks").set_value(2).run()
+    app.button(key="mim-run").click().run()
+    deadline = time.monotonic() + 60
+    while not app.metric and time.monotonic() < deadline:  # the attack runs in a background job
+        time.sleep(0.2)
+        app.run()
     assert not app.exception, app.exception
     assert not app.error, [element.value for element in app.error]
-    assert [metric.label for metric in app.metric][:2] == ["AUC", "TPR at 1% FPR"]
+    assert [metric.label for metric in app.metric] == ["AUC", "TPR at 1% FPR", "TPR at 0.1% FPR", "TPR at 0% FPR"]
     assert len(app.get("plotly_chart")) == 3  # ROC linear, ROC log-log, error histograms
     pictures = app.get("image")  # original, masked input, reconstruction: a member and a non-member
     assert [picture.captions for picture in pictures] == [["original", "masked input", "reconstruction"]] * 2
+    assert any("stored as run 1" in caption.value for caption in app.caption)

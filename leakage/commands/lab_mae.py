@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     bars.close()
     state = "reused" if already else f"built in {lab.build_seconds:.1f} s ({', '.join(f'{k} {v}' for k, v in lab.timings.items())})"
     print(f"lab MAE {state}: {lab.root} ({len(lab.members)} member and {len(lab.nonmembers)} non-member people, "
-          f"{lab.config.images_per_person} images each, {lab.config.training.epochs} epochs) [{time.perf_counter() - started:.1f} s]")
+          f"{lab.config.images_per_person} image(s) each, {lab.config.training.epochs} epochs) [{time.perf_counter() - started:.1f} s]")
     print_paths(lab)
     return 0
 
