@@ -18,6 +18,7 @@ import argparse
 import time
 from typing import Any, Sequence
 
+import leakage  # noqa: F401  # first: lets idle OpenMP threads sleep (see leakage/__init__.py) before torch loads
 from bench import format_table, write_results
 from bench.machine import machine_info
 from leakage.data import scan_dataset

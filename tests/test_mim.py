@@ -11,7 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from transformers import ViTImageProcessor, ViTMAEConfig, ViTMAEForPreTraining

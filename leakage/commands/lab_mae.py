@@ -45,8 +45,11 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from transformers.utils import logging as transformers_logging
+
     from leakage.lab.mae import LabMAE, ensure_lab_mae, ensure_reference, is_built, lab_mae_root
 
+    transformers_logging.disable_progress_bar()  # its per-file bars would interleave with ours
     config = config_from_args(args)
     if args.lab_mae_command == "info":
         root = lab_mae_root(config)

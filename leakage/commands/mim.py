@@ -31,8 +31,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from transformers.utils import logging as transformers_logging
+
     from leakage.mim import MIMConfig, RuntimeOptions, resolve_data, resolve_model, run_mim
 
+    transformers_logging.disable_progress_bar()  # its per-file bars would interleave with ours
     config = MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
     bars = StageBars(enabled=not args.quiet)
     target = resolve_model(args.model, args.device, progress=bars)

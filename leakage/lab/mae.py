@@ -8,11 +8,13 @@ Image-level ground truth, by construction:
 * non-member images are fresh renders of other people of the same world, drawn the same way and
   never trained on by either model;
 * the reference MAE (the paper's shadow model) is trained with the same recipe on a third,
-  disjoint group of people, so it has seen neither members nor non-members.
+  disjoint group of people, so it has seen neither members nor non-members. It is trained on
+  first use (`ensure_reference`), so the default build stays short.
 
 The lab MAE is its own artefact, fixed by `LabMAEConfig`: it lives in
 `<data home>/lab-mae/<config hash>/` (never touching the CLIP lab), is built once under a file
-lock into a staging folder that is renamed when complete, and is reused afterwards. Models are
+lock into a staging folder that is renamed when complete (`leakage.lab.artifacts`), and is
+reused afterwards. Models are
 written with `save_pretrained` together with their image processor, so the attack loads them
 through the same code path as any local or hub ViT-MAE.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import time
@@ -31,15 +32,18 @@ from typing import Callable
 
 import torch
 
+from leakage.lab.artifacts import artifact_root, build_once
 from leakage.lab.world import Identity, make_world, write_dataset
 from leakage.locks import file_lock
-from leakage.provenance import code_version, config_hash, data_home
+from leakage.provenance import code_version, config_hash
 
 LAB_MAE_FORMAT = 1
 """Bump when the recipe changes, so labs built by older code are not reused."""
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total)"""
 
+MARKER = "lab_mae.json"
+"""Written last: a lab MAE folder without it is not complete."""
 LAB_MAE_MODEL = "lab-mae"
 LAB_MAE_REFERENCE = "lab-mae-reference"
 LAB_MAE_DATA = "lab-mae"
@@ -163,7 +167,7 @@ class LabMAE:
 
     @classmethod
     def load(cls, root: Path) -> "LabMAE":
-        meta = json.loads((root / "lab_mae.json").read_text())
+        meta = json.loads((root / MARKER).read_text())
         return cls(
             root=root,
             config=LabMAEConfig.from_dict(meta["config"]),
@@ -180,35 +184,18 @@ def default_lab_mae_config() -> LabMAEConfig:
 
 
 def lab_mae_root(config: LabMAEConfig) -> Path:
-    return data_home() / "lab-mae" / config_hash({"format": LAB_MAE_FORMAT, "config": config})
+    """`<data home>/lab-mae/<hash>`; $LEAKAGE_LAB_MAE_DIR points the default lab MAE elsewhere."""
+    return artifact_root("lab-mae", LAB_MAE_FORMAT, config, "LEAKAGE_LAB_MAE_DIR", is_default=config == default_lab_mae_config())
 
 
 def is_built(config: LabMAEConfig) -> bool:
-    return (lab_mae_root(config) / "lab_mae.json").is_file()
+    return (lab_mae_root(config) / MARKER).is_file()
 
 
 def ensure_lab_mae(config: LabMAEConfig | None = None, progress: Progress | None = None) -> LabMAE:
-    """The lab MAE for `config` (the default when None), built first if it is not on disk yet."""
+    """The lab MAE for `config` (the default when None), built first (once, under a lock) if not on disk yet."""
     config = config or default_lab_mae_config()
-    root = lab_mae_root(config)
-    if (root / "lab_mae.json").is_file():
-        return LabMAE.load(root)
-    return build_lab_mae(config, progress)
-
-
-def build_lab_mae(config: LabMAEConfig, progress: Progress | None = None) -> LabMAE:
-    root = lab_mae_root(config)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(_lock_path(root)):
-        if (root / "lab_mae.json").is_file():
-            return LabMAE.load(root)  # another process built it while we waited
-        staging = root.with_name(root.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        lab = _build_into(staging, config, progress or _no_progress)
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)
-        lab.root = root
-        return lab
+    return build_once(lab_mae_root(config), MARKER, LabMAE.load, lambda staging: _build_into(staging, config, progress or _no_progress))
 
 
 def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
@@ -219,7 +206,7 @@ def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
     """
     if lab.has_reference:
         return lab.reference_dir
-    with file_lock(_lock_path(lab.root)):
+    with file_lock(lab.root.with_name(lab.root.name + ".lock")):  # the lock build_once takes
         if lab.has_reference:
             return lab.reference_dir
         progress = progress or _no_progress
@@ -239,10 +226,6 @@ def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
         (staging / "mae").rename(lab.reference_dir)  # the folder appears complete or not at all
         shutil.rmtree(staging, ignore_errors=True)
     return lab.reference_dir
-
-
-def _lock_path(root: Path) -> Path:
-    return root.with_name(root.name + ".lock")
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -300,7 +283,7 @@ def _build_into(root: Path, config: LabMAEConfig, progress: Progress) -> LabMAE:
         build_seconds=time.perf_counter() - started,
         timings={key: round(value, 2) for key, value in timings.items()},
     )
-    (root / "lab_mae.json").write_text(json.dumps({
+    (root / MARKER).write_text(json.dumps({
         "format": LAB_MAE_FORMAT,
         "config": asdict(config),
         "config_hash": config_hash(config),
