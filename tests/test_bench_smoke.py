@@ -93,7 +93,7 @@ def test_vs_clip_benchmark_bench(tiny_data, tmp_path, capsys):
         vs_clip_benchmark.ensure_clip_benchmark()
     except subprocess.CalledProcessError as error:  # no package index reachable: nothing of ours to test
         pytest.skip(f"cannot install clip-benchmark: {error}")
-    vs_clip_benchmark.run([MODEL], tiny_data, n_images=8, n_names=10, batch_size=4, num_workers=0, repeats=2, isolate=False, results_dir=tmp_path)
+    vs_clip_benchmark.run([MODEL], tiny_data, n_images=8, n_names=10, batch_size=4, num_workers=0, repeats=2, isolate=False, results_dir=tmp_path, rounds=2)
     assert "clip-benchmark warm" in capsys.readouterr().out
     figures = _written(tmp_path, "vs_clip_benchmark")["models"][MODEL]
     for key in ("theirs_cold", "theirs_warm", "ours_cold", "ours_warm"):
@@ -102,6 +102,7 @@ def test_vs_clip_benchmark_bench(tiny_data, tmp_path, capsys):
     assert figures["ours_cold"]["text_cache"]["encoded"] == 10 * 21
     assert figures["ours_warm"]["text_cache"]["from_cache"] == 10 * 21
     _positive(figures["ours_over_theirs_seconds"], "cold", "warm")
+    assert figures["ours_warm"]["rounds"] == 2 and figures["ours_warm"]["repeats"] == 4
 
 
 def test_a_measurement_runs_isolated_with_its_own_peak_memory(tiny_data):
