@@ -8,6 +8,8 @@ draws results.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -96,6 +98,12 @@ def error_histogram(result: AttackResult) -> go.Figure:
     return figure
 
 
+def short_name(model: str) -> str:
+    """A legend-sized model name: the last two parts of a folder path, a hub id or lab name as it is."""
+    parts = Path(model).parts
+    return "/".join(parts[-2:]) if len(parts) > 2 else model
+
+
 def show_numbers(result: AttackResult) -> None:
     metrics = result.metrics
     for warning in result.model.get("warnings", []):
@@ -109,7 +117,7 @@ def show_numbers(result: AttackResult) -> None:
         low, high = metrics["tpr_at_fpr_ci"][key]
         column.metric(f"TPR at {label} FPR", f"{100 * metrics['tpr_at_fpr'][key]:.1f}%",
                       help=f"Share of member images found while at most {label} of non-members are flagged; 95% CI {100 * low:.1f}%\u2013{100 * high:.1f}%.")
-    curve = result_roc(result, name=str(result.config.get("model", "model")))
+    curve = result_roc(result, name=f"{short_name(result.config.get('model', 'model'))} \u00b7 AUC {metrics['auc']:.3f}")
     left, right = st.columns(2)
     left.plotly_chart(roc_figure([curve]), key="mim-roc-linear")
     right.plotly_chart(roc_figure([curve], log_axes=True), key="mim-roc-log")

@@ -240,18 +240,29 @@ def tiny_lab_config(epochs: int) -> LabMAEConfig:
     )
 
 
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny lab MAE, really pre-trained (seconds): 12 member images, 12 non-members, a reference model."""
+    home = tmp_path_factory.mktemp("lab-home")
+    stages: list[str] = []
+    record = lambda stage, done, total: stages.append(stage.split(" (")[0])  # noqa: E731
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEAKAGE_HOME", str(home))
+        lab = ensure_lab_mae(tiny_lab_config(epochs=150), progress=record)
+        built_without_reference = not lab.has_reference
+        reference_dir = ensure_reference(lab, progress=record)
+    return {"lab": lab, "home": home, "stages": stages, "reference_dir": reference_dir,
+            "built_without_reference": built_without_reference}
+
+
 @pytest.mark.slow
-def test_an_overfitted_lab_mae_reconstructs_its_members_better(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path))
-    config = tiny_lab_config(epochs=150)
-    stages: set[str] = set()
-    record = lambda stage, done, total: stages.add(stage.split(" (")[0])  # noqa: E731
-    lab = ensure_lab_mae(config, progress=record)
-    assert stages == {"render attack images", "pre-train lab MAE"}
-    assert lab.root == tmp_path / "lab-mae" / lab.root.name and (lab.root / "lab_mae.json").is_file()
-    assert not lab.has_reference  # built on first use only
-    assert ensure_reference(lab, progress=record) == lab.reference_dir and lab.has_reference
-    assert {"render reference images", "pre-train reference MAE"} <= stages
+def test_an_overfitted_lab_mae_reconstructs_its_members_better(tiny_lab: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = tiny_lab["lab"]
+    assert list(dict.fromkeys(tiny_lab["stages"])) == [
+        "render attack images", "pre-train lab MAE", "render reference images", "pre-train reference MAE"]
+    assert lab.root.parent == tiny_lab["home"] / "lab-mae" and (lab.root / "lab_mae.json").is_file()
+    assert tiny_lab["built_without_reference"]  # the reference model is trained on first use only
+    assert tiny_lab["reference_dir"] == lab.reference_dir and lab.has_reference
 
     data = scan_dataset(lab.attack_dir)
     assert sorted(name for name, member in data.members.items() if member) == sorted(lab.members)
@@ -266,8 +277,9 @@ def test_an_overfitted_lab_mae_reconstructs_its_members_better(tmp_path: Path, m
     assert calibrated.metrics["auc"] >= 0.85  # 0.94: the reference model cancels how hard each image is
 
     # Reused, not rebuilt; a different epoch count is a different lab.
-    assert ensure_lab_mae(config).build_seconds == lab.build_seconds
-    assert lab_mae_root(config.with_epochs(151)) != lab.root
+    monkeypatch.setenv("LEAKAGE_HOME", str(tiny_lab["home"]))
+    assert ensure_lab_mae(lab.config).build_seconds == lab.build_seconds
+    assert lab_mae_root(lab.config.with_epochs(151)) != lab.root
 
 
 def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -280,9 +292,7 @@ def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest
 # --------------------------------------------------------------------------- page
 
 
-def test_page_runs_the_attack_on_a_local_model_and_folder(
-    models: dict[str, Path], dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_page_runs_the_attack_on_a_local_model_and_folder(tiny_lab: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
@@ -291,10 +301,10 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(
     assert not app.exception
     assert app.slider(key="mim-mask-ratio").value == 0.75 and app.slider(key="mim-masks").value == 8
     app.sidebar.radio(key="mim-target-source").set_value("Local folder").run()
-    app.sidebar.text_input(key="mim-target-spec").set_value(str(models["target"])).run()
+    app.sidebar.text_input(key="mim-target-spec").set_value(str(tiny_lab["lab"].model_dir)).run()
     app.sidebar.radio(key="mim-data-source").set_value("Folder").run()
     assert app.button(key="mim-run").disabled  # no folder yet
-    app.sidebar.text_input(key="mim-data-folder").set_value(str(dataset_dir)).run()
+    app.sidebar.text_input(key="mim-data-folder").set_value(str(tiny_lab["lab"].attack_dir)).run()
     app.sidebar.slider(key="mim-masks").set_value(2).run()
     app.button(key="mim-run").click().run()
     deadline = time.monotonic() + 60
@@ -308,3 +318,4 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(
     pictures = app.get("image")  # original, masked input, reconstruction: a member and a non-member
     assert [picture.captions for picture in pictures] == [["original", "masked input", "reconstruction"]] * 2
     assert any("stored as run 1" in caption.value for caption in app.caption)
+

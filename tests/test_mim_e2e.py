@@ -1,0 +1,35 @@
+"""The MIM page end to end: a real `streamlit run` server and Chromium, on a tiny really
+pre-trained lab MAE (kept apart from test_mim.py so that file stays well under a minute)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_e2e import SCREENSHOTS, browser, page, server  # noqa: F401  # the browser test's fixtures
+from test_mim import tiny_lab  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+
+def test_page_in_the_browser(server, page, tiny_lab: dict, tmp_path: Path) -> None:
+    """The page in a real `streamlit run` server and Chromium (fixtures of test_e2e.py)."""
+    lab = tiny_lab["lab"]
+    page.goto(f"{server['url']}/mim")
+    sidebar = page.locator("section[data-testid='stSidebar']")
+    sidebar.get_by_text("Local folder").first.click()
+    sidebar.get_by_label("Model under test: local folder").fill(str(lab.model_dir))
+    sidebar.get_by_label("Model under test: local folder").press("Enter")
+    sidebar.get_by_text("Folder", exact=True).click()
+    sidebar.get_by_label("Image folder").fill(str(lab.attack_dir))
+    sidebar.get_by_label("Image folder").press("Enter")
+    page.get_by_role("button", name="Run the attack").click()
+    page.get_by_text("What the model sees").wait_for()
+    page.get_by_text("ROC, log-log axes").first.wait_for()
+    page.get_by_text("Reconstruction error (lower = more likely a member)").first.wait_for()
+    assert "TPR at 1% FPR" in page.content() and "masked input" in page.content()
+    assert page.locator("[data-testid='stImage'] img").count() == 6
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(tmp_path / "mim.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "mim.png", SCREENSHOTS / "mim.png")
