@@ -141,7 +141,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     an image processor config gets the processor ViT-MAE was trained with (ImageNet mean/std at
     the model's image size); that fallback is recorded in the model's metadata.
     """
-    from transformers import AutoImageProcessor, ViTImageProcessor, ViTMAEForPreTraining
+    from transformers import AutoConfig, AutoImageProcessor, ViTImageProcessor, ViTMAEForPreTraining
 
     from leakage.models import model_fingerprint
 
@@ -149,17 +149,28 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     text = str(source)
     path = Path(text).expanduser()
     is_folder = path.is_dir()
+    if path.exists() and not is_folder:
+        raise NotADirectoryError(f"{path} is a file; pass the folder written by save_pretrained")
     # A hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path.
-    if not is_folder and (path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep != "/" and os.sep in text):
+    if not is_folder and (text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep != "/" and os.sep in text):
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
     try:
-        model = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only)
+        config = AutoConfig.from_pretrained(where, local_files_only=local_only)
+        if config.model_type != "vit_mae":
+            raise ValueError(f"{text} is a {config.model_type!r} model; the attack needs a ViT-MAE with its reconstruction decoder")
+        model, loading = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only, output_loading_info=True)
     except OSError as error:
         if is_folder:
-            raise FileNotFoundError(f"{path} does not hold a ViT-MAE model saved with save_pretrained ({error})") from error
+            raise FileNotFoundError(f"{path} does not hold a model saved with save_pretrained ({error})") from error
         raise HubUnavailableError(text, error) from error
+    missing = [key for key in loading.get("missing_keys", ()) if "decoder" in key]
+    if missing:
+        # An encoder-only checkpoint would get a random decoder: its "reconstructions" would be noise.
+        raise ValueError(f"{text} has no reconstruction decoder (missing {len(missing)} decoder weights, e.g. {sorted(missing)[0]}); "
+                         "the attack needs a ViTMAEForPreTraining checkpoint such as facebook/vit-mae-base")
+    fingerprint = model_fingerprint(model)  # before any cast to half precision, so it names the weights on every device
     metadata: dict[str, Any] = {}
     try:
         processor = AutoImageProcessor.from_pretrained(where, local_files_only=local_only)
@@ -180,7 +191,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
         preprocess=ProcessorTransform(processor),
         device=choice,
         name=name or (str(path.resolve()) if is_folder else text),
-        fingerprint=model_fingerprint(model),
+        fingerprint=fingerprint,
         image_mean=tuple(float(v) for v in processor.image_mean),
         image_std=tuple(float(v) for v in processor.image_std),
         metadata=metadata,

@@ -188,6 +188,22 @@ def test_a_hub_id_fails_fast_offline_with_the_local_weights_message(monkeypatch:
         load_mae("/no/such/folder/vit-mae")
 
 
+def test_checkpoints_that_cannot_reconstruct_are_refused(tmp_path: Path) -> None:
+    from transformers import ViTConfig, ViTMAEModel, ViTModel
+
+    encoder_only = tmp_path / "encoder-only"
+    ViTMAEModel(tiny_config()).save_pretrained(encoder_only)
+    with pytest.raises(ValueError, match="no reconstruction decoder"):
+        load_mae(encoder_only)
+    plain_vit = tmp_path / "vit"
+    ViTModel(ViTConfig(image_size=SIZE, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=64)).save_pretrained(plain_vit)
+    with pytest.raises(ValueError, match="'vit' model"):
+        load_mae(plain_vit)
+    with pytest.raises(NotADirectoryError):
+        load_mae(plain_vit / "config.json")
+
+
 def test_blank_position_embeddings_are_fixed_for_lab_models_and_flagged_elsewhere(tmp_path: Path) -> None:
     blank = load_mae(save_tiny_mae(tmp_path / "blank", seed=6, blank_positions=True))
     assert "position embeddings are all zero" in blank.describe()["warnings"][0]
