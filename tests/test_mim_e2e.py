@@ -15,8 +15,10 @@ pytestmark = pytest.mark.e2e
 def test_page_in_the_browser(server, page, tiny_lab: dict, tmp_path: Path) -> None:
     """The page in a real `streamlit run` server and Chromium (fixtures of test_e2e.py)."""
     lab = tiny_lab["lab"]
-    page.goto(f"{server['url']}/mim")
+    page.goto(server["url"])  # in through the app's navigation, as a person would
     sidebar = page.locator("section[data-testid='stSidebar']")
+    sidebar.get_by_role("link", name="Membership inference (MIM)").click()
+    page.get_by_role("heading", name="Membership inference on masked image models").wait_for()
     sidebar.get_by_text("Local folder").first.click()
     sidebar.get_by_label("Model under test: local folder").fill(str(lab.model_dir))
     sidebar.get_by_label("Model under test: local folder").press("Enter")
