@@ -106,8 +106,8 @@ def comparison(reports: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("blurred", "raw"), default=None)
-    parser.add_argument("--images-per-person", type=int, default=4)
-    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--images-per-person", type=int, default=2)
+    parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--out", type=Path, default=RESULTS / "vlm_anonymization.json")
     args = parser.parse_args()
     started = time.perf_counter()

@@ -111,11 +111,12 @@ def parse_settings(text: str | Iterable[str], *, include_none: bool = True) -> l
 
 def default_sweep() -> list[Anonymization]:
     """The settings a full run measures: blur and pixelation at rising strengths and the mask, on the
-    face and on the whole image (for images of about 128 px; the face is about 45 px wide there)."""
+    face and on the whole image (for images of about 128 px; the face is about 45 px wide there,
+    so the strongest settings leave nothing of it)."""
     settings = [NONE]
     for region in REGIONS:
-        settings += [Anonymization("blur", radius, region) for radius in (2, 4, 8, 16)]
-        settings += [Anonymization("pixelate", block, region) for block in (4, 8, 16)]
+        settings += [Anonymization("blur", radius, region) for radius in (2, 4, 8, 16, 32)]
+        settings += [Anonymization("pixelate", block, region) for block in (4, 8, 16, 32)]
         settings.append(Anonymization("mask", 0, region))
     return settings
 

@@ -359,8 +359,8 @@ class LabVLMConfig:
     """Blur radius range (px at render_size) drawn per alignment photo."""
     card_noise: float = 0.45
     """Chance that a trait on a member's card is replaced at random in a "who is this" text."""
-    language_steps: int = 800
-    alignment_steps: int = 800
+    language_steps: int = 700
+    alignment_steps: int = 1200
     batch_size: int = 64
     caption_batch_size: int = 16
     learning_rate: float = 2e-3
