@@ -5,11 +5,11 @@ import streamlit as st
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/identity_inference.py", title="Identity inference (CLIP)", icon=":material/face:", url_path="identity"),
-    st.Page("pages/vlm_probe.py", title="VLM identity probe", icon=":material/chat:", url_path="vlm"),
-    st.Page("pages/mim.py", title="Membership inference (MIM)", icon=":material/image:", url_path="mim"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/identity_inference.py", title="Identity inference (CLIP)", icon=":material/face:", url_path="identity"),
+    st.Page("app_pages/vlm_probe.py", title="VLM identity probe", icon=":material/chat:", url_path="vlm"),
+    st.Page("app_pages/mim.py", title="Membership inference (MIM)", icon=":material/image:", url_path="mim"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 
 st.navigation(PAGES).run()

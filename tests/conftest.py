@@ -22,3 +22,11 @@ def isolated_home(tmp_path, monkeypatch, default_lab):
     monkeypatch.setenv("LEAKAGE_LAB_DIR", str(default_lab.root))
     monkeypatch.delenv("LEAKAGE_DB_URL", raising=False)
     return tmp_path / "home"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can add diagnostics to a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

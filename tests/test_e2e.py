@@ -88,16 +88,36 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, tmp_path):
+def page(browser, server, tmp_path, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(180_000)
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # say what the browser and the server saw
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+        terminal.write_line(f"\n{request.node.name}: screenshot of the failure in {tmp_path / 'failure.png'}")
+        terminal.write_line("server log, last lines:\n" + (server["home"] / "server.log").read_text()[-4000:])
     context.close()
+
+
+def settle(page) -> None:
+    """Wait until the app has finished its current script run, as a person waits for the page to redraw.
+
+    Acting while a run is still going (the first run imports torch; a slow or shared CPU stretches
+    every run) races the rerun that the action starts: the click can land on an element that is
+    about to be replaced.
+    """
+    page.wait_for_timeout(250)  # let the rerun that the last action asked for begin
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState === 'notRunning'"
+    )
 
 
 def test_lab_demo_shows_the_roc(server, page, tmp_path):
     page.goto(server["url"])
+    settle(page)
     page.get_by_role("button", name="Run the lab demo").click()
     page.get_by_text("The attack found").wait_for()
     page.locator(".js-plotly-plot").nth(1).wait_for()  # both ROC views drawn
@@ -113,12 +133,17 @@ def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_
     member, photos = server["strong_member"]
     page.goto(f"{server['url']}/identity")
     sidebar = page.locator("section[data-testid='stSidebar']")
+    settle(page)
     sidebar.get_by_text("Check one person").click()
+    settle(page)
     sidebar.get_by_label("Full name of the person").fill(member)
     sidebar.get_by_label("Full name of the person").press("Enter")
+    settle(page)
     sidebar.locator("input[type='file']").set_input_files([str(p) for p in photos])
-    sidebar.get_by_text("Keep this check in the run store").click()
     page.get_by_text(photos[-1].name).first.wait_for()
+    settle(page)
+    sidebar.get_by_text("Keep this check in the run store").click()
+    settle(page)
     page.get_by_role("button", name="Run the attack").click()
     page.get_by_text("Verdict").wait_for()
     verdict = page.get_by_text(f"The model names {member} in").inner_text()

@@ -313,7 +313,7 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(tiny_lab: dict, tmp_pa
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    app = AppTest.from_file(str(REPO / "pages" / "mim.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(REPO / "app_pages" / "mim.py"), default_timeout=60).run()
     assert not app.exception
     assert app.slider(key="mim-mask-ratio").value == 0.75 and app.slider(key="mim-masks").value == 8
     app.sidebar.radio(key="mim-target-source").set_value("Local folder").run()

@@ -13,7 +13,7 @@ from leakage.store import RunStore
 from runs_fixtures import runs_command, synthetic_result
 
 REPO = Path(__file__).resolve().parent.parent
-PAGE = str(REPO / "pages" / "runs.py")
+PAGE = str(REPO / "app_pages" / "runs.py")
 
 
 @pytest.fixture

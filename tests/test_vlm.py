@@ -349,7 +349,7 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "vlm_probe.py"), default_timeout=120).run()
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "vlm_probe.py"), default_timeout=120).run()
     assert not app.exception
     app.radio(key="vlm-source").set_value("Local folder").run()
     app.text_input(key="vlm-spec").set_value(str(trained[0]))

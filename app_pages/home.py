@@ -62,4 +62,4 @@ if result is not None:
     )
     show_headline(result)
     show_roc(result, "demo")
-    st.page_link("pages/identity_inference.py", label="Explore the result: thresholds, people, images", icon=":material/arrow_forward:")
+    st.page_link("app_pages/identity_inference.py", label="Explore the result: thresholds, people, images", icon=":material/arrow_forward:")
