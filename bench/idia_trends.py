@@ -59,7 +59,7 @@ def run(n_draws: int = 10, tau: int = 1) -> dict:
     for k in IMAGES_PER_PERSON:
         per_draw = []
         for draw in range(n_draws):
-            scores = person_scores(draw_images(by_person, k, seed=1000 * k + draw), predictions, index, len(candidates))
+            scores = person_scores(draw_images(by_person, k, seed=1000 * k + draw), predictions, index)
             predicted = {name: scores[name]["correct_prompts"] >= tau for name in people}
             row = {f"tpr_occ_{level}": np.mean([predicted[n] for n in people if occurrence_of[n] == level]) for level in levels}
             row["tpr_all"] = np.mean([predicted[n] for n in people if occurrence_of[n] > 0])

@@ -227,28 +227,30 @@ def score_images(
     for start in range(0, n_images, chunk):
         stop = min(start + chunk, n_images)
         features = torch.from_numpy(image_features[start:stop])  # (n, D)
-        logits = logit_scale * torch.einsum("nd,tcd->tnc", features, text)
-        probs = logits.softmax(dim=-1)
-        top1[:, start:stop] = logits.argmax(dim=-1).numpy()
+        probs = torch.matmul(features, text.transpose(1, 2))  # (T, n, C) cosine similarities
+        top1[:, start:stop] = probs.argmax(dim=-1).numpy()
+        # softmax(logit_scale * similarity), in place: this buffer is the largest of the run
+        probs.sub_(probs.amax(dim=-1, keepdim=True)).mul_(logit_scale).exp_()
+        probs.div_(probs.sum(dim=-1, keepdim=True))
         true_prob[:, start:stop] = probs.gather(2, truth[start:stop].view(1, -1, 1).expand(n_templates, -1, 1)).squeeze(2).numpy()
-        mean_prob = probs.mean(dim=0)
-        values, indices = mean_prob.topk(k, dim=-1)
+        values, indices = probs.mean(dim=0).topk(k, dim=-1)
         topk_index[start:stop], topk_prob[start:stop] = indices.numpy(), values.numpy()
     return {"top1": top1, "true_prob": true_prob, "topk_index": topk_index, "topk_prob": topk_prob}
 
 
-def vote(top1: np.ndarray, true_index: int, n_candidates: int) -> tuple[int, int]:
+def vote(top1: np.ndarray, true_index: int) -> tuple[int, int]:
     """Majority vote per template over one person's images: (templates correct, templates tied).
 
     top1 is templates × images of candidate indices. A template whose most frequent name is
-    shared by two or more names is skipped (counted as tied, never as correct).
+    shared by two or more names is skipped (counted as tied, never as correct). Counts are taken
+    among the k predictions themselves (templates × k × k), not over all candidates: the paper's
+    repeated draws call this thousands of times.
     """
-    n_templates = top1.shape[0]
-    counts = np.zeros((n_templates, n_candidates), dtype=np.int32)
-    np.add.at(counts, (np.repeat(np.arange(n_templates), top1.shape[1]), top1.ravel()), 1)
-    best = counts.max(axis=1)
-    tied = (counts == best[:, None]).sum(axis=1) > 1
-    winner = counts.argmax(axis=1)
+    counts = (top1[:, :, None] == top1[:, None, :]).sum(axis=2)  # how often each image's prediction occurs
+    best = counts.max(axis=1, keepdims=True)
+    at_best = counts == best
+    tied = at_best.sum(axis=1) > best[:, 0]  # more images at the top count than one name accounts for
+    winner = np.take_along_axis(top1, at_best.argmax(axis=1)[:, None], axis=1)[:, 0]
     correct = (~tied) & (winner == true_index)
     return int(correct.sum()), int(tied.sum())
 
@@ -257,13 +259,12 @@ def person_scores(
     selection: Mapping[str, list[int]],
     predictions: Mapping[str, np.ndarray],
     candidate_index: Mapping[str, int],
-    n_candidates: int,
 ) -> dict[str, dict[str, float]]:
     scores = {}
     for person, indices in selection.items():
         if not indices:
             continue
-        correct, tied = vote(predictions["top1"][:, indices], candidate_index[person], n_candidates)
+        correct, tied = vote(predictions["top1"][:, indices], candidate_index[person])
         mean_true_prob = float(predictions["true_prob"][:, indices].mean())
         scores[person] = {
             "correct_prompts": correct,
@@ -327,7 +328,7 @@ def run_idia(
     predictions = score_images(np.nan_to_num(image_features), text_features, true_candidate, logit_scale, config.top_k)
 
     selection = draw_images(usable, config.images_per_person, config.seed)
-    scores = person_scores(selection, predictions, candidate_index, len(candidates))
+    scores = person_scores(selection, predictions, candidate_index)
     has_truth = members is not None and any(members.get(p) for p in scores) and any(
         members.get(p) is False for p in scores
     )
@@ -354,7 +355,7 @@ def run_idia(
         values = np.array([row["score"] for row in scored])
         metrics.update(membership_summary(labels, values, threshold=float(config.tau)))
         if config.n_draws > 0:
-            metrics["draws"] = repeated_draws(usable, predictions, candidate_index, len(candidates), scored, config)
+            metrics["draws"] = repeated_draws(usable, predictions, candidate_index, scored, config)
     timing["scoring_seconds"] = time.perf_counter() - tick
     timing["total_seconds"] = time.perf_counter() - started
     timing["images_per_second"] = len(images) / max(timing["image_seconds"], 1e-9)
@@ -403,7 +404,6 @@ def repeated_draws(
     usable: Mapping[str, list[int]],
     predictions: Mapping[str, np.ndarray],
     candidate_index: Mapping[str, int],
-    n_candidates: int,
     scored: Sequence[Mapping[str, Any]],
     config: IDIAConfig,
 ) -> dict[str, Any]:
@@ -413,7 +413,7 @@ def repeated_draws(
     records = []
     for draw in range(config.n_draws):
         selection = draw_images({name: usable[name] for name in names}, config.images_per_person, config.seed + 1 + draw)
-        scores = person_scores(selection, predictions, candidate_index, n_candidates)
+        scores = person_scores(selection, predictions, candidate_index)
         values = np.array([scores[name]["score"] for name in names])
         at_tau = metrics_at_threshold(labels, values, float(config.tau))
         records.append({key: at_tau[key] for key in ("tpr", "fnr", "fpr", "tnr", "accuracy", "precision")})

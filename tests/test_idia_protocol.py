@@ -20,11 +20,32 @@ def test_majority_vote_counts_correct_templates_and_skips_ties():
             [2, 2, 7, 3],  # majority for someone else -> wrong
         ]
     )
-    assert vote(top1, true_index=7, n_candidates=10) == (1, 1)
+    assert vote(top1, true_index=7) == (1, 1)
 
 
 def test_single_image_votes_are_never_ties():
-    assert vote(np.array([[4], [5], [4]]), true_index=4, n_candidates=6) == (2, 0)
+    assert vote(np.array([[4], [5], [4]]), true_index=4) == (2, 0)
+
+
+def counted_over_all_candidates(top1: np.ndarray, true_index: int, n_candidates: int) -> tuple[int, int]:
+    """The vote as the paper states it: count every candidate's votes per template."""
+    correct = tied = 0
+    for row in top1:
+        counts = np.bincount(row, minlength=n_candidates)
+        if (counts == counts.max()).sum() > 1:
+            tied += 1
+        elif counts.argmax() == true_index:
+            correct += 1
+    return correct, tied
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vote_agrees_with_counting_over_all_candidates(seed):
+    rng = np.random.default_rng(seed)
+    n_candidates = int(rng.integers(2, 6))  # few candidates: many ties and many majorities
+    top1 = rng.integers(0, n_candidates, size=(21, int(rng.integers(1, 12))))
+    true_index = int(rng.integers(0, n_candidates))
+    assert vote(top1, true_index) == counted_over_all_candidates(top1, true_index, n_candidates)
 
 
 def test_candidates_hold_the_people_plus_distractors_shuffled_deterministically():
@@ -56,7 +77,7 @@ def test_scoring_and_tie_break_stay_within_a_count():
     assert predictions["top1"].shape == (3, 5) and (predictions["top1"][0] == 2).all()
     assert predictions["topk_index"].shape == (5, 3)
     assert np.all(np.diff(predictions["topk_prob"], axis=1) <= 1e-6)
-    scores = person_scores({"p": list(range(5))}, predictions, {"p": 2}, n_candidates)
+    scores = person_scores({"p": list(range(5))}, predictions, {"p": 2})
     row = scores["p"]
     assert row["correct_prompts"] >= 1
     assert row["correct_prompts"] <= row["score"] < row["correct_prompts"] + 1
