@@ -184,9 +184,10 @@ def _decode_failure_reason(error: Exception) -> str:
 def _exif_upright(image: Image.Image) -> Image.Image:
     """The image as a viewer shows it; a broken EXIF block costs the rotation, not the image."""
     try:
-        return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of every upright image
     except Exception:  # noqa: BLE001 - EXIF parsing has many failure modes, all harmless here
-        return image.copy()
+        pass
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
