@@ -12,6 +12,8 @@ model gives the true name.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,9 +24,11 @@ import torch
 from PIL import Image
 
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures
+from leakage.embedding_cache import EmbeddingCache
 from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
 from leakage.names import sample_distractors
+from leakage.provenance import data_home
 from leakage.results import AttackResult, RunCancelled
 from leakage.text_embeddings import prompt_embeddings
 
@@ -92,6 +96,7 @@ class RuntimeOptions:
     batch_size: int = 64
     num_workers: int = 2
     use_text_cache: bool = True
+    use_image_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,23 @@ def candidate_names(people: Sequence[str], n_candidates: int, seed: int) -> list
     return names
 
 
+def image_embedding_cache(clip: LoadedClip) -> EmbeddingCache:
+    """The model's image embeddings on disk, per weights and preprocessing (both change the numbers)."""
+    preprocessing = hashlib.sha256(repr(clip.preprocess).encode()).hexdigest()[:12]
+    return EmbeddingCache(data_home() / "image_cache" / f"{clip.fingerprint}-{preprocessing}")
+
+
+def file_key(source: str | bytes | Image.Image) -> str | None:
+    """An image file's cache key: path, size and modification time (None for uploads and unreadable paths)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None  # uploaded photos stay in memory: nothing about them is written to disk
+    try:
+        status = os.stat(source)
+    except OSError:
+        return None
+    return f"{os.path.realpath(source)}|{status.st_size}|{status.st_mtime_ns}"
+
+
 @torch.inference_mode()
 def embed_images(
     clip: LoadedClip,
@@ -149,8 +171,47 @@ def embed_images(
     runtime: RuntimeOptions,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
-) -> tuple[np.ndarray, dict[int, str]]:
-    """L2-normalised image embeddings (rows of failed images stay NaN) and the failures by index."""
+) -> tuple[np.ndarray, dict[int, str], dict[str, int]]:
+    """L2-normalised image embeddings (rows of failed images stay NaN), the failures by index, and
+    how many images came from the cache.
+
+    With ``runtime.use_image_cache``, image files already encoded by this model (same path, size
+    and modification time) are read back from disk instead, so a rerun with other names,
+    templates or k encodes nothing again.
+    """
+    cache = image_embedding_cache(clip) if runtime.use_image_cache else None
+    keys = [file_key(image.source) for image in images] if cache else [None] * len(images)
+    found, cached = cache.get(keys) if cache else (np.zeros(len(images), dtype=bool), None)
+    todo = np.flatnonzero(~found)
+    if progress and found.any():
+        progress("encode images", int(found.sum()), len(images))
+    encoded, failed = _encode_images(clip, [images[i] for i in todo], runtime, progress, cancel, done=int(found.sum()), total=len(images))
+    failures = {int(todo[i]): reason for i, reason in failed.items()}
+    if cached is None and encoded is None:
+        raise ValueError("no image could be read: " + "; ".join(f"{images[i].label}: {r}" for i, r in list(failures.items())[:5]))
+    features = np.full((len(images), (cached if cached is not None else encoded).shape[1]), np.nan, dtype=np.float32)
+    if cached is not None:
+        features[found] = cached
+    if encoded is not None:
+        if cache:
+            fresh = [row for row in range(len(todo)) if row not in failed and keys[todo[row]] is not None]
+            encoded[fresh] = cache.add([keys[todo[row]] for row in fresh], encoded[fresh])
+        features[todo] = encoded
+    return features, failures, {"images": len(images), "from_cache": int(found.sum()), "encoded": len(todo)}
+
+
+def _encode_images(
+    clip: LoadedClip,
+    images: Sequence[AttackImage],
+    runtime: RuntimeOptions,
+    progress: Progress | None,
+    cancel: CancelFlag | None,
+    done: int,
+    total: int,
+) -> tuple[np.ndarray | None, dict[int, str]]:
+    """Decode, preprocess and encode: (embeddings, NaN rows for failures; None when none loaded) and failures."""
+    if not images:
+        return None, {}
     in_memory = any(isinstance(image.source, Image.Image) for image in images)
     dataset = ImageTensorDataset([image.source for image in images], clip.preprocess)
     loader = torch.utils.data.DataLoader(
@@ -162,7 +223,6 @@ def embed_images(
     )
     features: np.ndarray | None = None
     failures: dict[int, str] = {}
-    done = 0
     batches = loader if loader.num_workers else _fetched_single_threaded(loader)
     for indices, batch, failed in batches:
         if cancel is not None and cancel.is_set():
@@ -176,9 +236,7 @@ def embed_images(
             features[indices.numpy()] = encoded
         done += len(indices) + len(failed)
         if progress:
-            progress("encode images", done, len(images))
-    if features is None:
-        raise ValueError("no image could be read: " + "; ".join(f"{images[i].label}: {r}" for i, r in list(failures.items())[:5]))
+            progress("encode images", done, total)
     return features, failures
 
 
@@ -317,7 +375,7 @@ def run_idia(
         progress("encode prompts", text_stats["prompts"], text_stats["prompts"])
 
     tick = time.perf_counter()
-    image_features, failures = embed_images(clip, images, runtime, progress, cancel)
+    image_features, failures, image_stats = embed_images(clip, images, runtime, progress, cancel)
     timing["image_seconds"] = time.perf_counter() - tick
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
     usable = {person: [i for i in indices if i not in failures] for person, indices in by_person.items()}
@@ -388,6 +446,7 @@ def run_idia(
         timing={key: round(value, 4) for key, value in timing.items()},
         details={
             "text_cache": text_stats,
+            "image_cache": image_stats,
             "runtime": asdict(runtime),
             "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, failures),
         },

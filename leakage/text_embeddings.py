@@ -6,15 +6,13 @@ a new candidate name costs 21 new prompts, not 21,000.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from leakage.locks import file_lock
+from leakage.embedding_cache import EmbeddingCache
 from leakage.models import LoadedClip
 from leakage.provenance import data_home
 
@@ -87,50 +85,11 @@ def _is_trimmable(model: torch.nn.Module) -> bool:
     )
 
 
-class TextEmbeddingCache:
+class TextEmbeddingCache(EmbeddingCache):
     """Prompt embeddings of one model on disk: prompts.json (row order) + embeddings.npy (float16)."""
 
     def __init__(self, fingerprint: str, root: Path | None = None):
-        self.directory = (root or data_home() / "text_cache") / fingerprint
-        self._prompts = self.directory / "prompts.json"
-        self._matrix = self.directory / "embeddings.npy"
-
-    def _read(self) -> tuple[list[str], np.ndarray | None]:
-        if not (self._prompts.is_file() and self._matrix.is_file()):
-            return [], None
-        prompts = json.loads(self._prompts.read_text())
-        matrix = np.load(self._matrix)
-        if len(prompts) != len(matrix):  # a torn write from a killed process: start over
-            return [], None
-        return prompts, matrix
-
-    def lookup(self, prompts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray]) -> tuple[np.ndarray, int]:
-        """Embeddings for `prompts` in order, encoding only the missing ones; returns (matrix, n_encoded)."""
-        known, matrix = self._read()
-        index = {prompt: row for row, prompt in enumerate(known)}
-        missing = list(dict.fromkeys(p for p in prompts if p not in index))
-        if missing:
-            fresh = encode(missing).astype(np.float16)
-            with file_lock(self.directory / ".lock"):
-                known, matrix = self._read()  # another process may have appended meanwhile
-                index = {prompt: row for row, prompt in enumerate(known)}
-                to_add = [row for row, prompt in enumerate(missing) if prompt not in index]
-                if to_add:
-                    known = known + [missing[row] for row in to_add]
-                    added = fresh[to_add]
-                    matrix = added if matrix is None else np.concatenate([matrix, added])
-                    self._write(known, matrix)
-                index = {prompt: row for row, prompt in enumerate(known)}
-        rows = np.fromiter((index[p] for p in prompts), dtype=np.int64, count=len(prompts))
-        return matrix[rows].astype(np.float32), len(missing)
-
-    def _write(self, prompts: list[str], matrix: np.ndarray) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for path, write in ((self._matrix, lambda f: np.save(f, matrix)), (self._prompts, lambda f: f.write(json.dumps(prompts).encode()))):
-            temporary = path.with_name(path.name + ".tmp")
-            with open(temporary, "wb") as handle:
-                write(handle)
-            os.replace(temporary, path)
+        super().__init__((root or data_home() / "text_cache") / fingerprint, keys_file="prompts.json")
 
 
 def prompt_embeddings(

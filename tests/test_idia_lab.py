@@ -148,3 +148,44 @@ def test_cli_reports_a_missing_folder_clearly(tmp_path):
     )
     assert completed.returncode == 2
     assert "error:" in completed.stderr and "not found" in completed.stderr
+
+
+def test_a_rerun_reads_image_embeddings_back_and_a_changed_file_is_encoded_again(small_lab, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from leakage.idia import AttackImage, embed_images, image_embedding_cache
+
+    lab, _, _ = small_lab
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))  # an empty cache
+    folder = tmp_path / "attack"
+    shutil.copytree(lab.attack_dir, folder)
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    config = IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0)
+    first = run_idia(clip, scan_dataset(folder), config)
+    assert first.details["image_cache"] == {"images": 32 * 6, "from_cache": 0, "encoded": 32 * 6}
+
+    again = run_idia(clip, scan_dataset(folder), IDIAConfig(images_per_person=6, n_candidates=150, tau=3, n_draws=0))
+    assert again.details["image_cache"] == {"images": 32 * 6, "from_cache": 32 * 6, "encoded": 0}
+    same = run_idia(clip, scan_dataset(folder), config)
+    assert [row["score"] for row in same.identities] == [row["score"] for row in first.identities]
+
+    person = sorted(lab.members)[0]
+    changed = sorted((folder / person).glob("*.png"))[0]
+    Image.open(changed).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(changed)  # new content, same path
+    after_edit = run_idia(clip, scan_dataset(folder), config)
+    assert after_edit.details["image_cache"]["encoded"] == 1
+
+    # the cache hands out float16-rounded rows, within 1e-3 of the full-precision embeddings
+    images = [AttackImage(person, str(path), path.name) for path in sorted((folder / person).glob("*.png"))]
+    cached, _, stats = embed_images(clip, images, RuntimeOptions())
+    fresh, _, _ = embed_images(clip, images, RuntimeOptions(use_image_cache=False))
+    assert stats["from_cache"] == len(images) and np.abs(cached - fresh).max() < 1e-3
+
+    def cached_keys() -> int:
+        return len(json.loads((image_embedding_cache(clip).directory / "keys.json").read_text()))
+
+    before = cached_keys()
+    photos = [(path.name, Image.open(path).convert("RGB")) for path in sorted((folder / person).glob("*.png"))]
+    upload = run_idia(clip, [PersonUpload(person, photos)], IDIAConfig(n_candidates=100, n_draws=0))
+    assert upload.details["image_cache"]["from_cache"] == 0
+    assert cached_keys() == before  # photos checked from memory (uploads) never reach the cache
