@@ -148,9 +148,9 @@ def candidate_names(people: Sequence[str], n_candidates: int, seed: int) -> list
 
 
 def image_embedding_cache(clip: LoadedClip) -> EmbeddingCache:
-    """The model's image embeddings on disk, per weights and preprocessing (both change the numbers)."""
-    preprocessing = hashlib.sha256(repr(clip.preprocess).encode()).hexdigest()[:12]
-    return EmbeddingCache(data_home() / "image_cache" / f"{clip.fingerprint}-{preprocessing}")
+    """The model's image embeddings on disk, per weights, preprocessing and precision (all change the numbers)."""
+    setting = hashlib.sha256(f"{clip.preprocess!r}|{clip.device.torch_dtype}".encode()).hexdigest()[:12]
+    return EmbeddingCache(data_home() / "image_cache" / f"{clip.fingerprint}-{setting}")
 
 
 def file_key(source: str | bytes | Image.Image) -> str | None:
