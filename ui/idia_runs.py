@@ -38,8 +38,9 @@ def run_key(model: str, pretrained: str | None, data: str, config: IDIAConfig, u
 
 
 def start_idia(job_key: str, model: str, pretrained: str | None, data: str, config: IDIAConfig,
-               uploads: Sequence[PersonUpload] = (), store: bool = True, reference_data: str | None = None) -> Job | None:
-    """Start a run in the background, or return None when this exact run is already cached.
+               uploads: Sequence[PersonUpload] = (), store: bool = True, reference_data: str | None = None) -> None:
+    """Start a run in the background (the page is redrawn at once), or, when this exact run is
+    already cached, point the page at its result.
 
     With `reference_data` (a dataset with known non-members), the same attack also runs there,
     so a verdict on uploaded photos can state the false-positive rate it carries.
@@ -47,7 +48,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
     key = run_key(model, pretrained, data, config, uploads) + (f"-ref-{reference_data}" if reference_data else "")
     if key in result_cache():
         st.session_state[f"{job_key}-result"] = key
-        return None
+        return
 
     def work(job: Job) -> AttackResult:
         job.progress("loading model", 0, 0)
@@ -74,7 +75,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
         result_cache()[key] = result
         return key
 
-    return start_job(job_key, "Identity inference", work)
+    start_job(job_key, "Identity inference", work)
 
 
 def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackResult:

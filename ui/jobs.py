@@ -33,8 +33,14 @@ class Job:
         return min(1.0, self.done / self.total) if self.total else 0.0
 
 
-def start_job(key: str, label: str, work: Callable[[Job], Any]) -> Job:
-    """Run `work(job)` in a thread; the job lives in the session under `key`."""
+def start_job(key: str, label: str, work: Callable[[Job], Any]) -> None:
+    """Run `work(job)` in a thread; the job lives in the session under `key`.
+
+    One job per key: while one runs, a second start (a double click) is ignored. The page is
+    redrawn at once, so its Run button shows as disabled while the job runs.
+    """
+    if job_running(key):
+        return
     job = Job(label)
 
     def target() -> None:
@@ -47,7 +53,7 @@ def start_job(key: str, label: str, work: Callable[[Job], Any]) -> Job:
 
     threading.Thread(target=target, name=f"job-{key}", daemon=True).start()
     st.session_state[key] = job
-    return job
+    st.rerun()
 
 
 def job_running(key: str) -> bool:
