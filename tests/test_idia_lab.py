@@ -189,3 +189,21 @@ def test_a_rerun_reads_image_embeddings_back_and_a_changed_file_is_encoded_again
     upload = run_idia(clip, [PersonUpload(person, photos)], IDIAConfig(n_candidates=100, n_draws=0))
     assert upload.details["image_cache"]["from_cache"] == 0
     assert cached_keys() == before  # photos checked from memory (uploads) never reach the cache
+
+
+def test_cancel_stops_between_batches_and_caches_nothing(small_lab, tmp_path, monkeypatch):
+    from cancelling import CancelDuring
+
+    from leakage.results import RunCancelled
+
+    lab, _, _ = small_lab
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))  # an empty cache
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    data = scan_dataset(lab.attack_dir)
+    config = IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0)
+    press = CancelDuring("encode images")
+    with pytest.raises(RunCancelled):
+        run_idia(clip, data, config, runtime=RuntimeOptions(batch_size=16, num_workers=0), progress=press, cancel=press.flag)
+    assert press.stopped_early()  # 16 of 192 images encoded, then it stopped
+    after = run_idia(clip, data, config)
+    assert after.details["image_cache"]["from_cache"] == 0  # the cancelled run left no half-done cache

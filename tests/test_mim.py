@@ -120,6 +120,18 @@ def test_masks_follow_seed_image_and_ratio_not_the_batch(models: dict[str, Path]
     torch.testing.assert_close(together[1:], alone)
 
 
+
+def test_cancel_stops_between_batches(models: dict[str, Path], dataset_dir: Path) -> None:
+    from cancelling import CancelDuring
+
+    from leakage.results import RunCancelled
+
+    press = CancelDuring("reconstruct with the target model")
+    with pytest.raises(RunCancelled):
+        run_mim(load_mae(models["target"]), scan_dataset(dataset_dir), MIMConfig(n_masks=2),
+                runtime=RuntimeOptions(batch_size=4, num_workers=0), progress=press, cancel=press.flag)
+    assert press.stopped_early()  # 4 of 18 images reconstructed, then it stopped
+
 def test_saved_and_reloaded_mae_runs_the_attack_deterministically(models: dict[str, Path], dataset_dir: Path) -> None:
     target = load_mae(models["target"])
     assert target.describe()["norm_pix_loss"] is True
