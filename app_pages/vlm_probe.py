@@ -3,7 +3,8 @@ anonymizing the picture stop it?
 
 Thin on purpose: the probe is `leakage.vlm`, anonymization `leakage.anonymize`, face boxes
 `leakage.faces`, the lab VLM `leakage.lab.vlm`, figures and tables `leakage.vlm_views` and the
-ROC figure `leakage.report`; this page picks inputs and draws results.
+ROC figure `leakage.report`, background runs with progress and Cancel `ui.jobs`; this page picks
+inputs and draws results.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from leakage.vlm_views import (
     settings_from_choices,
     summary_lines,
 )
+from ui.jobs import Job, job_running, start_job, watch_job
+
+JOB = "vlm-job"
 
 MODEL_SOURCES = {
     "Lab VLM": "a small LLaVA trained here (built on first use, a few minutes)",
@@ -36,21 +40,9 @@ BLUR_RADII = [1, 2, 4, 6, 8, 12, 16, 24, 32]
 BLOCK_SIZES = [2, 4, 6, 8, 12, 16, 24, 32]
 
 
-class StreamlitProgress:
-    """progress(stage, done, total) drawn as one Streamlit progress bar."""
-
-    def __init__(self) -> None:
-        self.bar = st.progress(0.0, text="starting")
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        self.bar.progress(min(1.0, done / max(total, 1)), text=f"{stage}: {done} / {total}")
-
-    def done(self) -> None:
-        self.bar.empty()
-
-
 @st.cache_resource(show_spinner=False, max_entries=2)
 def cached_model(spec: str, device: str | None, _progress=None) -> LoadedVLM:
+    """One copy per server: generation and scoring only read the weights, so sessions share it."""
     return resolve_vlm(spec, device, progress=_progress)
 
 
@@ -111,27 +103,24 @@ def settings() -> dict:
     return {"model": model, "data": data, "config": config, "error": error, "keep": keep}
 
 
-def run_probe(chosen: dict) -> None:
-    progress = StreamlitProgress()
-    try:
-        if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
-            st.info("Building the lab VLM first (once; a few minutes on a CPU).")
-        vlm = cached_model(chosen["model"], None, progress)
-        dataset, dataset_id = resolve_vlm_data(chosen["data"], progress=progress)
-        result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id, progress=progress)
-    except Exception as error:  # noqa: BLE001 - shown to the person, who can fix the input
-        progress.done()
-        st.session_state.pop("vlm-result", None)
-        st.error(f"{type(error).__name__}: {error}")
-        return
-    progress.done()
-    if chosen["keep"]:
-        from leakage.store import RunStore
+def start_probe(chosen: dict) -> None:
+    def work(job: Job) -> AttackResult:
+        job.progress("loading the model", 0, 0)
+        vlm = cached_model(chosen["model"], None, job.progress)
+        job.progress("scanning the images", 0, 0)
+        dataset, dataset_id = resolve_vlm_data(chosen["data"], progress=job.progress)
+        result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id,
+                               progress=job.progress, cancel=job.cancel)
+        if chosen["keep"]:
+            from leakage.store import RunStore
 
-        with RunStore() as store:
-            run_id = store.save(result)
-        st.success(f"Stored as run {run_id} (open it on the Runs page).")
-    st.session_state["vlm-result"] = result
+            with RunStore() as store:
+                result.details["run_id"] = store.save(result)
+        return result
+
+    # The answers on show must be those of the settings being run, not of the last run.
+    st.session_state.pop("vlm-result", None)
+    start_job(JOB, "VLM probe", work)
 
 
 def show_metrics(result: AttackResult) -> None:
@@ -222,14 +211,23 @@ def main() -> None:
     if chosen["error"]:
         st.error(chosen["error"])
     ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
-    if st.button("Run probe", type="primary", disabled=not ready, key="vlm-run"):
-        run_probe(chosen)
+    if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
+        st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
+    if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
+        start_probe(chosen)
+
+    def finished(job: Job) -> None:
+        st.session_state["vlm-result"] = job.result
+
+    watch_job(JOB, finished)
     show_design()
     result = st.session_state.get("vlm-result")
     if result is None:
         return
+    run_id = result.details.get("run_id")
     st.caption(f"model {result.config['model']} \u00b7 data {result.dataset.get('id')} \u00b7 {result.metrics['n_images']} images \u00b7 "
-               f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s")
+               f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s"
+               + (f" \u00b7 stored as run {run_id} (open it on the Runs page)" if run_id else ""))
     show_metrics(result)
     show_gallery(result)
     if result.problems:

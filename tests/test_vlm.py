@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -309,6 +310,21 @@ def test_probe_result_rates_and_closed_set(trained, probe_data):
     json.loads(result.to_json())
 
 
+
+def test_cancel_stops_between_batches(trained, probe_data):
+    from cancelling import CancelDuring
+
+    from leakage.data import scan_dataset
+    from leakage.results import RunCancelled
+    from leakage.vlm import ProbeRuntime
+
+    press = CancelDuring("ask the model")
+    config = VLMProbeConfig(questions=("Who is this person?",), images_per_person=3, n_candidates=4, max_new_tokens=4)
+    with pytest.raises(RunCancelled):
+        run_vlm_probe(load_vlm(trained[0], device="cpu"), scan_dataset(probe_data), config, runtime=ProbeRuntime(batch_size=2),
+                      progress=press, cancel=press.flag)
+    assert press.stopped_early() and "closed-set scores" not in press.reached
+
 def test_face_settings_skip_images_without_a_face(trained, tmp_path):
     from leakage.data import scan_dataset
 
@@ -361,8 +377,14 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
     app.slider(key="vlm-candidates").set_value(4)
     app.run()
     app.button(key="vlm-run").click().run()
+    deadline = time.monotonic() + 120
+    while not app.get("plotly_chart") and time.monotonic() < deadline:  # the probe runs in a background job
+        assert not app.exception, app.exception
+        time.sleep(0.2)
+        app.run()
     assert not app.exception, app.exception
-    assert any("Stored as run" in element.value for element in app.success)
+    assert not app.error, [element.value for element in app.error]
+    assert any("stored as run 1" in element.value for element in app.caption)
     assert app.get("plotly_chart")  # leak-rate chart and the two ROC figures
     app.selectbox(key="vlm-gallery-person").set_value("Irina Williams").run()
 

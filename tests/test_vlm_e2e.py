@@ -42,7 +42,14 @@ def blur_aware_vlm(tmp_path_factory, portraits):  # noqa: F811
 
 def run_probe_and_count_highlights(page) -> int:
     page.get_by_role("button", name="Run probe").click()
-    page.get_by_text("Gallery: original and anonymized").wait_for()
+    page.wait_for_timeout(250)  # let the click's rerun begin: it clears the last run's gallery
+    # The probe runs in a background job: done when its progress panel (with Cancel) is gone and
+    # the new gallery is drawn.
+    page.wait_for_function(
+        """() => document.querySelector("[data-testid='stApp']")?.dataset.testScriptState === 'notRunning'
+              && ![...document.querySelectorAll('button')].some(b => b.innerText.trim() === 'Cancel')
+              && document.body.innerText.includes('Gallery: original and anonymized')"""
+    )
     settle(page)
     page.locator("[data-testid='stImage']").first.wait_for()  # the gallery's rows
     page.get_by_text("Who is this person?").last.wait_for()
