@@ -8,15 +8,13 @@ draws results.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from leakage.lab.mae import LAB_MAE_DATA, LAB_MAE_MODEL, LAB_MAE_REFERENCE, default_lab_mae_config, is_built
 from leakage.mim import LoadedMAE, MIMConfig, RuntimeOptions, reconstruct, resolve_data, resolve_model, run_mim
-from leakage.report import PALETTE, result_roc, roc_figure
+from leakage.report import PALETTE, result_roc, roc_figure, short_model_name
 from leakage.results import AttackResult
 from ui.jobs import Job, job_running, start_job, watch_job
 
@@ -98,12 +96,6 @@ def error_histogram(result: AttackResult) -> go.Figure:
     return figure
 
 
-def short_name(model: str) -> str:
-    """A legend-sized model name: the last two parts of a folder path, a hub id or lab name as it is."""
-    parts = Path(model).parts
-    return "/".join(parts[-2:]) if len(parts) > 2 else model
-
-
 def show_numbers(result: AttackResult) -> None:
     metrics = result.metrics
     for warning in result.model.get("warnings", []):
@@ -117,7 +109,7 @@ def show_numbers(result: AttackResult) -> None:
         low, high = metrics["tpr_at_fpr_ci"][key]
         column.metric(f"TPR at {label} FPR", f"{100 * metrics['tpr_at_fpr'][key]:.1f}%",
                       help=f"Share of member images found while at most {label} of non-members are flagged; 95% CI {100 * low:.1f}%\u2013{100 * high:.1f}%.")
-    curve = result_roc(result, name=f"{short_name(result.config.get('model', 'model'))} \u00b7 AUC {metrics['auc']:.3f}")
+    curve = result_roc(result, name=f"{short_model_name(result.config.get('model', 'model'))} \u00b7 AUC {metrics['auc']:.3f}")
     left, right = st.columns(2)
     left.plotly_chart(roc_figure([curve]), key="mim-roc-linear")
     right.plotly_chart(roc_figure([curve], log_axes=True), key="mim-roc-log")

@@ -15,7 +15,7 @@ from leakage.anonymize import Anonymization, anonymize
 from leakage.data import ImageLoadError, load_image
 from leakage.faces import detector_note
 from leakage.lab import vlm as lab_vlm
-from leakage.report import result_roc, roc_figure
+from leakage.report import result_roc, roc_figure, short_model_name
 from leakage.results import AttackResult
 from leakage.vlm import DEFAULT_QUESTIONS, LoadedVLM, ProbeRuntime, VLMProbeConfig, resolve_vlm, resolve_vlm_data, run_vlm_probe
 from leakage.vlm_views import (
@@ -138,7 +138,7 @@ def show_metrics(result: AttackResult) -> None:
     for column, key, label in zip(columns[1:], ("0.01", "0.001", "0"), ("1%", "0.1%", "0%")):
         low, high = metrics["tpr_at_fpr_ci"][key]
         column.metric(f"TPR at {label} FPR", f"{100 * metrics['tpr_at_fpr'][key]:.1f}%", help=f"95% CI {100 * low:.1f}%\u2013{100 * high:.1f}%")
-    curve = result_roc(result, name=result.config.get("model", "model"))
+    curve = result_roc(result, name=f"{short_model_name(result.config.get('model', 'model'))} \u00b7 AUC {metrics['auc']:.3f}")
     left, right = st.columns(2)
     left.plotly_chart(roc_figure([curve]), key="vlm-roc-linear")
     right.plotly_chart(roc_figure([curve], log_axes=True), key="vlm-roc-log")

@@ -345,6 +345,12 @@ def labels_and_scores(result: AttackResult) -> tuple[np.ndarray, np.ndarray] | N
     return labels, np.array([float(row["score"]) for row in rows])
 
 
+def short_model_name(model: str) -> str:
+    """A legend-sized model name: the last two parts of a folder path; a hub id or a lab name as it is."""
+    parts = Path(model).parts
+    return "/".join(parts[-2:]) if len(parts) > 2 else model
+
+
 def result_roc(result: AttackResult, name: str | None = None, band: bool = True) -> RocCurve | None:
     """The ROC of a result (None without ground truth), with a bootstrap band when the identities allow."""
     roc = result.metrics.get("roc")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leakage.report import compare_runs, plain_summary, render_pdf, render_report, result_roc, roc_figure
+from leakage.report import compare_runs, plain_summary, render_pdf, render_report, result_roc, roc_figure, short_model_name
 from leakage.results import AttackResult
 from runs_fixtures import synthetic_result
 
@@ -177,3 +177,16 @@ def test_pdf_export_prints_the_report(report: str, tmp_path: Path) -> None:
     # the same report with plotting switched off prints smaller: the plots made it into the PDF
     without_plots = render_pdf(report.replace("Plotly.newPlot(", "(function () {})("), tmp_path / "bare.pdf", chromium=CHROMIUM)
     assert len(data) > without_plots.stat().st_size + 10_000
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"),
+    [
+        ("/tmp/pytest-of-root/pytest-3/blur-aware0", "pytest-3/blur-aware0"),
+        ("/models/vit-mae-base", "models/vit-mae-base"),
+        ("facebook/vit-mae-base", "facebook/vit-mae-base"),
+        ("lab-vlm", "lab-vlm"),
+    ],
+)
+def test_legends_name_models_briefly(model, shown):
+    assert short_model_name(model) == shown
