@@ -37,8 +37,10 @@ def test_page_in_the_browser(server, page, tiny_lab: dict, tmp_path: Path) -> No
     page.get_by_text("What the model sees").wait_for()
     page.get_by_text("ROC, log-log axes").first.wait_for()
     page.get_by_text("Reconstruction error (lower = more likely a member)").first.wait_for()
-    assert "TPR at 1% FPR" in page.content() and "masked input" in page.content()
-    assert page.locator("[data-testid='stImage'] img").count() == 6
+    settle(page)  # the run ends with a redraw of the whole page: read it once that is done
+    page.get_by_text("TPR at 1% FPR").first.wait_for()
+    page.get_by_text("masked input").first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stImage'] img\").length === 6")
     page.wait_for_timeout(1500)
     page.screenshot(path=str(tmp_path / "mim.png"), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
