@@ -28,6 +28,7 @@ from leakage.vlm_views import (
     summary_lines,
 )
 from ui.jobs import Job, job_running, start_job, watch_job
+from ui.resources import model_lock
 
 JOB = "vlm-job"
 
@@ -109,8 +110,9 @@ def start_probe(chosen: dict) -> None:
         vlm = cached_model(chosen["model"], None, job.progress)
         job.progress("scanning the images", 0, 0)
         dataset, dataset_id = resolve_vlm_data(chosen["data"], progress=job.progress)
-        result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id,
-                               progress=job.progress, cancel=job.cancel)
+        with job.turn(model_lock("vlm", chosen["model"])):
+            result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id,
+                                   progress=job.progress, cancel=job.cancel)
         if chosen["keep"]:
             from leakage.store import RunStore
 

@@ -57,3 +57,40 @@ def test_a_finished_run_is_shown_once() -> None:
     assert app.success[0].value == "counted to 20"
     app.run()
     assert not app.success  # handed to the page once, not again on every rerun
+
+
+def test_a_second_run_on_a_model_waits_its_turn_and_can_be_cancelled_while_waiting() -> None:
+    import threading
+
+    import pytest
+
+    from leakage.results import RunCancelled
+    from ui.jobs import Job
+
+    lock = threading.Lock()
+    first, second = Job("first"), Job("second")
+    with first.turn(lock):
+        assert lock.locked()
+        outcome: list[BaseException | None] = []
+
+        def wait_for_the_model() -> None:
+            try:
+                with second.turn(lock):
+                    outcome.append(None)
+            except BaseException as error:
+                outcome.append(error)
+
+        waiting = threading.Thread(target=wait_for_the_model)
+        waiting.start()
+        deadline = time.monotonic() + 5
+        while second.stage != "waiting for another run on this model to finish" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert second.stage.startswith("waiting") and not outcome
+        second.cancel.set()
+        waiting.join(timeout=5)
+        assert len(outcome) == 1 and isinstance(outcome[0], RunCancelled)
+    assert not lock.locked()  # released by the first, never taken by the cancelled second
+
+    with pytest.raises(ValueError), Job("third").turn(lock):
+        raise ValueError("the run failed")
+    assert not lock.locked()  # a failed run hands the model back

@@ -58,7 +58,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
         else:
             job.progress("scanning data", 0, 0)
             dataset, dataset_id = resolve_data(data)
-        with shared.lock:
+        with job.turn(shared.lock):
             result = run_idia(shared.clip, dataset, config, runtime=RuntimeOptions(), dataset_id=dataset_id,
                               progress=job.progress, cancel=job.cancel)
         if store:
@@ -83,7 +83,7 @@ def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackR
     key = run_key(shared.clip.identifier, None, data, replace(config, n_draws=0))
     if key not in result_cache():
         dataset, dataset_id = resolve_data(data)
-        with shared.lock:
+        with job.turn(shared.lock):
             result_cache()[key] = run_idia(shared.clip, dataset, replace(config, n_draws=0), dataset_id=dataset_id,
                                            progress=lambda stage, done, total: job.progress(f"reference set: {stage}", done, total),
                                            cancel=job.cancel)

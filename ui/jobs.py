@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
@@ -27,6 +28,20 @@ class Job:
 
     def progress(self, stage: str, done: int, total: int) -> None:
         self.stage, self.done, self.total = stage, done, total
+
+    @contextmanager
+    def turn(self, lock: threading.Lock) -> Iterator[None]:
+        """Hold `lock` (one model, one run at a time) while the body runs; wait for it showing so,
+        and stop waiting when the run is cancelled."""
+        if not lock.acquire(blocking=False):
+            self.progress("waiting for another run on this model to finish", 0, 0)
+            while not lock.acquire(timeout=0.2):
+                if self.cancel.is_set():
+                    raise RunCancelled("cancelled while waiting for the model")
+        try:
+            yield
+        finally:
+            lock.release()
 
     @property
     def fraction(self) -> float:

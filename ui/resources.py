@@ -23,6 +23,12 @@ class SharedClip:
 
 
 @st.cache_resource(show_spinner=False)
+def model_lock(kind: str, spec: str) -> threading.Lock:
+    """The lock of one model of this server, for models held in a page's own cache."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
 def shared_clip(model: str, pretrained: str | None, device: str | None) -> SharedClip:
     return SharedClip(resolve_model(model, pretrained, device), threading.Lock())
 
