@@ -5,6 +5,7 @@ writes bench/results/<name>.json with the machine it ran on.
     python -m bench.run_all --quick         # small sizes, a few minutes: checks, not figures
     python -m bench.run_all --only text_embeddings vs_clip_benchmark
     python -m bench.run_all --trends        # also the IDIA trends over occurrences (builds a sweep lab)
+    python -m bench.run_all --page          # also the dashboard's overhead over Python (needs chromium)
 
 Run it on an otherwise idle machine: with other work on the two cores, the figures (and above
 all the pipeline/bare ratio) swing by tens of percent.
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--in-process", action="store_true", help="no subprocess per measurement (memory figures then not isolated)")
     parser.add_argument("--trends", action="store_true", help="also python -m bench.idia_trends")
+    parser.add_argument("--page", action="store_true", help="also python -m bench.page_overhead (drives Debian's chromium)")
     args = parser.parse_args(argv)
     runners = _runners(args.quick, args.device, not args.in_process)
     for name in args.only:
@@ -51,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         started = time.perf_counter()
         runners[name]()
         print(f"({name}: {time.perf_counter() - started:.0f} s)", flush=True)
+    if args.page:
+        print("\n=== page_overhead ===", flush=True)
+        subprocess.run([sys.executable, "-m", "bench.page_overhead"], check=True)
     if args.trends:
         print("\n=== idia_trends ===", flush=True)
         subprocess.run([sys.executable, "-m", "bench.idia_trends"], check=True)

@@ -61,3 +61,25 @@ def test_app_navigation_lists_every_page():
     app.run()
     assert not app.exception, app.exception
     assert "How much do models leak about people?" in app.title[0].value
+
+
+@pytest.fixture
+def served_config(monkeypatch):
+    """Streamlit's options as `streamlit run app.py` reads them from the repository's .streamlit/config.toml."""
+    from streamlit import config
+
+    monkeypatch.chdir(ROOT)
+    config.get_config_options(force_reparse=True)
+    yield config.get_option
+    monkeypatch.undo()
+    config.get_config_options(force_reparse=True)
+
+
+def test_the_served_config_is_safe_by_default_and_does_not_starve_running_attacks(served_config):
+    assert served_config("server.address") == "127.0.0.1"
+    assert served_config("server.enableXsrfProtection") is True and served_config("server.enableCORS") is True
+    assert served_config("browser.gatherUsageStats") is False
+    assert served_config("client.showErrorDetails") == "type"
+    assert served_config("server.maxUploadSize") == 50
+    # a full garbage collection after every redraw of a job's progress made the lab demo 3.5x slower
+    assert served_config("runner.postScriptGC") is False

@@ -14,6 +14,11 @@ import streamlit as st
 from leakage.results import RunCancelled
 
 
+PROGRESS_REFRESH_SECONDS = 1.0
+"""How often a running job's panel is redrawn: each redraw is a script run on the server and a
+repaint in the browser, both on the CPU the attack runs on."""
+
+
 @dataclass
 class Job:
     label: str
@@ -82,7 +87,7 @@ def watch_job(key: str, on_done: Callable[[Job], None]) -> None:
     if job is None:
         return
 
-    @st.fragment(run_every=0.5)
+    @st.fragment(run_every=PROGRESS_REFRESH_SECONDS)
     def progress_panel() -> None:
         current: Job = st.session_state[key]
         if current.finished:
