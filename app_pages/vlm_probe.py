@@ -43,7 +43,7 @@ BLOCK_SIZES = [2, 4, 6, 8, 12, 16, 24, 32]
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def cached_model(spec: str, device: str | None, _progress=None) -> LoadedVLM:
-    """One copy per server: generation and scoring only read the weights, so sessions share it."""
+    """One copy per server, shared by its sessions; runs on it take turns (`model_lock`)."""
     return resolve_vlm(spec, device, progress=_progress)
 
 
