@@ -110,4 +110,4 @@ if result is not None:
             st.table([{"file": p["path"], "reason": p["reason"]} for p in result.problems])
     if result.dataset.get("id", "").startswith("uploaded"):
         single_person_verdict(result)
-    show_result(result, "idia", images=st.session_state.get("idia-uploads-shown"))
+    show_result(result, "idia-result", images=st.session_state.get("idia-uploads-shown"))

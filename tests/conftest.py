@@ -30,3 +30,26 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+@pytest.fixture(autouse=True)
+def fail_on_streamlit_exceptions(monkeypatch, request):
+    """Every AppTest of a page fails when the page shows a Streamlit exception, checked after the
+    test's last run (not only after the first): a crash below the first chart must not pass."""
+    from streamlit.testing.v1 import AppTest
+
+    apps: list[AppTest] = []
+    original_run = AppTest.run
+
+    def run_and_remember(self, *args, **kwargs):
+        if self not in apps:
+            apps.append(self)
+        return original_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(AppTest, "run", run_and_remember)
+    yield
+    if request.node.get_closest_marker("expects_streamlit_exception"):
+        return
+    for app in apps:
+        boxes = [element.value for element in app.exception]
+        assert not boxes, f"the page showed a Streamlit exception: {boxes}"

@@ -83,3 +83,21 @@ def test_the_served_config_is_safe_by_default_and_does_not_starve_running_attack
     assert served_config("server.maxUploadSize") == 50
     # a full garbage collection after every redraw of a job's progress made the lab demo 3.5x slower
     assert served_config("runner.postScriptGC") is False
+
+
+def test_identity_page_run_with_its_defaults_shows_every_section():
+    """The page's main flow to its last section (a duplicate widget key once crashed it below the ROC)."""
+    import time
+
+    app = page("app_pages/identity_inference.py")
+    app.button(key="idia-run").click().run()
+    deadline = time.monotonic() + 300
+    while not any(button.label == "Download per-identity table (CSV)" for button in app.get("download_button")):
+        assert time.monotonic() < deadline, "the run did not finish"
+        assert not app.exception, app.exception
+        time.sleep(0.5)
+        app.run()
+    assert not app.exception, app.exception
+    assert any(slider.label.startswith("tau: member when at least") for slider in app.slider)
+    assert app.dataframe  # the per-identity table
+    assert any(box.label.startswith("Show a person's images") for box in app.selectbox)

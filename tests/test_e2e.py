@@ -94,6 +94,18 @@ def page(browser, server, tmp_path, request):
     page.set_default_timeout(180_000)
     yield page
     report = getattr(request.node, "report_call", None)
+    if report is not None and report.passed:
+        # Every browser test fails on a Streamlit exception box, looked for once the last run has
+        # finished: a crash below the first chart must not pass unseen.
+        try:
+            settle(page, timeout=60_000)
+            boxes = page.locator(EXCEPTION_BOX).all_inner_texts()
+        except Exception as error:  # a page that never settles is a failure too
+            boxes = [f"the page did not finish its run: {error}"]
+        if boxes:
+            report.outcome = "failed"
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            pytest.fail("Streamlit showed an exception: " + " | ".join(boxes)[:2000], pytrace=False)
     if report is not None and report.failed:  # say what the browser and the server saw
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         terminal = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -102,7 +114,17 @@ def page(browser, server, tmp_path, request):
     context.close()
 
 
-def settle(page) -> None:
+EXCEPTION_BOX = "[data-testid='stException']"
+
+
+def assert_no_exception(page) -> None:
+    """Fail on any Streamlit exception box on the page (after its run has finished)."""
+    settle(page)
+    boxes = page.locator(EXCEPTION_BOX).all_inner_texts()
+    assert not boxes, "Streamlit showed an exception: " + " | ".join(boxes)[:2000]
+
+
+def settle(page, timeout: float | None = None) -> None:
     """Wait until the app has finished its current script run, as a person waits for the page to redraw.
 
     Acting while a run is still going (the first run imports torch; a slow or shared CPU stretches
@@ -111,8 +133,28 @@ def settle(page) -> None:
     """
     page.wait_for_timeout(250)  # let the rerun that the last action asked for begin
     page.wait_for_function(
-        "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState === 'notRunning'"
+        "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState === 'notRunning'",
+        timeout=timeout,
     )
+
+
+def wait_for_identity_result(page) -> None:
+    """The identity result to its last section: tau slider, per-identity table, a person's images, downloads."""
+    page.get_by_text("tau: member when at least this many prompts name the person").wait_for()
+    page.get_by_text("Correct prompts per person").first.wait_for()
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.get_by_text("Show a person's images and what the model answers").wait_for()
+    page.locator("[data-testid='stImage'] img").first.wait_for()
+    page.get_by_role("button", name="Download per-identity table (CSV)").wait_for()
+    assert_no_exception(page)
+
+
+def test_identity_page_runs_with_its_defaults_to_the_last_section(server, page):
+    page.goto(f"{server['url']}/identity")
+    settle(page)
+    page.get_by_role("button", name="Run the attack").click()
+    page.get_by_text("ROC, log-log axes").first.wait_for()
+    wait_for_identity_result(page)
 
 
 def test_lab_demo_shows_the_roc(server, page, tmp_path):
@@ -127,6 +169,9 @@ def test_lab_demo_shows_the_roc(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / "home.png", SCREENSHOTS / "lab_demo.png")
+    assert_no_exception(page)
+    page.get_by_text("Explore the result").click()
+    wait_for_identity_result(page)
 
 
 def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_path):
@@ -150,6 +195,7 @@ def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_
     assert "likely in its training data" in verdict, verdict
     page.get_by_text("false-positive rate of this claim").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
+    wait_for_identity_result(page)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(tmp_path / "identity.png"), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
