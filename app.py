@@ -1,14 +1,30 @@
-"""The leakage dashboard: how much do foundation models leak about the people in their training data?"""
+"""The leakage dashboard: how much do foundation models leak about the people in their training data?
+
+The navigation comes from the attack registry (`leakage.attacks`): an attack with its own page file
+gets that page, any other gets the page generated from its declaration (`ui.attack_page`).
+"""
+
+from functools import partial
 
 import streamlit as st
 
+from leakage.attacks import list_attacks
+from ui.attack_page import render
+
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
+
+
+def attack_page(attack) -> st.Page:
+    title = attack.nav_title or attack.title
+    if attack.page:
+        return st.Page(attack.page, title=title, icon=attack.icon, url_path=attack.url_path)
+    page = st.Page(partial(render, attack.name), title=title, icon=attack.icon, url_path=attack.url_path)
+    return page
+
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/identity_inference.py", title="Identity inference (CLIP)", icon=":material/face:", url_path="identity"),
-    st.Page("app_pages/vlm_probe.py", title="VLM identity probe", icon=":material/chat:", url_path="vlm"),
-    st.Page("app_pages/mim.py", title="Membership inference (MIM)", icon=":material/image:", url_path="mim"),
+    *(attack_page(attack) for attack in list_attacks()),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 

@@ -6,9 +6,10 @@ from leakage.data import dataset_from_uploads
 from leakage.hub import HubUnavailableError
 from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, PersonUpload
 from leakage.models import list_open_clip_pretrained
-from ui.idia_runs import cached_result, start_idia
+from ui.attack_runs import cached_result, finished_result
+from ui.idia_runs import start_idia
 from ui.idia_view import show_result
-from ui.jobs import job_running, watch_job
+from ui.jobs import job_running
 from ui.resources import ensure_lab_with_progress, shared_clip
 from ui.verdict import single_person_verdict
 
@@ -101,13 +102,9 @@ if st.button("Run the attack", type="primary", disabled=not ready or job_running
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         st.error(str(error))
 
-watch_job("idia-job", lambda job: st.session_state.__setitem__("idia-job-result", job.result))
 # the home page's one-click demo lands here too ("Explore the result")
-result = cached_result(st.session_state.get("idia-job-result") or st.session_state.get("demo-job-result"))
+result = finished_result("idia-job") or cached_result(st.session_state.get("demo-job-result"))
 if result is not None:
-    if result.problems:
-        with st.expander(f"{len(result.problems)} files skipped"):
-            st.table([{"file": p["path"], "reason": p["reason"]} for p in result.problems])
     if result.dataset.get("id", "").startswith("uploaded"):
         single_person_verdict(result)
     show_result(result, "idia-result", images=st.session_state.get("idia-uploads-shown"))

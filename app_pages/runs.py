@@ -12,20 +12,15 @@ import json
 import pandas as pd
 import streamlit as st
 
+from leakage.attacks import attack_spec
+from leakage.comparison import compare_runs, comparison_rows
 from leakage.exports import identity_csv
-from leakage.report import (
-    compare_runs,
-    comparison_rows,
-    metric_rows,
-    plain_summary,
-    render_report,
-    result_roc,
-    risk_verdict,
-    roc_figure,
-    score_figure,
-)
+from leakage.figures import result_roc, roc_figure
+from leakage.report import render_report
 from leakage.results import AttackResult
 from leakage.store import RunStore, default_url
+from leakage.wording import plain_summary, risk_verdict
+from ui.result_view import show_figures, show_headline, show_items
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,6 +49,13 @@ def requested_runs() -> list[int]:
     return [int(part) for part in text.split(",") if part.strip().isdigit()]
 
 
+def headline_text(row) -> str | None:
+    """The attack's own headline number (AUC for membership attacks, attack success rate for a backdoor, ...)."""
+    if row.headline_value is None:
+        return None
+    return f"{attack_spec(row.attack).primary_metric} {row.headline_value:.3f}"
+
+
 def run_name(row) -> str:
     return f"#{row.id} {row.label or row.model or row.attack}"
 
@@ -77,30 +79,13 @@ def show_run(store: RunStore, run_id: int) -> None:
     for sentence in plain_summary(result)[1 if level != "unknown" else 0:]:
         st.markdown(sentence)
 
-    metrics = result.metrics
-    if "auc" in metrics:
-        tpr, tpr_ci = metrics["tpr_at_fpr"], metrics["tpr_at_fpr_ci"]
-        columns = st.columns(4)
-        columns[0].metric("AUC", f"{metrics['auc']:.3f}", help=f"95% CI {metrics['auc_ci'][0]:.3f}\u2013{metrics['auc_ci'][1]:.3f}")
-        for column, key, label in zip(columns[1:], ("0.01", "0.001", "0"), ("1%", "0.1%", "0%")):
-            column.metric(f"TPR at {label} FPR", f"{100 * tpr[key]:.1f}%",
-                          help=f"95% CI {100 * tpr_ci[key][0]:.1f}%\u2013{100 * tpr_ci[key][1]:.1f}%")
-    numbers = pd.DataFrame(metric_rows(result)).rename(
+    show_headline(result)
+    numbers = pd.DataFrame(attack_spec(result.attack).call("metric_rows", result)).rename(
         columns={"metric": "Metric", "value": "Value", "ci": "Confidence interval", "meaning": "What it means"}
     )
     st.dataframe(numbers, hide_index=True, width="stretch")
-
-    curve = load_roc(store.url, run_id, summary.model or result.attack, True)
-    if curve is not None:
-        left, right = st.columns(2)
-        left.plotly_chart(roc_figure([curve]), key=f"roc-linear-{run_id}")
-        right.plotly_chart(roc_figure([curve], log_axes=True), key=f"roc-log-{run_id}")
-    histogram = score_figure(result)
-    if histogram is not None:
-        st.plotly_chart(histogram, key=f"scores-{run_id}")
-
-    st.markdown("**Per identity**")
-    st.dataframe(pd.DataFrame(result.identities), hide_index=True, width="stretch")
+    show_figures(result, f"run-{run_id}", name=summary.model or result.attack)
+    show_items(result, f"run-{run_id}")
 
     with st.expander("Reproduce: config, hash, code version, seeds"):
         st.markdown(f"config hash `{result.config_hash}` \u00b7 code `{result.code_version}`")
@@ -197,6 +182,7 @@ def main() -> None:
             "id": [row.id for row in rows],
             "created (UTC)": [row.created_at[:16].replace("T", " ") for row in rows],
             "attack": [row.attack for row in rows],
+            "headline": [headline_text(row) for row in rows],
             "model": [row.model for row in rows],
             "data": [row.dataset for row in rows],
             "AUC": [row.auc for row in rows],

@@ -2,9 +2,9 @@
 anonymizing the picture stop it?
 
 Thin on purpose: the probe is `leakage.vlm`, anonymization `leakage.anonymize`, face boxes
-`leakage.faces`, the lab VLM `leakage.lab.vlm`, figures and tables `leakage.vlm_views` and the
-ROC figure `leakage.report`, background runs with progress and Cancel `ui.jobs`; this page picks
-inputs and draws results.
+`leakage.faces`, the lab VLM `leakage.lab.vlm`, figures and tables `leakage.vlm_views`; runs start
+through `ui.attack_runs` (shared model, turns, progress and Cancel) and the closed-set numbers and
+ROC come from the standard result view; this page picks inputs and draws the answers.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from leakage.anonymize import Anonymization, anonymize
 from leakage.data import ImageLoadError, load_image
 from leakage.faces import detector_note
 from leakage.lab import vlm as lab_vlm
-from leakage.report import result_roc, roc_figure, short_model_name
 from leakage.results import AttackResult
-from leakage.vlm import DEFAULT_QUESTIONS, LoadedVLM, ProbeRuntime, VLMProbeConfig, resolve_vlm, resolve_vlm_data, run_vlm_probe
+from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig
 from leakage.vlm_views import (
     gallery_rows,
     highlighted_answer,
@@ -27,8 +26,9 @@ from leakage.vlm_views import (
     settings_from_choices,
     summary_lines,
 )
-from ui.jobs import Job, job_running, start_job, watch_job
-from ui.resources import model_lock
+from ui.attack_runs import finished_result, start_attack
+from ui.jobs import job_running
+from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
 
 JOB = "vlm-job"
 
@@ -39,12 +39,6 @@ MODEL_SOURCES = {
 }
 BLUR_RADII = [1, 2, 4, 6, 8, 12, 16, 24, 32]
 BLOCK_SIZES = [2, 4, 6, 8, 12, 16, 24, 32]
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def cached_model(spec: str, device: str | None, _progress=None) -> LoadedVLM:
-    """One copy per server, shared by its sessions; runs on it take turns (`model_lock`)."""
-    return resolve_vlm(spec, device, progress=_progress)
 
 
 def model_picker() -> str | None:
@@ -105,45 +99,22 @@ def settings() -> dict:
 
 
 def start_probe(chosen: dict) -> None:
-    def work(job: Job) -> AttackResult:
-        job.progress("loading the model", 0, 0)
-        vlm = cached_model(chosen["model"], None, job.progress)
-        job.progress("scanning the images", 0, 0)
-        dataset, dataset_id = resolve_vlm_data(chosen["data"], progress=job.progress)
-        with job.turn(model_lock("vlm", chosen["model"])):
-            result = run_vlm_probe(vlm, dataset, chosen["config"], runtime=ProbeRuntime(batch_size=32), dataset_id=dataset_id,
-                                   progress=job.progress, cancel=job.cancel)
-        if chosen["keep"]:
-            from leakage.store import RunStore
-
-            with RunStore() as store:
-                result.details["run_id"] = store.save(result)
-        return result
-
     # The answers on show must be those of the settings being run, not of the last run.
-    st.session_state.pop("vlm-result", None)
-    start_job(JOB, "VLM probe", work)
+    st.session_state.pop(f"{JOB}-result", None)
+    start_attack(JOB, "vlm", chosen["model"], chosen["data"], chosen["config"], store=chosen["keep"])
 
 
 def show_metrics(result: AttackResult) -> None:
     for line in summary_lines(result):
         st.markdown(line)
     st.plotly_chart(leak_rate_figure(result), key="vlm-leak-chart")
-    metrics = result.metrics
-    if "auc" not in metrics:
+    if "auc" not in result.metrics:
         if result.config.get("closed_set"):
             st.info("No ground truth with both members and non-members: no ROC (leak rates and scores are in the table).")
         return
     st.subheader("Closed set: the name's likelihood as a membership score")
-    columns = st.columns(4)
-    columns[0].metric("AUC", f"{metrics['auc']:.3f}", help=f"95% CI {metrics['auc_ci'][0]:.3f}\u2013{metrics['auc_ci'][1]:.3f}")
-    for column, key, label in zip(columns[1:], ("0.01", "0.001", "0"), ("1%", "0.1%", "0%")):
-        low, high = metrics["tpr_at_fpr_ci"][key]
-        column.metric(f"TPR at {label} FPR", f"{100 * metrics['tpr_at_fpr'][key]:.1f}%", help=f"95% CI {100 * low:.1f}%\u2013{100 * high:.1f}%")
-    curve = result_roc(result, name=f"{short_model_name(result.config.get('model', 'model'))} \u00b7 AUC {metrics['auc']:.3f}")
-    left, right = st.columns(2)
-    left.plotly_chart(roc_figure([curve]), key="vlm-roc-linear")
-    right.plotly_chart(roc_figure([curve], log_axes=True), key="vlm-roc-log")
+    show_headline(result)
+    show_figures(result, "vlm")
 
 
 def picture(row: dict) -> object | None:
@@ -217,13 +188,8 @@ def main() -> None:
         st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
     if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
         start_probe(chosen)
-
-    def finished(job: Job) -> None:
-        st.session_state["vlm-result"] = job.result
-
-    watch_job(JOB, finished)
+    result = finished_result(JOB)
     show_design()
-    result = st.session_state.get("vlm-result")
     if result is None:
         return
     run_id = result.details.get("run_id")
@@ -232,11 +198,11 @@ def main() -> None:
                + (f" \u00b7 stored as run {run_id} (open it on the Runs page)" if run_id else ""))
     show_metrics(result)
     show_gallery(result)
-    if result.problems:
-        with st.expander(f"{len(result.problems)} files skipped"):
-            st.dataframe(result.problems, hide_index=True, width="stretch")
+    show_problems(result)
     st.subheader("Per person")
     st.dataframe(identity_table(result), hide_index=True, width="stretch")
+    show_downloads(result, "vlm")
+    show_provenance(result)
 
 
 main()

@@ -34,9 +34,9 @@ RESULT_MARKER = "BENCH-RESULT "
 def load_bench_model(spec: str, device: str | None = None):
     """A LoadedClip for `untrained:ARCH` (seed 0, so its fingerprint and text cache are stable) or anything `resolve_model` takes."""
     if not spec.startswith(UNTRAINED):
-        from leakage.sources import resolve_model
+        from leakage.catalog import resolve_model
 
-        return resolve_model(spec, device=device)
+        return resolve_model(spec, "clip", device=device)
     import open_clip
     import torch
 
@@ -66,7 +66,7 @@ def load_bench_model(spec: str, device: str | None = None):
 
 def bench_dataset(data: str, n_images: int):
     """Whole people spread evenly over the dataset's sorted names, enough of them for at least n_images images."""
-    from leakage.sources import resolve_data
+    from leakage.catalog import resolve_data
 
     dataset, _ = resolve_data(data)
     names = dataset.names()
@@ -79,7 +79,7 @@ def bench_dataset(data: str, n_images: int):
 def attack_names(data: str, n_names: int, seed: int = 0) -> list[str]:
     """The IDIA candidate list of the whole dataset (its people plus distractors, shuffled), cut to n_names."""
     from leakage.idia import candidate_names
-    from leakage.sources import resolve_data
+    from leakage.catalog import resolve_data
 
     dataset, _ = resolve_data(data)
     return candidate_names(dataset.names(), max(n_names, len(dataset.names())), seed)[:n_names]

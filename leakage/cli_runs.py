@@ -86,7 +86,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     if args.json:
         print(result.to_json())
         return 0
-    from leakage.report import metric_rows, plain_summary
+    from leakage.wording import metric_rows, plain_summary
 
     summary = store.summary(args.run_id)
     lines = [

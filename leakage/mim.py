@@ -546,30 +546,3 @@ def reconstruct(mae: LoadedMAE, image: str | bytes | Image.Image, relative_path:
         return np.clip(np.nan_to_num(picture, nan=0.5), 0.0, 1.0)
 
     return Reconstruction(to_picture(patches), to_picture(masked), to_picture(mixed), error)
-
-
-# --------------------------------------------------------------------------- short names
-
-
-def resolve_model(spec: str, device: str | None = None, progress: Progress | None = None) -> LoadedMAE:
-    """`lab-mae` / `lab-mae-reference` (the default lab MAE, built on first use), a local folder
-    written by save_pretrained, or a hub id such as facebook/vit-mae-base."""
-    from leakage.lab import mae as lab_mae
-
-    if spec in (lab_mae.LAB_MAE_MODEL, lab_mae.LAB_MAE_REFERENCE):
-        lab = lab_mae.ensure_lab_mae(progress=progress)
-        folder = lab.model_dir if spec == lab_mae.LAB_MAE_MODEL else lab_mae.ensure_reference(lab, progress)
-        loaded = load_mae(folder, device=device, name=spec)  # results name the lab model, not its folder
-        loaded.metadata["lab"] = lab.describe()
-        return loaded
-    return load_mae(spec, device=device)
-
-
-def resolve_data(spec: str, progress: Progress | None = None) -> tuple[Dataset, str]:
-    """`lab-mae` (the lab MAE's attack set with image-level ground truth) or a dataset folder; (dataset, id)."""
-    from leakage.data import scan_dataset
-    from leakage.lab import mae as lab_mae
-
-    if spec == lab_mae.LAB_MAE_DATA:
-        return scan_dataset(lab_mae.ensure_lab_mae(progress=progress).attack_dir), spec
-    return scan_dataset(spec), str(Path(spec).expanduser().resolve())

@@ -107,7 +107,7 @@ def load_clip(
     ----------
     model_name : an open_clip architecture ("ViT-B-32", "lab-clip-s"), or "local-dir:/folder"
         (open_clip_config.json + weights), or "hf-hub:org/repo". The lab's short names ("lab",
-        "lab-control") are resolved in `leakage.sources`.
+        "lab-control") are resolved in `leakage.catalog`.
     pretrained : a pretrained tag ("openai", "laion2b_s34b_b79k") or a local checkpoint file;
         ignored for local-dir: and hf-hub: names.
     device : "auto"/None picks CUDA, then MPS, then the CPU; half precision on GPUs.

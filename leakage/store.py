@@ -189,6 +189,7 @@ runs_table = sa.Table(
     sa.Column("tpr_at_1pct_fpr", sa.Double),
     sa.Column("n_identities", sa.Integer),
     sa.Column("notes", sa.Text),
+    sa.Column("headline_value", sa.Double),
     sqlite_autoincrement=True,
 )
 
@@ -298,8 +299,26 @@ def _migration_2_list_columns(conn: Connection) -> None:
         conn.execute(sa.update(runs).where(runs.c.id == row.id).values(**values))
 
 
+def headline_value(attack: Any, metrics: Any) -> float | None:
+    """The attack's primary metric (its declaration says which: AUC for membership attacks)."""
+    from leakage.attacks import attack_spec
+
+    value = (metrics if isinstance(metrics, dict) else {}).get(attack_spec(str(attack)).primary_metric)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _migration_3_headline(conn: Connection) -> None:
+    """A list column for each run's headline number, whatever its attack declares (not only AUC)."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN headline_value DOUBLE PRECISION")
+    frozen = sa.MetaData()
+    runs = sa.Table("runs", frozen, sa.Column("id", sa.Integer, primary_key=True), sa.Column("attack", sa.String),
+                    sa.Column("metrics", sa.JSON), sa.Column("headline_value", sa.Double))
+    for row in conn.execute(sa.select(runs.c.id, runs.c.attack, runs.c.metrics)).all():
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(headline_value=headline_value(row.attack, row.metrics)))
+
+
 #: Ordered migrations; migration i (1-based) takes a database from version i-1 to i.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial, _migration_2_list_columns)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial, _migration_2_list_columns, _migration_3_headline)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -421,6 +440,8 @@ class RunSummary:
     device: str | None = None
     n_identities: int | None = None
     notes: str | None = None
+    headline_value: float | None = None
+    """The attack's primary metric (`Attack.primary_metric`)."""
 
 
 def _now() -> str:
@@ -459,6 +480,7 @@ class RunStore:
         identities = [row if isinstance(row, dict) else {"value": row} for row in data.pop("identities") or []]
         row = {key: data.pop(key) for key in _RUN_COLUMN_FIELDS}
         row.update(_list_values(row["model"], row["dataset"], row["metrics"], len(identities)))
+        row["headline_value"] = headline_value(row["attack"], row["metrics"])
         row.update(result=data, label=label, notes=notes, saved_at=_now())
         with _write(self.engine) as conn:
             run_id = int(conn.execute(sa.insert(runs_table).values(**row)).inserted_primary_key[0])
@@ -566,7 +588,7 @@ class RunStore:
         c = runs_table.c
         return [
             c.id, c.attack, c.created_at, c.model_name.label("model"), c.dataset_id.label("dataset"), c.auc,
-            c.tpr_at_1pct_fpr, c.config_hash, c.label, c.code_version, c.device, c.n_identities, c.notes,
+            c.tpr_at_1pct_fpr, c.config_hash, c.label, c.code_version, c.device, c.n_identities, c.notes, c.headline_value,
         ]
 
     def _summaries(self, query: sa.Select) -> list[RunSummary]:

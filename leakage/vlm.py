@@ -612,33 +612,3 @@ def _assemble(
             # The open-answer decision: "member" when any answer names the person.
             metrics["open_answer_decision"] = threshold_metrics(labels, np.array([row["named"] for row in truth], dtype=int))
     return {"metrics": metrics, "identities": identities, "images": image_rows}
-
-
-# --------------------------------------------------------------------------------------------
-# Model and data by short names (CLI and page)
-# --------------------------------------------------------------------------------------------
-
-LAB_VLM_NAMES = ("lab-vlm",)
-
-
-def resolve_vlm(model: str, device: str | None = None, progress: Progress | None = None) -> LoadedVLM:
-    """`lab-vlm` (built on first use), a save_pretrained folder, or a hub id."""
-    if model in LAB_VLM_NAMES:
-        from leakage.lab.vlm import ensure_lab_vlm
-
-        lab = ensure_lab_vlm(progress=progress)
-        vlm = load_vlm(lab.model_dir, device=device, name="lab-vlm")
-        vlm.metadata["lab_vlm"] = lab.describe()
-        return vlm
-    return load_vlm(model, device=device)
-
-
-def resolve_vlm_data(data: str, progress: Progress | None = None) -> tuple[Dataset, str]:
-    """`lab` / `lab-vlm` (the lab VLM's held-out images, with ground truth) or a dataset folder."""
-    from leakage.data import scan_dataset
-
-    if data in ("lab", "lab-vlm"):
-        from leakage.lab.vlm import ensure_lab_vlm
-
-        return scan_dataset(ensure_lab_vlm(progress=progress).attack_dir), "lab-vlm"
-    return scan_dataset(data), str(Path(data).resolve())

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from leakage.anonymize import Anonymization
-from leakage.report import PALETTE
+from leakage.figures import PALETTE
 from leakage.results import AttackResult
 
 GROUPS = (("members", "members", PALETTE[1]), ("nonmembers", "non-members", PALETTE[0]))

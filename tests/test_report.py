@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leakage.report import compare_runs, plain_summary, render_pdf, render_report, result_roc, roc_figure, short_model_name
+from leakage.comparison import compare_runs
+from leakage.figures import result_roc, roc_figure, short_model_name
+from leakage.report import render_pdf, render_report
+from leakage.wording import plain_summary
 from leakage.results import AttackResult
 from runs_fixtures import synthetic_result
 

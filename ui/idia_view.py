@@ -1,9 +1,8 @@
-"""How an IDIA result is shown: headline numbers, ROC (linear and log-log), the tau slider with its
-confusion matrix, the identity table, a person's images with the top-5 names, downloads."""
+"""How an IDIA result is shown: the standard result view (ui.result_view) plus the tau slider with its
+confusion matrix, the identity table, a person's images with the top-5 names and the occurrence trend."""
 
 from __future__ import annotations
 
-import json
 from typing import Mapping
 
 import numpy as np
@@ -11,39 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from leakage.exports import identity_csv
 from leakage.idia import retune
-from leakage.report import result_roc, roc_figure
 from leakage.results import AttackResult
-
-
-def roc_label(result: AttackResult) -> str:
-    metrics = result.metrics
-    tpr = metrics["tpr_at_fpr"]
-    return f"{result.model.get('model')} · AUC {metrics['auc']:.3f} · TPR@1%FPR {tpr['0.01']:.2f} · TPR@0.1%FPR {tpr['0.001']:.2f}"
-
-
-def show_headline(result: AttackResult) -> None:
-    metrics = result.metrics
-    columns = st.columns(5)
-    columns[0].metric("People", metrics["n_identities"])
-    columns[1].metric("Predicted members", metrics["n_predicted_members"])
-    if "auc" in metrics:
-        low, high = metrics["auc_ci"]
-        columns[2].metric("AUC", f"{metrics['auc']:.3f}", help=f"95% bootstrap CI {low:.3f}–{high:.3f}. 0.5 is guessing, 1.0 is perfect.")
-        columns[3].metric("TPR at 1% FPR", f"{metrics['tpr_at_fpr']['0.01']:.2f}", help="Share of members found while at most 1% of non-members are wrongly flagged.")
-        columns[4].metric("TPR at 0.1% FPR", f"{metrics['tpr_at_fpr']['0.001']:.2f}")
-    else:
-        columns[2].info("No ground truth: ROC and error rates need known members and non-members.")
-
-
-def show_roc(result: AttackResult, key: str) -> None:
-    if "roc" not in result.metrics:
-        return
-    curve = result_roc(result, name=roc_label(result))
-    left, right = st.columns(2)
-    left.plotly_chart(roc_figure([curve]), width="stretch", key=f"{key}-roc-lin")
-    right.plotly_chart(roc_figure([curve], log_axes=True), width="stretch", key=f"{key}-roc-log")
+from ui.result_view import item_frame, show_downloads, show_figures, show_headline, show_problems, show_provenance
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -75,14 +44,8 @@ def show_threshold(result: AttackResult, key: str) -> None:
         )
 
 
-def identity_frame(result: AttackResult) -> pd.DataFrame:
-    columns = ["name", "member", "occurrences", "correct_prompts", "tied_prompts", "score", "mean_true_prob", "predicted_member", "n_images"]
-    frame = pd.DataFrame(result.identities)
-    return frame[[c for c in columns if c in frame.columns]].sort_values("score", ascending=False)
-
-
 def show_identities(result: AttackResult, key: str) -> str | None:
-    frame = identity_frame(result)
+    frame = item_frame(result)
     st.dataframe(frame, width="stretch", hide_index=True, key=f"{key}-table")
     color = frame["member"].map({True: "member", False: "non-member"}) if "member" in frame else None
     figure = go.Figure()
@@ -129,23 +92,15 @@ def show_occurrence_trend(result: AttackResult, key: str) -> None:
     st.plotly_chart(figure, width="stretch", key=f"{key}-occ")
 
 
-def show_downloads(result: AttackResult, key: str) -> None:
-    left, right = st.columns(2)
-    left.download_button("Download result (JSON)", json.dumps(result.to_dict(), indent=2), file_name=f"idia-{result.config_hash}.json",
-                         mime="application/json", key=f"{key}-json")
-    right.download_button("Download per-identity table (CSV)", identity_csv(result.identities), file_name=f"idia-{result.config_hash}.csv",
-                          mime="text/csv", key=f"{key}-csv")
-
-
 def show_result(result: AttackResult, key: str, images: Mapping[str, object] | None = None) -> None:
+    """The standard result view with the IDIA's own sections: tau, people, a person's images, occurrences."""
     show_headline(result)
-    show_roc(result, key)
+    show_figures(result, key)
     show_threshold(result, key)
     person = show_identities(result, key)
     if person:
         show_person_images(result, person, images)
     show_occurrence_trend(result, key)
+    show_problems(result)
     show_downloads(result, key)
-    st.caption(f"config hash `{result.config_hash}` · code `{result.code_version}` · seeds {result.seeds} · "
-               f"{result.model.get('device_description')} · model loaded in {result.model.get('load_seconds', 0):.1f} s · "
-               f"run took {result.timing.get('total_seconds', 0):.1f} s")
+    show_provenance(result)

@@ -1,36 +1,39 @@
-"""Models and the lab, loaded once per server and shared by all sessions.
+"""Models and the lab, loaded once per server and shared by all sessions and pages.
 
 One lock per model: two users on one GPU take turns instead of interleaving batches, and
-`st.cache_resource` makes sure a model is loaded once, not once per session.
+`st.cache_resource` makes sure a model is loaded once, not once per session or per page.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
-from leakage.lab.build import Lab, ensure_lab, is_built, default_lab_config
-from leakage.models import LoadedClip
-from leakage.sources import resolve_model
+from leakage.catalog import resolve_model
+from leakage.lab.build import Lab, default_lab_config, ensure_lab, is_built
 
 
 @dataclass
-class SharedClip:
-    clip: LoadedClip
+class SharedModel:
+    model: Any
     lock: threading.Lock
 
-
-@st.cache_resource(show_spinner=False)
-def model_lock(kind: str, spec: str) -> threading.Lock:
-    """The lock of one model of this server, for models held in a page's own cache."""
-    return threading.Lock()
+    @property
+    def clip(self) -> Any:  # the IDIA pages' name for it
+        return self.model
 
 
-@st.cache_resource(show_spinner=False)
-def shared_clip(model: str, pretrained: str | None, device: str | None) -> SharedClip:
-    return SharedClip(resolve_model(model, pretrained, device), threading.Lock())
+@st.cache_resource(show_spinner=False, max_entries=8)
+def shared_model(kind: str, spec: str, pretrained: str | None = None, device: str | None = None, _progress=None) -> SharedModel:
+    """The model `spec` of `kind`, loaded once per server, with its lock."""
+    return SharedModel(resolve_model(spec, kind, pretrained=pretrained, device=device, progress=_progress), threading.Lock())
+
+
+def shared_clip(model: str, pretrained: str | None, device: str | None) -> SharedModel:
+    return shared_model("clip", model, pretrained, device)
 
 
 def lab_is_built() -> bool:

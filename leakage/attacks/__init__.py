@@ -1,0 +1,48 @@
+"""The registry of attacks: every attack module declares an `Attack`, and the CLI, the pages, the
+run store and the report read this list. Adding an attack is its module plus one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from leakage.attacks.base import Attack
+
+ATTACK_MODULES: tuple[str, ...] = (
+    "leakage.attacks.idia",
+    "leakage.attacks.vlm_probe",
+    "leakage.attacks.mim",
+)
+"""In the order the navigation and the CLI list them."""
+
+ATTACKS: dict[str, Attack] = {}
+for _module in ATTACK_MODULES:
+    _attack: Attack = importlib.import_module(_module).ATTACK
+    ATTACKS[_attack.name] = _attack
+_ALIASES = {alias: attack.name for attack in ATTACKS.values() for alias in attack.aliases}
+
+
+def list_attacks() -> list[Attack]:
+    return list(ATTACKS.values())
+
+
+def attack_spec(name: str) -> Attack:
+    """The attack named `name` (or one of its aliases); an unknown name gets a neutral description,
+    so that a stored run of an attack this code no longer has still opens."""
+    name = _ALIASES.get(name, name)
+    if name in ATTACKS:
+        return ATTACKS[name]
+    return Attack(
+        name=name, title=f"{name} attack", question="Was this record in the model's training data?",
+        explanation=f"The {name} attack gives every record a score; a higher score means more likely in the training data.",
+        attacker_has=f"what the {name} attack needs", config=dict, run=None, model_kind="clip", default_model="",
+        default_data="", unit="record", units="records",
+    )
+
+
+def get_attack(name: str) -> Attack:
+    """The attack named `name`, or a ValueError listing the attacks there are."""
+    name = _ALIASES.get(name, name)
+    if name not in ATTACKS:
+        raise ValueError(f"unknown attack '{name}'; attacks: {', '.join(ATTACKS)}")
+    return ATTACKS[name]

@@ -1,0 +1,134 @@
+"""Identity inference on CLIP (IDIA): was this person in the model's training data?
+
+Hintersdorf et al., "Does CLIP Know My Face?" (JAIR 2024); background.md §1. The engine is
+`leakage.idia`; this module declares the attack to the CLI, pages, run store and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from leakage.attacks.base import Attack, Headline, RunContext
+from leakage.attacks.membership import headline as membership_headline
+from leakage.attacks.membership import tpr_rows
+from leakage.results import AttackResult
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images-per-person", type=int, default=10)
+    parser.add_argument("--names", type=int, default=1000, help="candidate names (people under test + distractors)")
+    parser.add_argument("--tau", type=int, default=1, help="member when at least tau prompts name the person")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--draws", type=int, default=20, help="repeated random draws of attack images (mean ± std)")
+    parser.add_argument("--templates-file", type=Path, default=None, help="one template per line, {} for the name")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig
+
+    templates = DEFAULT_TEMPLATES
+    if args.templates_file:
+        templates = tuple(line.strip() for line in args.templates_file.read_text().splitlines() if line.strip())
+    return IDIAConfig(images_per_person=args.images_per_person, n_candidates=args.names, templates=templates,
+                      tau=args.tau, seed=args.seed, n_draws=args.draws)
+
+
+def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
+    from leakage.idia import RuntimeOptions, run_idia
+
+    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
+                                                              ("num_workers", context.num_workers)) if value is not None})
+    return run_idia(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
+                    cancel=context.cancel, **context.options)
+
+
+def headline(result: AttackResult) -> list[Headline]:
+    metrics = result.metrics
+    people = [Headline("People", str(metrics["n_identities"])), Headline("Predicted members", str(metrics["n_predicted_members"]))]
+    return membership_headline(result) + people
+
+
+def decision_rule(result: AttackResult) -> str | None:
+    from leakage.wording import format_number
+
+    config = result.config
+    if "tau" not in config:
+        return None
+    templates = config.get("templates")
+    out_of = f" of the {len(templates)} prompts" if isinstance(templates, list) else " prompts"
+    return f"member when at least {format_number(config['tau'])}{out_of} name the person"
+
+
+def summary_lines(result: AttackResult) -> list[str]:
+    metrics = result.metrics
+    lines = [
+        f"IDIA on {result.model.get('model')} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"config hash {result.config_hash} · code {result.code_version}",
+        f"{metrics['n_identities']} people, {metrics['n_images']} attack images, {metrics['n_candidates']} candidate names, "
+        f"tau = {result.config['tau']} of {len(result.config['templates'])} prompts",
+        f"predicted members: {metrics['n_predicted_members']}",
+    ]
+    if "auc" in metrics:
+        low, high = metrics["auc_ci"]
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})")
+        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+        at = metrics["at_threshold"]
+        lines.append(
+            f"at tau: TPR {at['tpr']:.3f}  FPR {at['fpr']:.3f}  precision {at['precision']:.3f}  accuracy {at['accuracy']:.3f}"
+        )
+        if "draws" in metrics:
+            draws = metrics["draws"]
+            lines.append(
+                f"over {draws['n']} draws of {draws['k']} images: TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, "
+                f"FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f}"
+            )
+    if result.problems:
+        lines.append(f"{len(result.problems)} files skipped:")
+        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines.append(
+        f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('images_per_second', 0):.0f} images/s)"
+    )
+    lines += ["", f"{'name':<28} {'member':>6} {'correct':>7} {'score':>7} {'predicted':>9}"]
+    for row in sorted(result.identities, key=lambda r: -r["score"])[:10]:
+        member = {True: "yes", False: "no"}.get(row.get("member"), "?")
+        lines.append(
+            f"{row['name']:<28} {member:>6} {row['correct_prompts']:>7} {row['score']:>7.2f} {str(row['predicted_member']):>9}"
+        )
+    if len(result.identities) > 10:
+        lines.append(f"... {len(result.identities) - 10} more (see --json / --csv)")
+    return lines
+
+
+ATTACK = Attack(
+    name="idia",
+    title="Identity inference attack (IDIA) on a CLIP model",
+    nav_title="Identity inference (CLIP)",
+    url="identity",
+    icon=":material/face:",
+    question="Was this person in the training data of this CLIP model?",
+    explanation=(
+        "The attacker shows the model several photos of a person and asks, with a set of prompts such as "
+        "\u201ca photo of {name}\u201d, which of many candidate names fits best. The candidates are the people under "
+        "test plus made-up distractor names. For each prompt the name chosen most often over the photos counts; "
+        "the person is called a member of the training data when enough prompts pick their real name. The score "
+        "is the number of prompts that pick the real name (plus a small tie-breaker from the model's confidence). "
+        "Published as the Identity Inference Attack by Hintersdorf et al., \u201cDoes CLIP Know My Face?\u201d (JAIR 2024). "
+        "It needs only what any user of the model has: images in, embeddings out."
+    ),
+    attacker_has="a few photos and the name of a person",
+    taxonomy="identity inference (training-data privacy)",
+    config="leakage.idia:IDIAConfig",
+    run=run,
+    model_kind="clip",
+    default_model="lab",
+    default_data="lab",
+    page="app_pages/identity_inference.py",
+    add_arguments=add_arguments,
+    config_from_args=config_from_args,
+    summary_lines=summary_lines,
+    headline=headline,
+    decision_rule=decision_rule,
+    item_columns=("name", "member", "occurrences", "correct_prompts", "score", "predicted_member", "n_images"),
+)

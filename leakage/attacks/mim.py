@@ -1,0 +1,125 @@
+"""Membership inference against masked image modeling, by reconstruction error.
+
+Li et al., "Membership Inference Attack Against Masked Image Modeling" (2024); background.md §3.
+The engine is `leakage.mim`; this module declares the attack to the CLI, pages, store and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from leakage.attacks.base import Attack, RunContext
+from leakage.attacks.membership import tpr_rows
+from leakage.results import AttackResult
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction strictly between 0 and 1, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mask-ratio", type=fraction, default=0.75, help="fraction of patches hidden per mask (default 0.75)")
+    parser.add_argument("--masks", type=int, default=8, help="random masks per image; errors are averaged (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the masks")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from leakage.mim import MIMConfig
+
+    return MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
+
+
+def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
+    from leakage.mim import RuntimeOptions, run_mim
+
+    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
+                                                              ("num_workers", context.num_workers)) if value is not None})
+    return run_mim(model, data, config, reference=context.extra_models.get("reference"), runtime=runtime,
+                   dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel, **context.options)
+
+
+def summary_lines(result: AttackResult) -> list[str]:
+    metrics, config = result.metrics, result.config
+    reference = f", reference {config['reference_model']}" if config.get("reference_model") else ""
+    lines = [
+        f"MIM on {config['model']}{reference} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"config hash {result.config_hash} · code {result.code_version}",
+        f"{metrics['n_images']} images of {metrics['n_people']} people, {config['n_masks']} masks per image at mask ratio "
+        f"{config['mask_ratio']:.2f}; score = {config['score']}",
+    ]
+    for warning in [*result.model.get("warnings", []), *(result.details.get("models", {}).get("reference", {}).get("warnings", []))]:
+        lines.append(f"warning: {warning}")
+    if "mean_error_members" in metrics and "mean_error_nonmembers" in metrics:
+        lines.append(f"mean reconstruction error: members {metrics['mean_error_members']:.4f}, "
+                     f"non-members {metrics['mean_error_nonmembers']:.4f}")
+    if "auc" in metrics:
+        low, high = metrics["auc_ci"]
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} member and "
+                     f"{metrics['n_nonmembers']} non-member images")
+        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+    else:
+        lines.append("no ground truth with both members and non-members: scores only (lower error = more likely a member)")
+    if result.problems:
+        lines.append(f"{len(result.problems)} files skipped:")
+        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('images_per_second', 0):.0f} images/s)")
+    lines += ["", f"{'image':<40} {'member':>6} {'error':>8} {'score':>8}"]
+    for row in sorted(result.identities, key=lambda r: -r["score"])[:10]:
+        member = {True: "yes", False: "no"}.get(row.get("member"), "?")
+        lines.append(f"{row['name'][-40:]:<40} {member:>6} {row['reconstruction_error']:>8.4f} {row['score']:>8.4f}")
+    if len(result.identities) > 10:
+        lines.append(f"... {len(result.identities) - 10} more (see --json / --csv)")
+    return lines
+
+
+def figures(result: AttackResult, name: str | None = None) -> list:
+    """ROC on linear and log-log axes, then the reconstruction errors of member and non-member images."""
+    import plotly.graph_objects as go
+
+    from leakage.figures import PALETTE, ResultFigure, membership_figures
+
+    shown = [figure for figure in membership_figures(result, name=name) if figure.id != "score-histogram"]
+    histogram = go.Figure()
+    for wanted, label, color in ((True, "member images", PALETTE[1]), (False, "non-member images", PALETTE[0]), (None, "unknown", "#999999")):
+        errors = [row["reconstruction_error"] for row in result.identities if row.get("member") is wanted]
+        if errors:
+            histogram.add_trace(go.Histogram(x=errors, name=label, marker_color=color, opacity=0.6, bingroup="errors"))
+    histogram.update_layout(barmode="overlay", template="plotly_white", height=360,
+                            title="Reconstruction error (lower = more likely a member)",
+                            xaxis_title="mean error over the masks (the model's own loss)", yaxis_title="images",
+                            margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return shown + [ResultFigure("errors", histogram, wide=True)]
+
+
+ATTACK = Attack(
+    name="mim",
+    title="Membership inference against a masked image model",
+    nav_title="Membership inference (MIM)",
+    icon=":material/image:",
+    question="Was this image in the pre-training data of this masked image model?",
+    explanation=(
+        "The attacker hides random parts of an image and lets the model fill them in, several times with "
+        "different masks. Images the model was trained on are filled in better, so a low reconstruction error "
+        "points to membership (Li et al., \u201cMembership Inference Attack Against Masked Image Modeling\u201d, 2024)."
+    ),
+    attacker_has="an image and access to the model's reconstructions",
+    config="leakage.mim:MIMConfig",
+    run=run,
+    model_kind="mae",
+    default_model="lab-mae",
+    default_data="lab-mae",
+    extra_models=(("reference", "reference model trained without the target images: score = its error - the target's "
+                                "(per-example calibration)"),),
+    unit="image",
+    units="images",
+    page="app_pages/mim.py",
+    add_arguments=add_arguments,
+    config_from_args=config_from_args,
+    summary_lines=summary_lines,
+    figures=figures,
+    item_columns=("name", "member", "reconstruction_error", "score", "predicted_member"),
+)

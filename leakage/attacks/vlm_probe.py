@@ -1,0 +1,130 @@
+"""Identity leakage probe of a vision-language model, with face anonymization.
+
+After Caldarella et al., "The Phantom Menace" (2024); background.md §2. The engine is
+`leakage.vlm`; this module declares the attack to the CLI, pages, run store and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from leakage.attacks.base import Attack, Headline, RunContext
+from leakage.attacks.membership import headline as membership_headline
+from leakage.attacks.membership import tpr_rows
+from leakage.results import AttackResult
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--questions", nargs="+", default=None, help="questions to ask (default: four phrasings)")
+    parser.add_argument("--questions-file", type=Path, default=None, help="one question per line")
+    parser.add_argument("--anonymize", default="", help="comma-separated settings, e.g. blur:8,pixelate:12,mask,blur:16@image")
+    parser.add_argument("--images-per-person", type=int, default=4)
+    parser.add_argument("--candidates", type=int, default=100, help="names in each closed set (0 = no closed set)")
+    parser.add_argument("--closed-set-questions", type=int, default=1, help="how many of the questions the closed set uses")
+    parser.add_argument("--closed-set-all", action="store_true", help="closed-set scores under every setting, not only the original")
+    parser.add_argument("--answer-template", default="{}", help="the answer scored in the closed set, {} = the name")
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--face-detector", choices=("auto", "haar", "skin"), default="auto", help="for images without a face box")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from leakage.anonymize import parse_settings
+    from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig
+
+    questions = tuple(args.questions) if args.questions else DEFAULT_QUESTIONS
+    if args.questions_file:
+        questions = tuple(line.strip() for line in args.questions_file.read_text().splitlines() if line.strip())
+    settings = parse_settings(args.anonymize)
+    config = VLMProbeConfig(
+        questions=questions,
+        anonymizations=tuple(setting.label for setting in settings),
+        images_per_person=args.images_per_person,
+        max_new_tokens=args.max_new_tokens,
+        closed_set=args.candidates > 0,
+        n_candidates=max(2, args.candidates),
+        closed_set_questions=args.closed_set_questions,
+        closed_set_all_settings=args.closed_set_all,
+        answer_template=args.answer_template,
+        face_detector=args.face_detector,
+        seed=args.seed,
+    )
+    return config
+
+
+def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
+    from leakage.vlm import ProbeRuntime, run_vlm_probe
+
+    runtime = ProbeRuntime(batch_size=context.batch_size) if context.batch_size else ProbeRuntime()
+    return run_vlm_probe(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
+                         cancel=context.cancel, **context.options)
+
+
+def headline(result: AttackResult) -> list[Headline]:
+    rates = result.metrics.get("leak_rates", {}).get("none") or next(iter(result.metrics.get("leak_rates", {}).values()), {})
+    shown = []
+    for key, label in (("members", "Members named"), ("nonmembers", "Non-members named")):
+        if rates.get(key) is not None:
+            shown.append(Headline(label, f"{100 * rates[key]:.1f}%", "Share of answers that name the person (original images)."))
+    return shown + membership_headline(result)
+
+
+def _rate(value) -> str:
+    return "   -  " if value is None else f"{value:6.3f}"
+
+
+def summary_lines(result: AttackResult) -> list[str]:
+    metrics = result.metrics
+    lines = [
+        f"VLM probe of {result.model.get('model')} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"config hash {result.config_hash} · code {result.code_version}",
+        f"{metrics['n_identities']} people, {metrics['n_images']} images, {metrics['n_questions']} questions, {metrics['n_answers']} answers",
+        "",
+        f"{'setting':<22} {'members':>8} {'non-mem.':>8} {'all':>8}  (leak rate: share of answers naming the person)",
+    ]
+    for label, entry in metrics["leak_rates"].items():
+        missing = f"  no face found in {entry['faces_missing']} images (left out)" if entry.get("faces_missing") else ""
+        lines.append(f"{label:<22} {_rate(entry.get('members')):>8} {_rate(entry.get('nonmembers')):>8} {_rate(entry.get('all')):>8}{missing}")
+    if "auc" in metrics:
+        low, high = metrics["auc_ci"]
+        lines += ["", f"closed set (name likelihood among {result.config['n_candidates']} names): AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
+        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+    for label, entry in metrics.get("closed_set_by_setting", {}).items():
+        lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
+    if result.problems:
+        lines.append(f"{len(result.problems)} files skipped:")
+        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('answers_per_second', 0):.1f} answers/s)")
+    return lines
+
+
+ATTACK = Attack(
+    name="vlm",
+    aliases=("vlm-probe",),
+    title="Identity leakage probe of a vision-language model",
+    nav_title="VLM identity probe",
+    icon=":material/chat:",
+    question="Does this vision-language model recognise and name this person?",
+    explanation=(
+        "The attacker shows the model a photo of a person and asks questions such as \u201cWho is this person?\u201d. "
+        "An answer that names the person counts as leakage; in the closed-set version the candidate names are "
+        "ranked by how likely the model is to answer with each, which gives a score per person and a ROC curve. "
+        "Faces can be blurred, pixelated or masked to test whether anonymisation stops the leak "
+        "(after Caldarella et al., \u201cThe Phantom Menace\u201d, 2024)."
+    ),
+    attacker_has="a photo of a person and the ability to ask the model questions",
+    taxonomy="identity inference (training-data privacy)",
+    config="leakage.vlm:VLMProbeConfig",
+    run=run,
+    model_kind="vlm",
+    default_model="lab-vlm",
+    default_data="lab-vlm",
+    page="app_pages/vlm_probe.py",
+    add_arguments=add_arguments,
+    config_from_args=config_from_args,
+    summary_lines=summary_lines,
+    headline=headline,
+    item_columns=("name", "member", "score", "leak_rate", "predicted_member"),
+)

@@ -1,0 +1,99 @@
+"""Starting any registered attack from a page: the shared model (one per server, runs on it take
+turns), a background job with progress and Cancel, the result kept in the run store and in a
+per-server cache, so that the same run asked for twice is computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import streamlit as st
+
+from leakage.attacks import get_attack
+from leakage.attacks.base import RunContext
+from leakage.catalog import resolve_data
+from leakage.provenance import config_hash
+from leakage.results import AttackResult
+from leakage.store import RunStore
+from ui.jobs import Job, start_job
+from ui.resources import shared_model
+
+
+@st.cache_resource(show_spinner=False)
+def result_cache() -> dict[str, AttackResult]:
+    """Results of this server's runs by key, shared by sessions, so a rerun never recomputes."""
+    return {}
+
+
+def run_key(attack: str, model: str, pretrained: str | None, data: str, config: Any, **extra: Any) -> str:
+    return config_hash({"attack": attack, "model": model, "pretrained": pretrained, "data": data,
+                        "config": asdict(config) if is_dataclass(config) else config, **extra})
+
+
+def start_attack(
+    job_key: str,
+    attack_name: str,
+    model: str,
+    data: str,
+    config: Any,
+    *,
+    pretrained: str | None = None,
+    extra_models: Mapping[str, str] | None = None,
+    dataset: Any = None,
+    dataset_id: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    store: bool = True,
+    label: str | None = None,
+    for_store: Callable[[AttackResult], AttackResult] | None = None,
+    after: Callable[[AttackResult, Any, Job], None] | None = None,
+    key_extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Run `attack_name` in the background (the page redraws at once), or point the page at the
+    cached result of this exact run. The job's result is the cache key (`cached_result`).
+
+    `dataset` (with `dataset_id`) replaces resolving `data` by name, e.g. photos held in memory;
+    `for_store` makes the copy that goes into the run store; `after(result, shared, job)` adds to
+    the result before it is cached (e.g. a reference run).
+    """
+    attack = get_attack(attack_name)
+    extra_models = dict(extra_models or {})
+    key = run_key(attack.name, model, pretrained, data, config, extra_models=extra_models, **dict(key_extra or {}))
+    if key in result_cache():
+        st.session_state[f"{job_key}-result"] = key
+        return
+
+    def work(job: Job) -> str:
+        job.progress("loading the model", 0, 0)
+        shared = shared_model(attack.model_kind, model, pretrained, None, job.progress)
+        extras = {role: shared_model(attack.model_kind, spec, None, None, job.progress).model for role, spec in extra_models.items()}
+        if dataset is not None:
+            data_set, data_id = dataset, dataset_id
+        else:
+            job.progress("scanning the data", 0, 0)
+            data_set, data_id = resolve_data(data, model=model, default_lab=attack.default_data, progress=job.progress)
+        context = RunContext(progress=job.progress, cancel=job.cancel, dataset_id=data_id, extra_models=extras,
+                             options=dict(options or {}))
+        with job.turn(shared.lock):
+            result = attack.execute(shared.model, data_set, config, context)
+        if store:
+            with RunStore() as runs:
+                result.details["run_id"] = runs.save(for_store(result) if for_store else result, label=label)
+        if after is not None:
+            after(result, shared, job)
+        result_cache()[key] = result
+        return key
+
+    start_job(job_key, attack.title, work)
+
+
+def cached_result(key: str | None) -> AttackResult | None:
+    return result_cache().get(key) if key else None
+
+
+def finished_result(job_key: str) -> AttackResult | None:
+    """Watch `job_key`'s job (progress and Cancel while it runs) and return the page's latest result."""
+    from ui.jobs import watch_job
+
+    watch_job(job_key, lambda job: st.session_state.__setitem__(f"{job_key}-result", job.result))
+    return cached_result(st.session_state.get(f"{job_key}-result"))
