@@ -95,6 +95,11 @@ LAB_DATA: dict[str, LabData] = {
 }
 
 
+def _with_attacks_registered() -> None:
+    """Attack modules may register lab models and data of their own: make sure they are loaded."""
+    import leakage.attacks  # noqa: F401
+
+
 def register_lab_model(model: LabModel) -> LabModel:
     """Add a lab model (e.g. from an attack module that brings its own lab variants)."""
     LAB_MODELS[model.name] = model
@@ -107,11 +112,13 @@ def register_lab_data(data: LabData) -> LabData:
 
 
 def lab_models(kind: str | None = None) -> list[LabModel]:
+    _with_attacks_registered()
     return [model for model in LAB_MODELS.values() if kind is None or model.kind == kind]
 
 
 def check_model_name(spec: str, kind: str) -> None:
     """Refuse, at once, a lab name of another kind or an unknown lab name, naming the valid ones."""
+    _with_attacks_registered()
     wanted = MODEL_KINDS[kind]
     valid = ", ".join(model.name for model in lab_models(kind)) or "none"
     entry = LAB_MODELS.get(spec)
@@ -125,6 +132,7 @@ def check_model_name(spec: str, kind: str) -> None:
 
 
 def check_data_name(spec: str) -> None:
+    _with_attacks_registered()
     if spec.startswith("lab") and spec not in LAB_DATA and not Path(spec).expanduser().exists():
         raise ValueError(f"unknown lab data set '{spec}'. Lab data sets: {', '.join(LAB_DATA)}; or give a folder.")
 
@@ -144,16 +152,16 @@ def lab_data_for(model: str | None, default: str) -> str:
     return entry.data if entry is not None else default
 
 
-def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab",
-                 progress: Progress | None = None) -> tuple[Any, str]:
-    """A lab data name (`lab` = the one that goes with the model) or a dataset folder: (dataset, id)."""
-    from leakage.data import scan_dataset
-
+def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab", progress: Progress | None = None,
+                 load: str | Callable[[Any], Any] = "leakage.data:scan_dataset") -> tuple[Any, str]:
+    """A lab data name (`lab` = the one that goes with the model) or a folder, read by `load`
+    (the attack's `load_data`; default: one subfolder of images per person): (data, id)."""
     check_data_name(spec)
+    read = _resolve(load) if isinstance(load, str) else load
     name = lab_data_for(model, default_lab) if spec == "lab" else spec
     if name in LAB_DATA:
-        return scan_dataset(_resolve(LAB_DATA[name].folder)(progress=progress)), name
-    return scan_dataset(spec), str(Path(spec).expanduser().resolve())
+        return read(_resolve(LAB_DATA[name].folder)(progress=progress)), name
+    return read(spec), str(Path(spec).expanduser().resolve())
 
 
 def describe_models(kind: str | None = None) -> list[dict[str, str]]:

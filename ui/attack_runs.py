@@ -71,7 +71,8 @@ def start_attack(
             data_set, data_id = dataset, dataset_id
         else:
             job.progress("scanning the data", 0, 0)
-            data_set, data_id = resolve_data(data, model=model, default_lab=attack.default_data, progress=job.progress)
+            data_set, data_id = resolve_data(data, model=model, default_lab=attack.default_data, progress=job.progress,
+                                             load=attack.load_data)
         context = RunContext(progress=job.progress, cancel=job.cancel, dataset_id=data_id, extra_models=extras,
                              options=dict(options or {}))
         with job.turn(shared.lock):

@@ -144,6 +144,8 @@ class Attack:
     """A custom page file (app_pages/...); None = the page generated from this declaration."""
     view: str | None = None
     """`"ui.module:function(result, key)"`: extra sections after the standard result view."""
+    load_data: Any = "leakage.data:scan_dataset"
+    """`(folder) -> data` for a folder the user gives (default: one subfolder of images per person)."""
     primary_metric: str = "auc"
     """The metric the runs list shows and sorts by."""
     add_arguments: Any = None

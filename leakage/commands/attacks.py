@@ -102,7 +102,8 @@ def run_attack(args: argparse.Namespace) -> int:
     bars = StageBars(enabled=not args.quiet)
     model = resolve_model(args.model, attack.model_kind, pretrained=args.pretrained, device=args.device, progress=bars)
     extra = {role: resolve_model(spec, attack.model_kind, device=args.device, progress=bars) for role, spec in roles.items()}
-    dataset, dataset_id = resolve_data(args.data, model=args.model, default_lab=attack.default_data, progress=bars)
+    dataset, dataset_id = resolve_data(args.data, model=args.model, default_lab=attack.default_data, progress=bars,
+                                       load=attack.load_data)
     context = RunContext(progress=bars, dataset_id=dataset_id, device=args.device, batch_size=args.batch_size,
                          num_workers=args.workers, extra_models=extra)
     result = attack.execute(model, dataset, config, context)
