@@ -146,19 +146,13 @@ def resolve_model(spec: str, kind: str, *, pretrained: str | None = None, device
     return _resolve(MODEL_KINDS[kind].load)(spec, pretrained, device=device)
 
 
-def lab_data_for(model: str | None, default: str) -> str:
-    """What `lab` as data means: the data set that goes with a lab model, else the attack's default."""
-    entry = LAB_MODELS.get(model or "")
-    return entry.data if entry is not None else default
-
-
 def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab", progress: Progress | None = None,
                  load: str | Callable[[Any], Any] = "leakage.data:scan_dataset") -> tuple[Any, str]:
-    """A lab data name (`lab` = the one that goes with the model) or a folder, read by `load`
-    (the attack's `load_data`; default: one subfolder of images per person): (data, id)."""
+    """A lab data name (`lab` = the attack's own lab data set, `default_lab`) or a folder, read by
+    `load` (the attack's `load_data`; default: one subfolder of images per person): (data, id)."""
     check_data_name(spec)
     read = _resolve(load) if isinstance(load, str) else load
-    name = lab_data_for(model, default_lab) if spec == "lab" else spec
+    name = default_lab if spec == "lab" else spec
     if name in LAB_DATA:
         return read(_resolve(LAB_DATA[name].folder)(progress=progress)), name
     return read(spec), str(Path(spec).expanduser().resolve())
