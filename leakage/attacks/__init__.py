@@ -12,6 +12,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "leakage.attacks.idia",
     "leakage.attacks.vlm_probe",
     "leakage.attacks.mim",
+    "leakage.attacks.clip_mia",
 )
 """In the order the navigation and the CLI list them."""
 
