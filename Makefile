@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8501
 
-.PHONY: run test lab bench clean-venv browser
+.PHONY: run test lab bench clean-venv browser screenshots
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: $(STAMP) lab
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The README's pictures, from the browser tests (a plain test run writes only to temporary folders).
+screenshots: $(STAMP) browser
+	LEAKAGE_SCREENSHOTS=1 $(PY) -m pytest -q -m e2e
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all

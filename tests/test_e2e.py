@@ -18,6 +18,14 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
+def keep_screenshot(path: Path, name: str) -> None:
+    """Copy a test's screenshot into the README's pictures, only when asked (`make screenshots`):
+    a test run writes only to temporary folders."""
+    if os.environ.get("LEAKAGE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOTS / name)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -167,8 +175,7 @@ def test_lab_demo_shows_the_roc(server, page, tmp_path):
     assert "AUC" in page.content()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "home.png", SCREENSHOTS / "lab_demo.png")
+    keep_screenshot(tmp_path / "home.png", "lab_demo.png")
     assert_no_exception(page)
     page.get_by_text("Explore the result").click()
     wait_for_identity_result(page)
@@ -198,8 +205,7 @@ def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_
     wait_for_identity_result(page)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(tmp_path / "identity.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "identity.png", SCREENSHOTS / "identity_inference.png")
+    keep_screenshot(tmp_path / "identity.png", "identity_inference.png")
 
     # nothing from the uploads is on disk: no file under the data home holds the photos' bytes
     uploaded = [p.read_bytes()[-64:] for p in photos]

@@ -1,12 +1,11 @@
 """The MIM page end to end: a real `streamlit run` server and Chromium, on a tiny really
 pre-trained lab MAE (kept apart from test_mim.py so that file stays well under a minute)."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
+from test_e2e import keep_screenshot, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 from test_mim import tiny_lab  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -43,5 +42,4 @@ def test_page_in_the_browser(server, page, tiny_lab: dict, tmp_path: Path) -> No
     page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stImage'] img\").length === 6")
     page.wait_for_timeout(1500)
     page.screenshot(path=str(tmp_path / "mim.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "mim.png", SCREENSHOTS / "mim.png")
+    keep_screenshot(tmp_path / "mim.png", "mim.png")

@@ -2,13 +2,12 @@
 trained here to name two people on their photos and not to name them once the whole image is
 blurred, so that toggling the blur on the page must change the answers it shows."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from leakage.anonymize import Anonymization, anonymize
-from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
+from test_e2e import keep_screenshot, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 from test_vlm import overfit_llava, portraits, tiny_llava, write_people  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -95,5 +94,4 @@ def test_toggling_the_blur_changes_the_answers(server, page, blur_aware_vlm, tmp
     assert "a person" in page.inner_text("body")
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "vlm.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "vlm.png", SCREENSHOTS / "vlm_probe.png")
+    keep_screenshot(tmp_path / "vlm.png", "vlm_probe.png")

@@ -22,8 +22,12 @@ def int_tuple(text: str) -> tuple[int, ...]:
 def register(subparsers) -> None:
     lab = subparsers.add_parser("lab", help="the synthetic lab world and its models")
     lab_commands = lab.add_subparsers(dest="lab_command", required=True)
-    build = lab_commands.add_parser("build", help="build the lab (reused when already built)")
+    build = lab_commands.add_parser("build", help="build the lab (reused when already built), or the named lab models")
+    build.add_argument("models", nargs="*", metavar="NAME",
+                       help="lab models to build (see `lab list`; each is reused when built); none = the CLIP lab")
     info = lab_commands.add_parser("info", help="where the lab is and what it holds")
+    listing = lab_commands.add_parser("list", help="every lab model and lab data set, by kind")
+    listing.set_defaults(func=list_lab)
     for sub in (build, info):
         sub.add_argument("--seed", type=int, default=0)
         sub.add_argument("--members", type=int, default=100, help="people the lab CLIP is trained on")
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"lab directory: {lab_root(config)}")
         print(f"built: {'yes' if is_built(config) else 'no'}")
         return 0
+    if args.models:
+        return build_named(args.models, quiet=args.quiet)
     already = is_built(config)
     started = time.perf_counter()
     bars = StageBars(enabled=not args.quiet)
@@ -71,4 +77,33 @@ def run(args: argparse.Namespace) -> int:
         f"lab {state}: {lab.root} ({len(lab.members)} members, {len(lab.nonmembers)} non-members) "
         f"[{time.perf_counter() - started:.1f} s]"
     )
+    return 0
+
+
+def list_lab(args: argparse.Namespace) -> int:
+    from leakage.catalog import LAB_DATA, MODEL_KINDS, lab_models
+
+    print("lab models (python -m leakage lab build NAME):")
+    for model in lab_models():
+        print(f"  {model.name:<20} {MODEL_KINDS[model.kind].title:<34} {model.description}")
+    print("lab data sets (--data NAME; --data lab is the attack's own):")
+    for data in LAB_DATA.values():
+        print(f"  {data.name:<20} {data.description}")
+    return 0
+
+
+def build_named(names: list[str], quiet: bool = False) -> int:
+    """Build (or reuse) each named lab model through the catalog, as an attack would on first use."""
+    from leakage.catalog import LAB_MODELS, lab_models, resolve_model
+
+    lab_models()  # attack modules register their own lab models on import
+    unknown = [name for name in names if name not in LAB_MODELS]
+    if unknown:
+        raise ValueError(f"unknown lab model {', '.join(unknown)}; lab models: {', '.join(LAB_MODELS)}")
+    for name in names:
+        started = time.perf_counter()
+        bars = StageBars(enabled=not quiet)
+        resolve_model(name, LAB_MODELS[name].kind, device="cpu", progress=bars)
+        bars.close()
+        print(f"{name}: ready [{time.perf_counter() - started:.1f} s]")
     return 0
