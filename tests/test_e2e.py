@@ -160,6 +160,10 @@ def wait_for_identity_result(page) -> None:
 def test_identity_page_runs_with_its_defaults_to_the_last_section(server, page):
     page.goto(f"{server['url']}/identity")
     settle(page)
+    page.get_by_role("button", name="Run the attack").click()  # a first run, cancelled
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Run cancelled").wait_for()
+    settle(page)
     page.get_by_role("button", name="Run the attack").click()
     page.get_by_text("ROC, log-log axes").first.wait_for()
     wait_for_identity_result(page)

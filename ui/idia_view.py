@@ -16,14 +16,18 @@ from ui.result_view import item_frame, show_downloads, show_figures, show_headli
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
-    if "at_threshold" not in result.metrics:
-        return
     n_templates = len(result.config["templates"])
     tau = st.slider(
         "tau: member when at least this many prompts name the person",
         0, n_templates, int(result.config["tau"]), key=f"{key}-tau",
         help="Moving tau re-decides from the stored votes; nothing is recomputed.",
     )
+    if "at_threshold" not in result.metrics:  # no ground truth: who would be called a member at this tau
+        called = [row["name"] for row in result.identities if row["correct_prompts"] >= tau]
+        st.markdown(f"At tau = {tau}, **{len(called)} of {len(result.identities)}** "
+                    f"{'person is' if len(result.identities) == 1 else 'people are'} called members of the training data"
+                    + (f": {', '.join(called[:20])}{' …' if len(called) > 20 else ''}." if called else "."))
+        return
     at = retune(result, tau)
     columns = st.columns([1, 2])
     matrix = pd.DataFrame(
