@@ -1,0 +1,75 @@
+"""What the VLM probe knows about each model family, in one table.
+
+Everything else is generic: each family's processor builds its own inputs (chat template, image
+tokens, batch layout), and the probe only needs to know the few things below. A model whose
+family is not listed goes through the generic path (chat template when it has one, else the
+processor's image token before the question), which may or may not work: the families listed
+are the ones the tests build, load, probe and check against a plain reference
+(tests/test_vlm_families.py), and the README's compatibility table is generated from this list
+(`python -m leakage.vlm_families`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str
+    """transformers' `config.model_type`."""
+    label: str
+    example: str
+    """A published checkpoint of the family, for the README."""
+    prompt_format: str | None = None
+    """The prompt when the processor inserts the image itself and wants no chat template (BLIP-2's
+    "Question: ... Answer:"), {image} standing for its image token; None: the chat template when the processor has one, else
+    "{image}{question}" with the processor's image token."""
+    answer_token_type: int = 0
+    """`token_type_ids` of answer tokens: PaliGemma reads 0 as the bidirectional prefix, 1 as the
+    causally decoded suffix its answers are trained as."""
+    cached_scoring: bool = True
+    """Closed-set scores continue the prompt's key/value cache with every answer (fast); False
+    where the model cannot take a continuation without its image inputs again."""
+    note: str = ""
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("llava", "LLaVA 1.5", "llava-hf/llava-1.5-7b-hf"),
+    Family("llava_next", "LLaVA-NeXT", "llava-hf/llava-v1.6-mistral-7b-hf"),
+    Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct"),
+    Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", prompt_format="{image}answer en {question}", answer_token_type=1),
+    Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct"),
+    Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct"),
+    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", prompt_format="Question: {question} Answer:", cached_scoring=False,
+           note="scored on full sequences (the model takes no cache continuation without the image)"),
+    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", prompt_format="{question}", cached_scoring=False,
+           note="scored on full sequences (the model takes no cache continuation without the image)"),
+    Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct"),
+    Family("gemma3", "Gemma 3", "google/gemma-3-4b-it"),
+)
+
+_BY_TYPE = {family.model_type: family for family in FAMILIES}
+GENERIC = Family("", "other image-text-to-text models", "", note="not tested: the generic path")
+
+
+def family_of(model_type: str | None) -> Family:
+    """The family's entry, or the generic one for a model type not in the table."""
+    return _BY_TYPE.get(model_type or "", GENERIC)
+
+
+COMPATIBILITY_COLUMNS = ("family", "model_type", "loads", "open answers", "closed-set", "anonymization", "tested how")
+
+
+def compatibility_table() -> str:
+    """The README's compatibility table, in Markdown, from FAMILIES (the tests build every one)."""
+    rows = ["| " + " | ".join(COMPATIBILITY_COLUMNS) + " |", "|" + "---|" * len(COMPATIBILITY_COLUMNS)]
+    for family in FAMILIES:
+        closed = "yes" + (" (full sequences)" if not family.cached_scoring else " (cached prompt)")
+        tested = f"tiny random model from config, save_pretrained, loaded by `load_vlm`; 4-person probe with face blur; closed-set = reference within 1e-4 (like {family.example})"
+        rows.append(f"| {family.label} | `{family.model_type}` | yes | yes | {closed} | yes | {tested} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(compatibility_table())

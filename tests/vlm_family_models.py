@@ -1,0 +1,274 @@
+"""Tiny random models of the VLM families an auditor brings, built offline from configs.
+
+Each builder writes a model and its processor with `save_pretrained` into a folder, as a real
+checkpoint would be, with a word-level tokenizer (no hub) carrying the family's own special
+tokens and chat format. The families tested are exactly `leakage.vlm_families.FAMILIES`
+(tests/test_vlm_families.py checks that every entry has a builder here, and the README's
+compatibility table is generated from the same list).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from leakage.lab.vlm import CHAT_TEMPLATE, word_level_tokenizer
+
+WORDS = (
+    "USER ASSISTANT User Assistant user assistant : . , ? ' who Who is this person the name of in image what What tell Tell me "
+    "a an photo taken at gala it This Irina Williams Alexander Reed Camila Wagner Colton O'Brien and Question Answer"
+).split()
+
+TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2)
+TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+
+
+def _save(folder: Path, model, processor) -> Path:
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def _llama(tokenizer, **overrides):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                       eos_token_id=tokenizer.eos_token_id, **{**TINY_TEXT, **overrides})
+
+
+def tiny_llava(folder: Path, seed: int = 0) -> Path:
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    tokenizer = word_level_tokenizer(WORDS)
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tokenizer, patch_size=16, vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        chat_template=CHAT_TEMPLATE,
+    )
+    torch.manual_seed(seed)
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(image_size=32, patch_size=16, **TINY_VISION),
+        text_config=_llama(tokenizer),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), image_seq_length=4, vision_feature_layer=-1,
+    )
+    return _save(folder, LlavaForConditionalGeneration(config), processor)
+
+
+def tiny_llava_next(folder: Path) -> Path:
+    from transformers import (CLIPVisionConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor,
+                              LlavaNextProcessor)
+
+    tokenizer = word_level_tokenizer(WORDS)
+    pinpoints = [[32, 32], [32, 64], [64, 32]]
+    processor = LlavaNextProcessor(
+        image_processor=LlavaNextImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints),
+        tokenizer=tokenizer, patch_size=16, vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        chat_template=CHAT_TEMPLATE,
+    )
+    torch.manual_seed(3)
+    config = LlavaNextConfig(
+        vision_config=CLIPVisionConfig(image_size=32, patch_size=16, **TINY_VISION),
+        text_config=_llama(tokenizer),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), image_grid_pinpoints=pinpoints, vision_feature_layer=-1,
+    )
+    return _save(folder, LlavaNextForConditionalGeneration(config), processor)
+
+
+def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig
+
+    specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"]
+    specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None)
+    template = (
+        "{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
+        "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+    )
+    processor = Idefics3Processor(
+        image_processor=Idefics3ImageProcessor(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}),
+        tokenizer=tokenizer, image_seq_len=1, chat_template=template if chat_template else None,
+    )
+    torch.manual_seed(1)
+    config = Idefics3Config(
+        vision_config=Idefics3VisionConfig(image_size=32, patch_size=16, **TINY_VISION),
+        text_config=_llama(tokenizer),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"), scale_factor=2,
+    )
+    return _save(folder, Idefics3ForConditionalGeneration(config), processor)
+
+
+def tiny_paligemma(folder: Path) -> Path:
+    from transformers import GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor, SiglipImageProcessor, SiglipVisionConfig
+
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "<bos>", "<eos>", "<image>"))
+    image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
+    image_processor.image_seq_length = 4
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    tokenizer = processor.tokenizer  # PaliGemma's processor adds its location and segmentation tokens
+    torch.manual_seed(4)
+    config = PaliGemmaConfig(
+        vision_config=SiglipVisionConfig(image_size=32, patch_size=16, projection_dim=32, **TINY_VISION),
+        text_config=GemmaConfig(vocab_size=len(tokenizer), head_dim=16, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                eos_token_id=tokenizer.eos_token_id, **{**TINY_TEXT, "num_key_value_heads": 1}),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), projection_dim=32,
+    )
+    return _save(folder, PaliGemmaForConditionalGeneration(config), processor)
+
+
+QWEN_SPECIALS = ("<|endoftext|>", "<unk>", "<|im_start|>", "<|im_end|>", "<|image_pad|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>")
+QWEN_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}{% if c['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _qwen_parts():
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=QWEN_SPECIALS, image_token="<|image_pad|>")
+    image_processor = Qwen2VLImageProcessor(patch_size=8, merge_size=2, temporal_patch_size=2, min_pixels=32 * 32, max_pixels=32 * 32)
+    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in
+           (("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"), ("vision_start_token_id", "<|vision_start|>"))}
+    video_processor = Qwen2VLVideoProcessor(patch_size=8, merge_size=2, temporal_patch_size=2)
+    return tokenizer, image_processor, video_processor, ids
+
+
+def tiny_qwen2_vl(folder: Path) -> Path:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    tokenizer, image_processor, video_processor, ids = _qwen_parts()
+    processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
+    torch.manual_seed(5)
+    config = Qwen2VLConfig(
+        vision_config=dict(depth=1, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, patch_size=8, spatial_merge_size=2, temporal_patch_size=2),
+        text_config=dict(vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=3, rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0}, **TINY_TEXT),
+        **ids,
+    )
+    return _save(folder, Qwen2VLForConditionalGeneration(config), processor)
+
+
+def tiny_qwen2_5_vl(folder: Path) -> Path:
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+
+    tokenizer, image_processor, video_processor, ids = _qwen_parts()
+    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
+    torch.manual_seed(6)
+    config = Qwen2_5_VLConfig(
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32, patch_size=8, spatial_merge_size=2,
+                           temporal_patch_size=2, window_size=32, fullatt_block_indexes=[1]),
+        text_config=dict(vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=3, rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0}, **TINY_TEXT),
+        **ids,
+    )
+    return _save(folder, Qwen2_5_VLForConditionalGeneration(config), processor)
+
+
+def _blip_vision_qformer(qformer_vocab: int | None = None):
+    from transformers import Blip2QFormerConfig, Blip2VisionConfig
+
+    vision = Blip2VisionConfig(image_size=32, patch_size=16, **TINY_VISION)
+    extra = {"vocab_size": qformer_vocab} if qformer_vocab else {}
+    qformer = Blip2QFormerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, encoder_hidden_size=32, **extra)
+    return vision, qformer
+
+
+def tiny_blip_2(folder: Path) -> Path:
+    """As published (Salesforce/blip2-opt-*): an OPT language model, a processor that puts the query tokens in itself."""
+    from transformers import BlipImageProcessor, Blip2Config, Blip2ForConditionalGeneration, Blip2Processor, OPTConfig
+
+    # As published, the tokenizer knows no image token: the processor adds "<image>" itself.
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "</s>", "</s>", "<image>"), image_token=None)
+    processor = Blip2Processor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer, num_query_tokens=4)
+    vision, qformer = _blip_vision_qformer()
+    torch.manual_seed(7)
+    config = Blip2Config(
+        vision_config=vision.to_dict(), qformer_config=qformer.to_dict(),
+        text_config=OPTConfig(vocab_size=len(tokenizer), hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=2, word_embed_proj_dim=32,
+                              pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id).to_dict(),
+        num_query_tokens=4, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    return _save(folder, Blip2ForConditionalGeneration(config), processor)
+
+
+def tiny_instructblip(folder: Path) -> Path:
+    from transformers import BlipImageProcessor, InstructBlipConfig, InstructBlipForConditionalGeneration, InstructBlipProcessor
+
+    tokenizer = word_level_tokenizer(WORDS, image_token=None)
+    qformer_tokenizer = word_level_tokenizer(WORDS, special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]"), image_token=None)
+    processor = InstructBlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer,
+                                      qformer_tokenizer=qformer_tokenizer, num_query_tokens=4)
+    vision, qformer = _blip_vision_qformer(len(qformer_tokenizer))
+    torch.manual_seed(8)
+    config = InstructBlipConfig(
+        vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=_llama(tokenizer).to_dict(),
+        num_query_tokens=4, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    return _save(folder, InstructBlipForConditionalGeneration(config), processor)
+
+
+MLLAMA_TEMPLATE = (
+    "<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def tiny_mllama(folder: Path) -> Path:
+    from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessor, MllamaProcessor
+
+    specials = ("<|finetune_right_pad_id|>", "<unk>", "<|begin_of_text|>", "<|eot_id|>", "<|image|>", "<|start_header_id|>", "<|end_header_id|>")
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="<|image|>")
+    processor = MllamaProcessor(image_processor=MllamaImageProcessor(size={"height": 32, "width": 32}, max_image_tiles=1),
+                                tokenizer=tokenizer, chat_template=MLLAMA_TEMPLATE)
+    torch.manual_seed(9)
+    config = MllamaConfig(
+        vision_config=dict(image_size=32, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1,
+                           attention_heads=2, intermediate_layers_indices=[0], vision_output_dim=64, max_num_tiles=1, supported_aspect_ratios=[[1, 1]]),
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=2, cross_attention_layers=[1], pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
+        image_token_index=tokenizer.convert_tokens_to_ids("<|image|>"),
+    )
+    return _save(folder, MllamaForConditionalGeneration(config), processor)
+
+
+GEMMA3_TEMPLATE = (
+    "<bos>{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def tiny_gemma3(folder: Path) -> Path:
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor, SiglipVisionConfig
+
+    specials = ("<pad>", "<unk>", "<bos>", "<eos>", "<image_soft_token>", "<start_of_image>", "<end_of_image>", "<start_of_turn>", "<end_of_turn>")
+    tokenizer = word_level_tokenizer(WORDS + ["model"], special_tokens=specials, image_token="<image_soft_token>",
+                                     named_tokens={"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>"})
+    processor = Gemma3Processor(image_processor=Gemma3ImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer,
+                                chat_template=GEMMA3_TEMPLATE, image_seq_length=1)
+    torch.manual_seed(10)
+    config = Gemma3Config(
+        vision_config=SiglipVisionConfig(image_size=32, patch_size=16, **TINY_VISION).to_dict(),
+        text_config=dict(vocab_size=len(tokenizer), head_dim=16, sliding_window=16, pad_token_id=0, bos_token_id=2, eos_token_id=3, **TINY_TEXT),
+        mm_tokens_per_image=1, image_token_index=tokenizer.convert_tokens_to_ids("<image_soft_token>"),
+        boi_token_index=tokenizer.convert_tokens_to_ids("<start_of_image>"), eoi_token_index=tokenizer.convert_tokens_to_ids("<end_of_image>"),
+    )
+    return _save(folder, Gemma3ForConditionalGeneration(config), processor)
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "llava": tiny_llava,
+    "llava_next": tiny_llava_next,
+    "idefics3": tiny_idefics3,
+    "paligemma": tiny_paligemma,
+    "qwen2_vl": tiny_qwen2_vl,
+    "qwen2_5_vl": tiny_qwen2_5_vl,
+    "blip-2": tiny_blip_2,
+    "instructblip": tiny_instructblip,
+    "mllama": tiny_mllama,
+    "gemma3": tiny_gemma3,
+}
+"""Builders by transformers model_type."""
