@@ -7,10 +7,12 @@ a closed-set score asks how likely the model finds it to answer with the person'
 than with other candidates' names (teacher forcing, only the answer's tokens scored), which
 gives a continuous score per person and so a ROC and TPR at low FPR, as for the IDIA.
 
-Works with any transformers image-text-to-text model (`AutoProcessor` +
-`AutoModelForImageTextToText`: LLaVA, Idefics3/SmolVLM, PaliGemma, Qwen2-VL, Gemma 3, ...),
-loaded from a local folder or, where downloads are allowed, a hub id; the lab VLM
-(`leakage.lab.vlm`) is such a model too, and goes through exactly this code.
+Loads transformers image-text-to-text models (`AutoProcessor` + `AutoModelForImageTextToText`)
+from a local folder or, where downloads are allowed, a hub id. Tested, family by family, on the
+families in `leakage.vlm_families.FAMILIES` (LLaVA, LLaVA-NeXT, Idefics3/SmolVLM, PaliGemma,
+Qwen2-VL, Qwen2.5-VL, BLIP-2, InstructBLIP, Mllama, Gemma 3); other architectures go through
+the same generic path untested. The lab VLM (`leakage.lab.vlm`) is a LLaVA, and goes through
+exactly this code.
 """
 
 from __future__ import annotations
@@ -116,10 +118,12 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
     is_folder = path.is_dir()
     if not is_folder and _looks_like_path(text):
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
-    if is_folder and not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} holds no config.json: expected a folder written by save_pretrained")
+    if is_folder:
+        _require_saved_files(path)
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
+    if not is_folder and local_only:
+        _require_hub_cached(text)
     choice = pick_device(device)
     try:
         processor = AutoProcessor.from_pretrained(where, local_files_only=local_only)
@@ -141,6 +145,34 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
         source=str(path.resolve()) if is_folder else text,
         fingerprint=model_fingerprint(model),
     )
+
+
+SAVED_ARTEFACTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("the model config", ("config.json",), "model.save_pretrained(folder)"),
+    ("the weights", ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"),
+     "model.save_pretrained(folder)"),
+    ("the image processor", ("preprocessor_config.json", "processor_config.json"), "processor.save_pretrained(folder)"),
+    ("the tokenizer", ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"), "processor.save_pretrained(folder)"),
+)
+"""What a VLM folder needs, each with the files that provide it and how to write them."""
+
+
+def _require_saved_files(folder: Path) -> None:
+    """Name every missing artefact before transformers is asked, so no loader looks for it on a hub."""
+    missing = [f"{what} (none of {', '.join(names)}; write it with {how})" for what, names, how in SAVED_ARTEFACTS
+               if not any((folder / name).is_file() for name in names)]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a complete model folder written by save_pretrained: missing " + "; ".join(missing))
+
+
+def _require_hub_cached(repo_id: str) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        raise HubUnavailableError(
+            f"{repo_id} ({repo_id}/config.json is not in the local Hugging Face cache)",
+            how="To provide it: save the model and its processor with save_pretrained into a folder and pass that folder",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,8 +348,11 @@ def _logprobs_from_cache(vlm: LoadedVLM, inputs: Mapping[str, torch.Tensor], ans
         ids, mask = ids.to(device), mask.to(device)
         chunk_cache = copy.deepcopy(cache)
         chunk_cache.batch_repeat_interleave(len(chunk))
+        # No attention mask: the one prompt has no padding and the answers are padded on the right,
+        # so a causal model never looks at padding for a scored token; and a mask covering the
+        # cached prompt makes some models (Qwen2-VL's M-RoPE) number the new tokens from 0.
         prompt_rows = {key: value.expand(len(chunk), *value.shape[1:]) for key, value in inputs.items()
-                       if key in ("attention_mask", "token_type_ids", "mm_token_type_ids", "cross_attention_mask")}
+                       if key in ("token_type_ids", "mm_token_type_ids", "cross_attention_mask")}
         continuation = _with_answers({"input_ids": inputs["input_ids"], **prompt_rows}, ids, mask, vlm.family, keep_all=False)
         out = vlm.model(**continuation, past_key_values=chunk_cache, use_cache=True)
         scores.append(_span_logprobs(first.expand(len(chunk), -1), out.logits, ids, mask))

@@ -26,6 +26,12 @@ CLIP_FAMILIES = ("clip", "siglip", "siglip2")
 TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
 
 
+def test_every_transformers_clip_family_the_loader_takes_is_tested():
+    from leakage.models import TRANSFORMERS_CLIP_TEXT_PADDING
+
+    assert tuple(TRANSFORMERS_CLIP_TEXT_PADDING) == CLIP_FAMILIES
+
+
 @pytest.fixture(scope="module")
 def people(tmp_path_factory):
     """4 people, 2 portraits each, in the folder layout the tools read."""

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from leakage.vlm import VLMProbeConfig, answer_logprobs, build_prompt, generate_answers, load_vlm, run_vlm_probe
+from leakage.vlm import _CACHE_FALLBACK, VLMProbeConfig, answer_logprobs, build_prompt, generate_answers, load_vlm, run_vlm_probe
+from leakage.hub import HubUnavailableError
 from leakage.vlm_families import FAMILIES, compatibility_table
 from test_vlm import write_people
-from vlm_family_models import BUILDERS
+from vlm_family_models import BUILDERS, tiny_llava
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -34,6 +35,23 @@ def test_every_family_in_the_table_is_built_by_the_tests():
 def test_readme_compatibility_table_is_generated_from_the_families():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert compatibility_table() in readme, "regenerate it: python -m leakage.vlm_families"
+
+
+def test_missing_artefacts_are_named_before_any_loader_runs(tmp_path):
+    folder = tiny_llava(tmp_path / "llava")
+    (folder / "tokenizer.json").unlink()
+    (folder / "tokenizer_config.json").unlink()
+    (folder / "processor_config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing the image processor \(none of preprocessor_config.json.*the tokenizer \(none of tokenizer.json"):
+        load_vlm(folder, device="cpu")
+
+
+def test_hub_ids_not_on_disk_fail_within_two_seconds(monkeypatch, tmp_path):
+    monkeypatch.delenv("LEAKAGE_ALLOW_DOWNLOADS", raising=False)
+    started = time.perf_counter()
+    with pytest.raises(HubUnavailableError, match="Qwen/Qwen2-VL-2B-Instruct/config.json is not in the local Hugging Face cache"):
+        load_vlm("Qwen/Qwen2-VL-2B-Instruct", device="cpu")
+    assert time.perf_counter() - started < 2.0
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +126,8 @@ def test_closed_set_equals_the_plain_reference(family_vlm, people_folder):
     FAMILY_REPORT.setdefault(family_vlm.model.config.model_type, {})["max_logprob_difference"] = difference
     np.testing.assert_allclose(full, reference, atol=1e-4, rtol=0)
     np.testing.assert_allclose(cached, reference, atol=1e-4, rtol=0)
+    if family_vlm.family.cached_scoring:  # the table's claim holds: the cached path ran, it did not fall back
+        assert family_vlm.model.config.model_type not in _CACHE_FALLBACK
     assert (reference < 0).all() and len(set(np.round(reference, 3))) == len(ANSWERS)
 
 
