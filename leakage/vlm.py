@@ -39,7 +39,7 @@ from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import membership_summary, threshold_metrics
 from leakage.names import sample_distractors
 from leakage.results import AttackResult, RunCancelled
-from leakage.vlm_families import Family, family_of
+from leakage.vlm_families import Family, family_of, family_of_processor
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
     "Who is this person?",
@@ -187,7 +187,7 @@ def build_prompt(processor: Any, question: str, family: Family | None = None) ->
     puts the image in itself (BLIP-2's query tokens, PaliGemma's image prefix); else the
     processor's image token before the question.
     """
-    family = family or family_of(_processor_model_type(processor))
+    family = family or family_of_processor(processor)
     if family.prompt_format is not None:
         return family.prompt_format.format(question=question, image=getattr(processor, "image_token", None) or "")
     if getattr(processor, "chat_template", None):
@@ -196,17 +196,6 @@ def build_prompt(processor: Any, question: str, family: Family | None = None) ->
     image_token = getattr(processor, "image_token", None)
     # Processors without a template either want the image token in the text or add it themselves.
     return f"{question}\n" if image_token is None else f"{image_token}{question}\n"
-
-
-_PROCESSOR_TYPES = {
-    "LlavaProcessor": "llava", "LlavaNextProcessor": "llava_next", "Idefics3Processor": "idefics3", "SmolVLMProcessor": "idefics3",
-    "PaliGemmaProcessor": "paligemma", "Qwen2VLProcessor": "qwen2_vl", "Qwen2_5_VLProcessor": "qwen2_5_vl",
-    "Blip2Processor": "blip-2", "InstructBlipProcessor": "instructblip", "MllamaProcessor": "mllama", "Gemma3Processor": "gemma3",
-}
-
-
-def _processor_model_type(processor: Any) -> str | None:
-    return _PROCESSOR_TYPES.get(type(processor).__name__)
 
 
 def _processor_inputs(vlm: LoadedVLM, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, Any]:

@@ -21,6 +21,8 @@ class Family:
     label: str
     example: str
     """A published checkpoint of the family, for the README."""
+    processors: tuple[str, ...] = ()
+    """Processor class names of the family, to find it from a processor alone."""
     prompt_format: str | None = None
     """The prompt when the processor inserts the image itself and wants no chat template (BLIP-2's
     "Question: ... Answer:"), {image} standing for its image token; None: the chat template when the processor has one, else
@@ -35,27 +37,33 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("llava", "LLaVA 1.5", "llava-hf/llava-1.5-7b-hf"),
-    Family("llava_next", "LLaVA-NeXT", "llava-hf/llava-v1.6-mistral-7b-hf"),
-    Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct"),
-    Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", prompt_format="{image}answer en {question}", answer_token_type=1),
-    Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct"),
-    Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct"),
-    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", prompt_format="Question: {question} Answer:", cached_scoring=False,
+    Family("llava", "LLaVA 1.5", "llava-hf/llava-1.5-7b-hf", ("LlavaProcessor",)),
+    Family("llava_next", "LLaVA-NeXT", "llava-hf/llava-v1.6-mistral-7b-hf", ("LlavaNextProcessor",)),
+    Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct", ("Idefics3Processor",)),
+    Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}", answer_token_type=1),
+    Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),
+    Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
+    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:", cached_scoring=False,
            note="scored on full sequences (the model takes no cache continuation without the image)"),
-    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", prompt_format="{question}", cached_scoring=False,
+    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}", cached_scoring=False,
            note="scored on full sequences (the model takes no cache continuation without the image)"),
-    Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct"),
-    Family("gemma3", "Gemma 3", "google/gemma-3-4b-it"),
+    Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct", ("MllamaProcessor",)),
+    Family("gemma3", "Gemma 3", "google/gemma-3-4b-it", ("Gemma3Processor",)),
 )
 
 _BY_TYPE = {family.model_type: family for family in FAMILIES}
+_BY_PROCESSOR = {name: family for family in FAMILIES for name in family.processors}
 GENERIC = Family("", "other image-text-to-text models", "", note="not tested: the generic path")
 
 
 def family_of(model_type: str | None) -> Family:
     """The family's entry, or the generic one for a model type not in the table."""
     return _BY_TYPE.get(model_type or "", GENERIC)
+
+
+def family_of_processor(processor: object) -> Family:
+    """The family a processor belongs to (for callers that hold only the processor)."""
+    return _BY_PROCESSOR.get(type(processor).__name__, GENERIC)
 
 
 COMPATIBILITY_COLUMNS = ("family", "model_type", "checkpoints like", "loads", "open answers", "closed-set", "anonymization", "tested how")
