@@ -39,10 +39,13 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("llava", "LLaVA 1.5", "llava-hf/llava-1.5-7b-hf", ("LlavaProcessor",)),
     Family("llava_next", "LLaVA-NeXT", "llava-hf/llava-v1.6-mistral-7b-hf", ("LlavaNextProcessor",)),
+    Family("llava_onevision", "LLaVA-OneVision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", ("LlavaOnevisionProcessor",)),
     Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct", ("Idefics3Processor",)),
     Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}", answer_token_type=1),
     Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),
     Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
+    Family("qwen3_vl", "Qwen3-VL", "Qwen/Qwen3-VL-2B-Instruct", ("Qwen3VLProcessor",)),
+    Family("internvl", "InternVL", "OpenGVLab/InternVL3-1B-hf", ("InternVLProcessor",)),
     Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:", cached_scoring=False,
            note="scored on full sequences (the model takes no cache continuation without the image)"),
     Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}", cached_scoring=False,

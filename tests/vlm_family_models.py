@@ -76,6 +76,27 @@ def tiny_llava_next(folder: Path) -> Path:
     return _save(folder, LlavaNextForConditionalGeneration(config), processor)
 
 
+def tiny_llava_onevision(folder: Path) -> Path:
+    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
+                              LlavaOnevisionVideoProcessor, SiglipVisionConfig)
+
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "<s>", "</s>", "<image>", "<video>"))
+    pinpoints = [[32, 32], [32, 64], [64, 32]]
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints),
+        video_processor=LlavaOnevisionVideoProcessor(size={"height": 32, "width": 32}),
+        tokenizer=tokenizer, num_image_tokens=4, vision_feature_select_strategy="full", chat_template=CHAT_TEMPLATE,
+    )
+    torch.manual_seed(12)
+    config = LlavaOnevisionConfig(
+        vision_config=SiglipVisionConfig(image_size=32, patch_size=16, **TINY_VISION).to_dict(),
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=3, **TINY_TEXT),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=pinpoints, vision_feature_select_strategy="full", vision_feature_layer=-1,
+    )
+    return _save(folder, LlavaOnevisionForConditionalGeneration(config), processor)
+
+
 def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig
 
@@ -163,6 +184,42 @@ def tiny_qwen2_5_vl(folder: Path) -> Path:
         **ids,
     )
     return _save(folder, Qwen2_5_VLForConditionalGeneration(config), processor)
+
+
+def tiny_qwen3_vl(folder: Path) -> Path:
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
+    tokenizer, image_processor, _, ids = _qwen_parts()
+    video_processor = Qwen3VLVideoProcessor(patch_size=8, merge_size=2, temporal_patch_size=2)
+    processor = Qwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
+    torch.manual_seed(11)
+    config = Qwen3VLConfig(
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32, patch_size=8, spatial_merge_size=2,
+                           temporal_patch_size=2, num_position_embeddings=16, deepstack_visual_indexes=[0]),
+        text_config=dict(vocab_size=len(tokenizer), head_dim=16, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                         rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "mrope_interleaved": True, "rope_theta": 10000.0}, **TINY_TEXT),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"), **ids,
+    )
+    return _save(folder, Qwen3VLForConditionalGeneration(config), processor)
+
+
+def tiny_internvl(folder: Path) -> Path:
+    from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, InternVLVideoProcessor
+
+    specials = QWEN_SPECIALS[:4] + ("<IMG_CONTEXT>", "<img>", "</img>", "<video>")
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None, named_tokens={
+        "context_image_token": "<IMG_CONTEXT>", "start_image_token": "<img>", "end_image_token": "</img>", "video_token": "<video>"})
+    template = QWEN_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<IMG_CONTEXT>\n")
+    processor = InternVLProcessor(image_processor=GotOcr2ImageProcessor(size={"height": 32, "width": 32}, crop_to_patches=False),
+                                  video_processor=InternVLVideoProcessor(size={"height": 32, "width": 32}),
+                                  tokenizer=tokenizer, image_seq_length=1, chat_template=template)
+    torch.manual_seed(13)
+    config = InternVLConfig(
+        vision_config=dict(image_size=32, patch_size=16, **TINY_VISION),
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=3, **TINY_TEXT),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=1, downsample_ratio=0.5,
+    )
+    return _save(folder, InternVLForConditionalGeneration(config), processor)
 
 
 def _blip_vision_qformer(qformer_vocab: int | None = None):
@@ -262,10 +319,13 @@ def tiny_gemma3(folder: Path) -> Path:
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava": tiny_llava,
     "llava_next": tiny_llava_next,
+    "llava_onevision": tiny_llava_onevision,
     "idefics3": tiny_idefics3,
     "paligemma": tiny_paligemma,
     "qwen2_vl": tiny_qwen2_vl,
     "qwen2_5_vl": tiny_qwen2_5_vl,
+    "qwen3_vl": tiny_qwen3_vl,
+    "internvl": tiny_internvl,
     "blip-2": tiny_blip_2,
     "instructblip": tiny_instructblip,
     "mllama": tiny_mllama,
