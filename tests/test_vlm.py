@@ -131,6 +131,17 @@ def test_answer_tokens_are_cut_at_the_prompt():
     assert tokenizer.convert_ids_to_tokens(ids) == ["Irina", "Williams"]
 
 
+def test_word_level_tokenizer_keeps_every_special_token_whole():
+    specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<row_1_col_1>", "<|im_start|>"]
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="<image>", named_tokens={"boi_token": "<|im_start|>"})
+    text = "<|im_start|> Who <row_1_col_1><fake_token_around_image><image> is this person?</s>"
+    tokens = tokenizer.tokenize(text)
+    assert tokens == ["<|im_start|>", "Who", "<row_1_col_1>", "<fake_token_around_image>", "<image>", "is", "this", "person", "?", "</s>"]
+    assert set(specials) <= set(tokenizer.all_special_tokens)
+    assert tokenizer.boi_token == "<|im_start|>" and tokenizer.image_token_id == specials.index("<image>")
+    assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == "Who is this person ?"
+
+
 def test_loading_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_vlm(tmp_path / "missing")
