@@ -97,6 +97,27 @@ def tiny_llava_onevision(folder: Path) -> Path:
     return _save(folder, LlavaOnevisionForConditionalGeneration(config), processor)
 
 
+def tiny_mistral3(folder: Path) -> Path:
+    """Mistral Small 3.x vision: a Pixtral vision tower, its processor (image rows ended by [IMG_BREAK])."""
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration, PixtralImageProcessor, PixtralProcessor
+
+    specials = ("<pad>", "<unk>", "<s>", "</s>", "[IMG]", "[IMG_BREAK]", "[IMG_END]", "[INST]", "[/INST]")
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="[IMG]")
+    template = (
+        "<s>{% for m in messages %}{% if m['role'] == 'user' %}[INST]{% for c in m['content'] %}{% if c['type'] == 'image' %}[IMG]"
+        "{% else %}{{ c['text'] }}{% endif %}{% endfor %}[/INST]{% else %}{{ m['content'][0]['text'] }}</s>{% endif %}{% endfor %}"
+    )
+    processor = PixtralProcessor(image_processor=PixtralImageProcessor(size={"longest_edge": 32}, patch_size=8), tokenizer=tokenizer,
+                                 patch_size=8, spatial_merge_size=2, chat_template=template)
+    torch.manual_seed(14)
+    config = Mistral3Config(
+        vision_config=dict(model_type="pixtral", image_size=32, patch_size=8, head_dim=16, **TINY_VISION),
+        text_config=dict(model_type="mistral", vocab_size=len(tokenizer), head_dim=16, pad_token_id=0, bos_token_id=2, eos_token_id=3, **TINY_TEXT),
+        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"), spatial_merge_size=2,
+    )
+    return _save(folder, Mistral3ForConditionalGeneration(config), processor)
+
+
 def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig
 
@@ -321,6 +342,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava_next": tiny_llava_next,
     "llava_onevision": tiny_llava_onevision,
     "idefics3": tiny_idefics3,
+    "mistral3": tiny_mistral3,
     "paligemma": tiny_paligemma,
     "qwen2_vl": tiny_qwen2_vl,
     "qwen2_5_vl": tiny_qwen2_5_vl,
