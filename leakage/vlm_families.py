@@ -41,6 +41,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("llava_next", "LLaVA-NeXT", "llava-hf/llava-v1.6-mistral-7b-hf", ("LlavaNextProcessor",)),
     Family("llava_onevision", "LLaVA-OneVision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", ("LlavaOnevisionProcessor",)),
     Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct", ("Idefics3Processor",)),
+    Family("smolvlm", "SmolVLM2", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", ("SmolVLMProcessor",),
+           note="its processor needs the num2words package (in requirements.txt)"),
     Family("mistral3", "Mistral Small 3.1 vision (Mistral3)", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", ("PixtralProcessor",)),
     Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}", answer_token_type=1),
     Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),

@@ -118,19 +118,21 @@ def tiny_mistral3(folder: Path) -> Path:
     return _save(folder, Mistral3ForConditionalGeneration(config), processor)
 
 
+IDEFICS3_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
+    "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
 def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"]
     specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
     tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None)
-    template = (
-        "{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
-        "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
-    )
     processor = Idefics3Processor(
         image_processor=Idefics3ImageProcessor(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}),
-        tokenizer=tokenizer, image_seq_len=1, chat_template=template if chat_template else None,
+        tokenizer=tokenizer, image_seq_len=1, chat_template=IDEFICS3_TEMPLATE if chat_template else None,
     )
     torch.manual_seed(1)
     config = Idefics3Config(
@@ -139,6 +141,27 @@ def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"), scale_factor=2,
     )
     return _save(folder, Idefics3ForConditionalGeneration(config), processor)
+
+
+def tiny_smolvlm(folder: Path) -> Path:
+    """SmolVLM2 (model_type smolvlm; SmolVLM 1 checkpoints are idefics3)."""
+    from transformers import LlamaConfig, SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessor, SmolVLMProcessor, SmolVLMVideoProcessor
+
+    specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>", "<video>"]
+    specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None)
+    processor = SmolVLMProcessor(
+        image_processor=SmolVLMImageProcessor(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}),
+        video_processor=SmolVLMVideoProcessor(size={"longest_edge": 32}, max_image_size={"longest_edge": 32}),
+        tokenizer=tokenizer, image_seq_len=1, chat_template=IDEFICS3_TEMPLATE,
+    )
+    torch.manual_seed(15)
+    config = SmolVLMConfig(
+        vision_config=dict(image_size=32, patch_size=16, **TINY_VISION),
+        text_config=_llama(tokenizer).to_dict(),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"), scale_factor=2,
+    )
+    return _save(folder, SmolVLMForConditionalGeneration(config), processor)
 
 
 def tiny_paligemma(folder: Path) -> Path:
@@ -342,6 +365,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava_next": tiny_llava_next,
     "llava_onevision": tiny_llava_onevision,
     "idefics3": tiny_idefics3,
+    "smolvlm": tiny_smolvlm,
     "mistral3": tiny_mistral3,
     "paligemma": tiny_paligemma,
     "qwen2_vl": tiny_qwen2_vl,
