@@ -21,7 +21,7 @@ from leakage.vlm_families import FAMILIES, compatibility_table
 from test_vlm import write_people
 from vlm_family_models import BUILDERS, tiny_llava
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 FAMILY_TYPES = [family.model_type for family in FAMILIES]
 ANSWERS = ["Irina Williams", "Camila", "Colton O'Brien and Alexander Reed", "Alexander Reed"]
@@ -133,14 +133,17 @@ def test_closed_set_equals_the_plain_reference(family_vlm, people_folder):
 
 @pytest.mark.parametrize("family_vlm", FAMILY_TYPES, indirect=True)
 def test_probe_over_four_people_with_face_blur(family_vlm, people_folder):
+    from PIL import Image
+
     from leakage.data import scan_dataset
 
     started = time.perf_counter()
     data = scan_dataset(people_folder)
-    images = [image.convert("RGB") for image in [__import__("PIL.Image", fromlist=["Image"]).open(p) for p in sorted(people_folder.glob("*/0.png"))[:3]]]
+    images = [Image.open(path).convert("RGB") for path in sorted(people_folder.glob("*/0.png"))[:3]]
     questions = ["Who is this person?", "Tell me the name of this person.", "What is the name of the person in this image?"]
     batched = generate_answers(family_vlm, images, questions, max_new_tokens=3)
     assert batched == [generate_answers(family_vlm, [image], [q], max_new_tokens=3)[0] for image, q in zip(images, questions)]
+    assert all(len(answer.split()) <= 3 for answer in batched)  # the new tokens only, never the prompt again
 
     config = VLMProbeConfig(questions=("Who is this person?",), anonymizations=("blur:8",), images_per_person=1, n_candidates=4, max_new_tokens=3)
     result = run_vlm_probe(family_vlm, data, config)

@@ -11,7 +11,7 @@ from leakage.progress import StageBars
 
 def register(subparsers) -> None:
     idia = subparsers.add_parser("idia", help="identity inference attack on a CLIP model")
-    idia.add_argument("--model", required=True, help="lab | lab-control | open_clip name | local-dir:PATH | hf-hub:ID")
+    idia.add_argument("--model", required=True, help="lab | lab-control | open_clip name | local-dir:PATH | hf-hub:ID | a transformers CLIP/SigLIP folder")
     idia.add_argument("--pretrained", default=None, help="pretrained tag or local checkpoint file")
     idia.add_argument("--data", required=True, help="lab | a folder with one subfolder of images per person")
     idia.add_argument("--images-per-person", type=int, default=10)
