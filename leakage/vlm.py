@@ -232,14 +232,44 @@ def generate_answers(
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 
-def answer_token_ids(tokenizer: Any, prompt: str, answer: str) -> list[int]:
+def answer_separator(processor: Any, question: str, family: Family | None = None) -> str:
+    """What comes between the prompt and the answer, as the model was trained to see it.
+
+    Read off the chat template, by rendering an answered conversation ("ASSISTANT: Irina" has a
+    space, Qwen's "assistant\nIrina" and Mistral's "[/INST]Irina" none); for a family's plain
+    format, the table says it (PaliGemma's processor ends the prompt with a newline). A space
+    otherwise, unless the prompt ends in white space.
+    """
+    family = family or family_of_processor(processor)
+    prompt = build_prompt(processor, question, family)
+    if family.answer_separator is not None:
+        return family.answer_separator
+    if family.prompt_format is None and getattr(processor, "chat_template", None):
+        marker = "ANSWER_MARKER_7f3a"
+        messages = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+            {"role": "assistant", "content": [{"type": "text", "text": marker}]},
+        ]
+        try:
+            answered = processor.apply_chat_template(messages, tokenize=False)
+        except Exception:  # a template without assistant turns: the plain rule below
+            answered = ""
+        if answered.startswith(prompt) and marker in answered[len(prompt) :]:
+            between = answered[len(prompt) : answered.index(marker, len(prompt))]
+            if not between.strip():  # only white space; anything else (think tags, ...) is the model's to write
+                return between
+    return "" if not prompt or prompt[-1].isspace() else " "
+
+
+def answer_token_ids(tokenizer: Any, prompt: str, answer: str, separator: str | None = None) -> list[int]:
     """The tokens of `answer` as the model would produce them right after `prompt`.
 
     Tokenized together with the prompt and cut at the prompt's end, so that word-initial forms
-    (" Irina" in BPE vocabularies) are the ones scored; a space is put in when the prompt
-    does not end in one, as chat templates' answers start ("ASSISTANT: Irina").
+    (" Irina" in BPE vocabularies) are the ones scored. `separator` goes between the two (see
+    `answer_separator`); None: a space when the prompt does not end in one ("ASSISTANT: Irina").
     """
-    separator = "" if not prompt or prompt[-1].isspace() else " "
+    if separator is None:
+        separator = "" if not prompt or prompt[-1].isspace() else " "
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(prompt + separator + answer, add_special_tokens=False)["input_ids"]
     if full_ids[: len(prompt_ids)] == prompt_ids and len(full_ids) > len(prompt_ids):
@@ -309,7 +339,8 @@ def answer_logprobs(
     equal, within 1e-4, a plain one-answer-at-a-time forward pass (tests/test_vlm_families.py).
     """
     prompt = build_prompt(vlm.processor, question, vlm.family)
-    answer_ids = [answer_token_ids(vlm.tokenizer, prompt, answer) for answer in answers]
+    separator = answer_separator(vlm.processor, question, vlm.family)
+    answer_ids = [answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator) for answer in answers]
     model_type = getattr(vlm.model.config, "model_type", "")
     if use_cache and vlm.family.cached_scoring and model_type not in _CACHE_FALLBACK:
         try:

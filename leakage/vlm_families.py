@@ -27,6 +27,10 @@ class Family:
     """The prompt when the processor inserts the image itself and wants no chat template (BLIP-2's
     "Question: ... Answer:"), {image} standing for its image token; None: the chat template when the processor has one, else
     "{image}{question}" with the processor's image token."""
+    processor_adds: str = ""
+    """Text the processor appends to the prompt itself (PaliGemma: a newline)."""
+    answer_separator: str | None = None
+    """Between prompt and answer; None: read off the chat template (or a space after a plain prompt)."""
     answer_token_type: int = 0
     """`token_type_ids` of answer tokens: PaliGemma reads 0 as the bidirectional prefix, 1 as the
     causally decoded suffix its answers are trained as."""
@@ -44,7 +48,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("smolvlm", "SmolVLM2", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", ("SmolVLMProcessor",),
            note="its processor needs the num2words package (in requirements.txt)"),
     Family("mistral3", "Mistral Small 3.1 vision (Mistral3)", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", ("PixtralProcessor",)),
-    Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}", answer_token_type=1),
+    Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}",
+           processor_adds="\n", answer_separator="", answer_token_type=1),
     Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),
     Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
     Family("qwen3_vl", "Qwen3-VL", "Qwen/Qwen3-VL-2B-Instruct", ("Qwen3VLProcessor",)),

@@ -158,6 +158,18 @@ def test_probe_over_four_people_with_face_blur(family_vlm, people_folder):
     )
 
 
+SEPARATORS = {"llava": " ", "llava_next": " ", "llava_onevision": " ", "idefics3": " ", "smolvlm": " ", "mistral3": "", "paligemma": "",
+              "qwen2_vl": "", "qwen2_5_vl": "", "qwen3_vl": "", "internvl": "", "blip-2": " ", "instructblip": " ", "mllama": "", "gemma3": ""}
+"""How each family's answer follows its prompt ("ASSISTANT: Irina", "[/INST]Irina", "assistant\nIrina")."""
+
+
+@pytest.mark.parametrize("family_vlm", FAMILY_TYPES, indirect=True)
+def test_answers_follow_the_prompt_as_the_family_writes_them(family_vlm):
+    from leakage.vlm import answer_separator
+
+    assert answer_separator(family_vlm.processor, "Who is this person?", family_vlm.family) == SEPARATORS[family_vlm.model.config.model_type]
+
+
 def teardown_module():
     for model_type, figures in FAMILY_REPORT.items():
         print(f"\n{model_type}: {figures}")
