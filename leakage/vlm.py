@@ -357,7 +357,10 @@ def _pad_id(vlm: LoadedVLM) -> int:
 def _logprobs_from_cache(vlm: LoadedVLM, inputs: Mapping[str, torch.Tensor], answer_ids: list[list[int]], batch_size: int) -> np.ndarray:
     device = vlm.device.device
     prompt_out = vlm.model(**inputs, use_cache=True)
-    cache = prompt_out.past_key_values
+    cache, continue_with = getattr(prompt_out, "past_key_values", None), vlm.model
+    if cache is None and getattr(prompt_out, "language_model_outputs", None) is not None:
+        # Models that hand the image to a separate language model (BLIP-2, InstructBLIP) continue in it.
+        cache, continue_with = prompt_out.language_model_outputs.past_key_values, vlm.model.language_model
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
         raise AttributeError("model returns no reusable cache")
     first = prompt_out.logits[:, -1, :]
@@ -374,7 +377,7 @@ def _logprobs_from_cache(vlm: LoadedVLM, inputs: Mapping[str, torch.Tensor], ans
         prompt_rows = {key: value.expand(len(chunk), *value.shape[1:]) for key, value in inputs.items()
                        if key in ("token_type_ids", "mm_token_type_ids", "cross_attention_mask")}
         continuation = _with_answers({"input_ids": inputs["input_ids"], **prompt_rows}, ids, mask, vlm.family, keep_all=False)
-        out = vlm.model(**continuation, past_key_values=chunk_cache, use_cache=True)
+        out = continue_with(**continuation, past_key_values=chunk_cache, use_cache=True)
         scores.append(_span_logprobs(first.expand(len(chunk), -1), out.logits, ids, mask))
     return torch.cat(scores).cpu().numpy().astype(np.float64)
 

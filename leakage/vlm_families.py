@@ -54,10 +54,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
     Family("qwen3_vl", "Qwen3-VL", "Qwen/Qwen3-VL-2B-Instruct", ("Qwen3VLProcessor",)),
     Family("internvl", "InternVL", "OpenGVLab/InternVL3-1B-hf", ("InternVLProcessor",)),
-    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:", cached_scoring=False,
-           note="scored on full sequences (the model takes no cache continuation without the image)"),
-    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}", cached_scoring=False,
-           note="scored on full sequences (the model takes no cache continuation without the image)"),
+    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:"),
+    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}"),
     Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct", ("MllamaProcessor",)),
     Family("gemma3", "Gemma 3", "google/gemma-3-4b-it", ("Gemma3Processor",)),
 )
