@@ -323,7 +323,7 @@ def load_transformers_clip(folder: Path, device: str | None = None) -> LoadedCli
 
 def _require_files(folder: Path, what: str, any_of: Sequence[str], how: str) -> None:
     if not any((folder / name).is_file() for name in any_of):
-        raise FileNotFoundError(f"{folder} has no {what} (none of {', '.join(any_of)}): save it next to the model with {how}")
+        raise FileNotFoundError(f"{folder} is missing {what} (none of {', '.join(any_of)}): save it next to the model with {how}")
 
 
 def load_preprocess(model_name: str) -> Callable:

@@ -62,20 +62,22 @@ def build_clip_family(family: str, folder: Path, names) -> Path:
     torch.manual_seed(0)
     if family == "clip":
         config = tf.CLIPConfig(text_config=text, vision_config=dict(image_size=32, patch_size=16, **TINY), projection_dim=16)
-        model, image_processor = tf.CLIPModel(config), tf.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+        model = tf.CLIPModel(config)
+        processor = tf.CLIPProcessor(image_processor=tf.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}), tokenizer=tokenizer)
     elif family == "siglip":
         config = tf.SiglipConfig(text_config=text, vision_config=dict(image_size=32, patch_size=16, **TINY))
-        model, image_processor = tf.SiglipModel(config), tf.SiglipImageProcessor(size={"height": 32, "width": 32})
+        model = tf.SiglipModel(config)
+        processor = tf.SiglipProcessor(image_processor=tf.SiglipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
     else:
         config = tf.Siglip2Config(text_config=text, vision_config=dict(num_patches=4, patch_size=16, **TINY))
-        model, image_processor = tf.Siglip2Model(config), tf.Siglip2ImageProcessor(patch_size=16, max_num_patches=4)
+        model = tf.Siglip2Model(config)
+        processor = tf.Siglip2Processor(image_processor=tf.Siglip2ImageProcessor(patch_size=16, max_num_patches=4), tokenizer=tokenizer)
     with torch.no_grad():  # a scale and bias away from their neutral initial values, so that both are exercised
         model.logit_scale.fill_(2.0)
         if hasattr(model, "logit_bias"):
             model.logit_bias.fill_(-1.5)
     model.save_pretrained(folder)
-    image_processor.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    processor.save_pretrained(folder)  # image processor and tokenizer, as a user saves them
     return folder
 
 
@@ -127,8 +129,8 @@ def test_idia_cli_runs_on_a_transformers_folder(clip_folder, people, tmp_path, m
 
 def test_incomplete_transformers_folder_is_reported(people, tmp_path):
     folder = build_clip_family("siglip", tmp_path / "model", people[1])
-    (folder / "preprocessor_config.json").unlink()
-    with pytest.raises(FileNotFoundError, match="preprocessor_config.json.*save_pretrained"):
+    (folder / "processor_config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="missing the image processor.*processor_config.json.*save_pretrained"):
         load_clip(str(folder), device="cpu")
 
 
