@@ -24,9 +24,9 @@ class Family:
     processors: tuple[str, ...] = ()
     """Processor class names of the family, to find it from a processor alone."""
     prompt_format: str | None = None
-    """The prompt when the processor inserts the image itself and wants no chat template (BLIP-2's
-    "Question: ... Answer:"), {image} standing for its image token; None: the chat template when the processor has one, else
-    "{image}{question}" with the processor's image token."""
+    """The prompt where the processor inserts the image itself and wants no chat template (BLIP-2's
+    "Question: ... Answer:"; {image} stands for the processor's image token); None: the chat
+    template when the processor has one, else "{image}{question}"."""
     processor_adds: str = ""
     """Text the processor appends to the prompt itself (PaliGemma: a newline)."""
     answer_separator: str | None = None
@@ -38,6 +38,7 @@ class Family:
     """Closed-set scores continue the prompt's key/value cache with every answer (fast); False
     where the model cannot take a continuation without its image inputs again."""
     note: str = ""
+    """Shown in the README's table."""
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -46,16 +47,19 @@ FAMILIES: tuple[Family, ...] = (
     Family("llava_onevision", "LLaVA-OneVision", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", ("LlavaOnevisionProcessor",)),
     Family("idefics3", "Idefics3 / SmolVLM", "HuggingFaceTB/SmolVLM-256M-Instruct", ("Idefics3Processor",)),
     Family("smolvlm", "SmolVLM2", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct", ("SmolVLMProcessor",),
-           note="its processor needs the num2words package (in requirements.txt)"),
+           note="its processor needs the `num2words` package (in requirements.txt)"),
     Family("mistral3", "Mistral Small 3.1 vision (Mistral3)", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", ("PixtralProcessor",)),
     Family("paligemma", "PaliGemma", "google/paligemma-3b-mix-224", ("PaliGemmaProcessor",), prompt_format="{image}answer en {question}",
-           processor_adds="\n", answer_separator="", answer_token_type=1),
+           processor_adds="\n", answer_separator="", answer_token_type=1,
+           note='prompt "answer en {question}"; answer tokens are its causal suffix (`token_type_ids` 1)'),
     Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),
     Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
     Family("qwen3_vl", "Qwen3-VL", "Qwen/Qwen3-VL-2B-Instruct", ("Qwen3VLProcessor",)),
     Family("internvl", "InternVL", "OpenGVLab/InternVL3-1B-hf", ("InternVLProcessor",)),
-    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:"),
-    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}"),
+    Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:",
+           note='prompt "Question: … Answer:"; the processor inserts the query tokens'),
+    Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}",
+           note="the processor inserts the query tokens; the Q-Former reads the question"),
     Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct", ("MllamaProcessor",)),
     Family("gemma3", "Gemma 3", "google/gemma-3-4b-it", ("Gemma3Processor",)),
 )
@@ -75,7 +79,7 @@ def family_of_processor(processor: object) -> Family:
     return _BY_PROCESSOR.get(type(processor).__name__, GENERIC)
 
 
-COMPATIBILITY_COLUMNS = ("family", "model_type", "checkpoints like", "loads", "open answers", "closed-set", "anonymization", "tested how")
+COMPATIBILITY_COLUMNS = ("family", "model_type", "checkpoints like", "loads", "open answers", "closed-set", "anonymization", "tested how", "notes")
 TESTED_HOW = "tiny model → save_pretrained → `load_vlm`; 4-person probe with face blur; closed-set = reference (≤ 1e-4)"
 """The same for every family: tests/test_vlm_families.py, described under the table in the README."""
 
@@ -85,7 +89,7 @@ def compatibility_table() -> str:
     rows = ["| " + " | ".join(COMPATIBILITY_COLUMNS) + " |", "|" + "---|" * len(COMPATIBILITY_COLUMNS)]
     for family in FAMILIES:
         closed = "yes (cached prompt)" if family.cached_scoring else "yes (full sequences, slower)"
-        rows.append(f"| {family.label} | `{family.model_type}` | `{family.example}` | yes | yes | {closed} | yes | {TESTED_HOW} |")
+        rows.append(f"| {family.label} | `{family.model_type}` | `{family.example}` | yes | yes | {closed} | yes | {TESTED_HOW} | {family.note} |")
     return "\n".join(rows)
 
 
