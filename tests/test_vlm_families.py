@@ -94,10 +94,18 @@ def reference_logprob(vlm, image, question: str, answer: str) -> float:
         suffix = full["token_type_ids"][0].nonzero()[:, 0].tolist()
         answer_positions = suffix[:-1]  # the processor ends the suffix with <eos>
     else:
-        separator = "" if prompt[-1].isspace() else " "
+        # The answered conversation as the chat template writes it, up to the end of the answer
+        # ("ASSISTANT: Irina", "[/INST]Irina"); a space after a plain prompt.
+        text = prompt + ("" if prompt[-1].isspace() else " ") + answer
+        if getattr(processor, "chat_template", None) and model.config.model_type not in ("blip-2", "instructblip"):
+            answered = processor.apply_chat_template([
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+                {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+            ], tokenize=False)
+            text = answered[: answered.index(answer, len(prompt)) + len(answer)]
         prompt_only = processor(images=[[image]], text=[prompt], return_tensors="pt")
         prompt_ids = prompt_only["input_ids"][0]
-        full = processor(images=[[image]], text=[prompt + separator + answer], return_tensors="pt")
+        full = processor(images=[[image]], text=[text], return_tensors="pt")
         for key in ("qformer_input_ids", "qformer_attention_mask"):
             if key in full:  # InstructBLIP's Q-Former reads the instruction, never the answer
                 full[key] = prompt_only[key]

@@ -21,6 +21,31 @@ WORDS = (
     "a an photo taken at gala it This Irina Williams Alexander Reed Camila Wagner Colton O'Brien and Question Answer"
 ).split()
 
+def bpe_tokenizer(special_tokens, image_token=None, named_tokens=None):
+    """A byte-level BPE tokenizer (as Qwen's, Llama 3's, Mistral's Tekken) trained here on the test words.
+
+    Unlike the word-level one, it splits names into pieces and marks word starts (" Irina" is not
+    "Irina"), so the tests see whether the scored tokens are those the model would write.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    sentences = [" ".join(WORDS), "Who is this person?", "What is the name of the person in this image?", "Irina Williams", "Colton O'Brien"]
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=list(special_tokens), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    backend.train_from_iterator(sentences * 3, trainer)
+    backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_tokens])
+    pad, unk, bos, eos = special_tokens[:4]
+    extra = {**({"image_token": image_token} if image_token else {}), **(named_tokens or {})}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=pad, unk_token=unk, bos_token=bos, eos_token=eos, extra_special_tokens=extra)
+    others = [token for token in special_tokens[4:] if token not in extra.values()]
+    if others:
+        tokenizer.add_special_tokens({"extra_special_tokens": others}, replace_extra_special_tokens=False)
+    return tokenizer
+
+
 TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2)
 TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
 
@@ -60,7 +85,7 @@ def tiny_llava_next(folder: Path) -> Path:
     from transformers import (CLIPVisionConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor,
                               LlavaNextProcessor)
 
-    tokenizer = word_level_tokenizer(WORDS)
+    tokenizer = bpe_tokenizer(("<pad>", "<unk>", "<s>", "</s>", "<image>"), image_token="<image>")  # word pieces, as Mistral's/Vicuna's
     pinpoints = [[32, 32], [32, 64], [64, 32]]
     processor = LlavaNextProcessor(
         image_processor=LlavaNextImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints),
@@ -102,7 +127,7 @@ def tiny_mistral3(folder: Path) -> Path:
     from transformers import Mistral3Config, Mistral3ForConditionalGeneration, PixtralImageProcessor, PixtralProcessor
 
     specials = ("<pad>", "<unk>", "<s>", "</s>", "[IMG]", "[IMG_BREAK]", "[IMG_END]", "[INST]", "[/INST]")
-    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="[IMG]")
+    tokenizer = bpe_tokenizer(specials, image_token="[IMG]")  # byte-level BPE, as Mistral's Tekken
     template = (
         "<s>{% for m in messages %}{% if m['role'] == 'user' %}[INST]{% for c in m['content'] %}{% if c['type'] == 'image' %}[IMG]"
         "{% else %}{{ c['text'] }}{% endif %}{% endfor %}[/INST]{% else %}{{ m['content'][0]['text'] }}</s>{% endif %}{% endfor %}"
@@ -190,10 +215,11 @@ QWEN_TEMPLATE = (
 )
 
 
-def _qwen_parts():
+def _qwen_parts(bpe: bool = False):
     from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    tokenizer = word_level_tokenizer(WORDS, special_tokens=QWEN_SPECIALS, image_token="<|image_pad|>")
+    make = bpe_tokenizer if bpe else (lambda *args, **kwargs: word_level_tokenizer(WORDS, *args, **kwargs))
+    tokenizer = make(special_tokens=QWEN_SPECIALS, image_token="<|image_pad|>")
     image_processor = Qwen2VLImageProcessor(patch_size=8, merge_size=2, temporal_patch_size=2, min_pixels=32 * 32, max_pixels=32 * 32)
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in
            (("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"), ("vision_start_token_id", "<|vision_start|>"))}
@@ -204,7 +230,7 @@ def _qwen_parts():
 def tiny_qwen2_vl(folder: Path) -> Path:
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
-    tokenizer, image_processor, video_processor, ids = _qwen_parts()
+    tokenizer, image_processor, video_processor, ids = _qwen_parts(bpe=True)  # byte-level BPE, as Qwen's
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
     torch.manual_seed(5)
     config = Qwen2VLConfig(
