@@ -61,6 +61,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("instructblip", "InstructBLIP", "Salesforce/instructblip-vicuna-7b", ("InstructBlipProcessor",), prompt_format="{question}",
            note="the processor inserts the query tokens; the Q-Former reads the question"),
     Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct", ("MllamaProcessor",)),
+    Family("llama4", "Llama 4", "meta-llama/Llama-4-Scout-17B-16E-Instruct", ("Llama4Processor",)),
     Family("gemma3", "Gemma 3", "google/gemma-3-4b-it", ("Gemma3Processor",)),
 )
 

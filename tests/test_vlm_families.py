@@ -111,6 +111,7 @@ def reference_logprob(vlm, image, question: str, answer: str) -> float:
                 full[key] = prompt_only[key]
         assert torch.equal(full["input_ids"][0, : len(prompt_ids)], prompt_ids)
         answer_positions = list(range(len(prompt_ids), full["input_ids"].shape[1]))
+    full = {key: value.to(model.dtype) if value.is_floating_point() else value for key, value in full.items()}  # Llama 4's pixels come as bfloat16
     with torch.no_grad():
         logits = model(**full, use_cache=False).logits[0].double()
     ids = full["input_ids"][0]
@@ -167,7 +168,7 @@ def test_probe_over_four_people_with_face_blur(family_vlm, people_folder):
 
 
 SEPARATORS = {"llava": " ", "llava_next": " ", "llava_onevision": " ", "idefics3": " ", "smolvlm": " ", "mistral3": "", "paligemma": "",
-              "qwen2_vl": "", "qwen2_5_vl": "", "qwen3_vl": "", "internvl": "", "blip-2": " ", "instructblip": " ", "mllama": "", "gemma3": ""}
+              "qwen2_vl": "", "qwen2_5_vl": "", "qwen3_vl": "", "internvl": "", "blip-2": " ", "instructblip": " ", "mllama": "", "gemma3": "", "llama4": ""}
 """How each family's answer follows its prompt ("ASSISTANT: Irina", "[/INST]Irina", "assistant\nIrina")."""
 
 

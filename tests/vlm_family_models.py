@@ -361,6 +361,29 @@ def tiny_mllama(folder: Path) -> Path:
     return _save(folder, MllamaForConditionalGeneration(config), processor)
 
 
+def tiny_llama4(folder: Path) -> Path:
+    """Llama 4 (Scout/Maverick): a mixture-of-experts text model; here 2 experts and 2 layers."""
+    from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4ImageProcessor, Llama4Processor
+
+    specials = ("<|finetune_right_pad|>", "<unk>", "<|begin_of_text|>", "<|eot|>", "<|image|>", "<|image_start|>", "<|image_end|>", "<|patch|>",
+                "<|tile_x_separator|>", "<|tile_y_separator|>", "<|header_start|>", "<|header_end|>")
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="<|image|>")
+    template = MLLAMA_TEMPLATE.replace("<|start_header_id|>", "<|header_start|>").replace("<|end_header_id|>", "<|header_end|>").replace("<|eot_id|>", "<|eot|>")
+    processor = Llama4Processor(image_processor=Llama4ImageProcessor(size={"height": 32, "width": 32}, max_patches=1, resize_to_max_canvas=False),
+                                tokenizer=tokenizer, patch_size=16, pixel_shuffle_ratio=0.5, chat_template=template)
+    torch.manual_seed(16)
+    config = Llama4Config(
+        vision_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16,
+                           vision_output_dim=32, projector_input_dim=32, projector_output_dim=32, pixel_shuffle_ratio=0.5),
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, intermediate_size_mlp=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, head_dim=16, num_local_experts=2, num_experts_per_tok=1,
+                         interleave_moe_layer_step=2, pad_token_id=0, bos_token_id=2, eos_token_id=3, attention_chunk_size=64),
+        image_token_index=tokenizer.convert_tokens_to_ids("<|image|>"), boi_token_index=tokenizer.convert_tokens_to_ids("<|image_start|>"),
+        eoi_token_index=tokenizer.convert_tokens_to_ids("<|image_end|>"),
+    )
+    return _save(folder, Llama4ForConditionalGeneration(config), processor)
+
+
 GEMMA3_TEMPLATE = (
     "<bos>{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n{% for c in m['content'] %}"
     "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}<end_of_turn>\n{% endfor %}"
@@ -402,5 +425,6 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "instructblip": tiny_instructblip,
     "mllama": tiny_mllama,
     "gemma3": tiny_gemma3,
+    "llama4": tiny_llama4,
 }
 """Builders by transformers model_type."""
