@@ -36,7 +36,7 @@ class Family:
     causally decoded suffix its answers are trained as."""
     cached_scoring: bool = True
     """Closed-set scores continue the prompt's key/value cache with every answer (fast); False
-    where the model cannot take a continuation without its image inputs again."""
+    where the model's cache cannot be continued that way (full sequences, slower)."""
     note: str = ""
     """Shown in the README's table."""
 
@@ -55,6 +55,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("qwen2_vl", "Qwen2-VL", "Qwen/Qwen2-VL-2B-Instruct", ("Qwen2VLProcessor",)),
     Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen/Qwen2.5-VL-3B-Instruct", ("Qwen2_5_VLProcessor",)),
     Family("qwen3_vl", "Qwen3-VL", "Qwen/Qwen3-VL-2B-Instruct", ("Qwen3VLProcessor",)),
+    Family("qwen3_5", "Qwen3.5", "Qwen/Qwen3.5-9B", (), cached_scoring=False,
+           note="closed-set on full sequences: transformers 5.23 cannot repeat its linear-attention cache per answer"),
     Family("internvl", "InternVL", "OpenGVLab/InternVL3-1B-hf", ("InternVLProcessor",)),
     Family("blip-2", "BLIP-2", "Salesforce/blip2-opt-2.7b", ("Blip2Processor",), prompt_format="Question: {question} Answer:",
            note='prompt "Question: … Answer:"; the processor inserts the query tokens'),

@@ -273,6 +273,27 @@ def tiny_qwen3_vl(folder: Path) -> Path:
     return _save(folder, Qwen3VLForConditionalGeneration(config), processor)
 
 
+def tiny_qwen3_5(folder: Path) -> Path:
+    """Qwen3.5: Qwen3-VL's vision and processor, a hybrid text model (linear-attention and full-attention layers)."""
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
+    # Byte-level BPE: transformers loads a qwen3_5 folder's tokenizer as its own Qwen3_5Tokenizer class (a byte-level BPE).
+    tokenizer, image_processor, _, ids = _qwen_parts(bpe=True)
+    video_processor = Qwen3VLVideoProcessor(patch_size=8, merge_size=2, temporal_patch_size=2)
+    processor = Qwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
+    torch.manual_seed(17)
+    config = Qwen3_5Config(
+        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32, patch_size=8, spatial_merge_size=2,
+                           temporal_patch_size=2, num_position_embeddings=16),
+        text_config=dict(vocab_size=len(tokenizer), head_dim=16, pad_token_id=0, bos_token_id=2, eos_token_id=3, linear_key_head_dim=16,
+                         linear_value_head_dim=16, linear_num_key_heads=2, linear_num_value_heads=2, layer_types=["linear_attention", "full_attention"],
+                         rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "mrope_interleaved": True, "rope_theta": 10000.0,
+                                          "partial_rotary_factor": 1.0}, **TINY_TEXT),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"), **ids,
+    )
+    return _save(folder, Qwen3_5ForConditionalGeneration(config), processor)
+
+
 def tiny_internvl(folder: Path) -> Path:
     from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, InternVLVideoProcessor
 
@@ -420,6 +441,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "qwen2_vl": tiny_qwen2_vl,
     "qwen2_5_vl": tiny_qwen2_5_vl,
     "qwen3_vl": tiny_qwen3_vl,
+    "qwen3_5": tiny_qwen3_5,
     "internvl": tiny_internvl,
     "blip-2": tiny_blip_2,
     "instructblip": tiny_instructblip,
