@@ -11,7 +11,7 @@ Loads transformers image-text-to-text models (`AutoProcessor` + `AutoModelForIma
 from a local folder or, where downloads are allowed, a hub id. Tested, family by family, on the
 families in `leakage.vlm_families.FAMILIES` (LLaVA, LLaVA-NeXT, LLaVA-OneVision, Idefics3/SmolVLM,
 SmolVLM2, Mistral3, PaliGemma, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, InternVL, BLIP-2,
-InstructBLIP, Mllama, Llama 4, Gemma 3); other architectures go through the same generic path,
+InstructBLIP, Mllama, Llama 4, Gemma 3, Gemma 4); other architectures go through the same generic path,
 untested. The lab VLM (`leakage.lab.vlm`) is a LLaVA, and goes through exactly this code.
 """
 

@@ -65,6 +65,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("mllama", "Llama 3.2 Vision (Mllama)", "meta-llama/Llama-3.2-11B-Vision-Instruct", ("MllamaProcessor",)),
     Family("llama4", "Llama 4", "meta-llama/Llama-4-Scout-17B-16E-Instruct", ("Llama4Processor",)),
     Family("gemma3", "Gemma 3", "google/gemma-3-4b-it", ("Gemma3Processor",)),
+    Family("gemma4", "Gemma 4", "google/gemma-4-E4B-it", ("Gemma4Processor",)),
 )
 
 _BY_TYPE = {family.model_type: family for family in FAMILIES}

@@ -168,7 +168,7 @@ def test_probe_over_four_people_with_face_blur(family_vlm, people_folder):
 
 
 SEPARATORS = {"llava": " ", "llava_next": " ", "llava_onevision": " ", "idefics3": " ", "smolvlm": " ", "mistral3": "", "paligemma": "",
-              "qwen2_vl": "", "qwen2_5_vl": "", "qwen3_vl": "", "qwen3_5": "", "internvl": "", "blip-2": " ", "instructblip": " ", "mllama": "", "gemma3": "", "llama4": ""}
+              "qwen2_vl": "", "qwen2_5_vl": "", "qwen3_vl": "", "qwen3_5": "", "internvl": "", "blip-2": " ", "instructblip": " ", "mllama": "", "gemma3": "", "llama4": "", "gemma4": ""}
 """How each family's answer follows its prompt ("ASSISTANT: Irina", "[/INST]Irina", "assistant\nIrina")."""
 
 

@@ -430,6 +430,29 @@ def tiny_gemma3(folder: Path) -> Path:
     return _save(folder, Gemma3ForConditionalGeneration(config), processor)
 
 
+def tiny_gemma4(folder: Path) -> Path:
+    from transformers import (Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4ImageProcessor, Gemma4Processor,
+                              Gemma4VideoProcessor)
+
+    specials = ("<pad>", "<unk>", "<bos>", "<eos>", "<|image|>", "<|image>", "<image|>", "<|turn>", "<turn|>", "<|video|>", "<|audio|>", "<|audio>", "<audio|>")
+    # Its processor wants the audio tokens named too, even for images alone.
+    tokenizer = word_level_tokenizer(WORDS + ["model"], special_tokens=specials, image_token="<|image|>", named_tokens={
+        "boi_token": "<|image>", "eoi_token": "<image|>", "audio_token": "<|audio|>", "boa_token": "<|audio>", "eoa_token": "<audio|>"})
+    template = GEMMA3_TEMPLATE.replace("<start_of_turn>", "<|turn>").replace("<end_of_turn>", "<turn|>").replace("<start_of_image>", "<|image|>")
+    processor = Gemma4Processor(feature_extractor=Gemma4AudioFeatureExtractor(), image_processor=Gemma4ImageProcessor(max_soft_tokens=70),
+                                video_processor=Gemma4VideoProcessor(), tokenizer=tokenizer, chat_template=template, image_seq_length=70)
+    torch.manual_seed(18)
+    config = Gemma4Config(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, head_dim=16),
+        text_config=dict(vocab_size=len(tokenizer), head_dim=16, sliding_window=16, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                         vocab_size_per_layer_input=len(tokenizer), hidden_size_per_layer_input=8, **TINY_TEXT),
+        audio_config=None,
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image|>"), boi_token_id=tokenizer.convert_tokens_to_ids("<|image>"),
+        eoi_token_id=tokenizer.convert_tokens_to_ids("<image|>"), video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
+    )
+    return _save(folder, Gemma4ForConditionalGeneration(config), processor)
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava": tiny_llava,
     "llava_next": tiny_llava_next,
@@ -448,5 +471,6 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "mllama": tiny_mllama,
     "gemma3": tiny_gemma3,
     "llama4": tiny_llama4,
+    "gemma4": tiny_gemma4,
 }
 """Builders by transformers model_type."""
