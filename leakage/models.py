@@ -305,7 +305,7 @@ def load_transformers_clip(folder: Path, device: str | None = None) -> LoadedCli
     text_config = model.config.text_config
     spatial_shape = None
     if model_type == "siglip2":
-        side = int(math.isqrt(image_processor.max_num_patches))  # the processor's grid for any square image
+        side = math.isqrt(int(image_processor.max_num_patches))  # the processor's grid for any square image
         spatial_shape = torch.tensor([[side, side]])
     wrapped = TransformersClip(model, spatial_shape).to(choice.device).eval()
     return LoadedClip(

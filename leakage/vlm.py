@@ -250,9 +250,11 @@ def answer_separator(processor: Any, question: str, family: Family | None = None
             {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
             {"role": "assistant", "content": [{"type": "text", "text": marker}]},
         ]
+        from jinja2 import TemplateError
+
         try:
             answered = processor.apply_chat_template(messages, tokenize=False)
-        except Exception:  # a template without assistant turns: the plain rule below
+        except (TemplateError, ValueError, TypeError, KeyError, IndexError):  # a template without assistant turns: the plain rule below
             answered = ""
         if answered.startswith(prompt) and marker in answered[len(prompt) :]:
             between = answered[len(prompt) : answered.index(marker, len(prompt))]

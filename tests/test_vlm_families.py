@@ -14,12 +14,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from leakage.vlm import _CACHE_FALLBACK, VLMProbeConfig, answer_logprobs, build_prompt, generate_answers, load_vlm, run_vlm_probe
-from leakage.hub import HubUnavailableError
-from leakage.vlm_families import FAMILIES, compatibility_table
 from test_vlm import write_people
 from vlm_family_models import BUILDERS, tiny_llava
+
+from leakage.hub import HubUnavailableError
+from leakage.vlm import (
+    _CACHE_FALLBACK,
+    VLMProbeConfig,
+    answer_logprobs,
+    build_prompt,
+    generate_answers,
+    load_vlm,
+    run_vlm_probe,
+)
+from leakage.vlm_families import FAMILIES, compatibility_table
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -27,7 +27,14 @@ def bpe_tokenizer(special_tokens, image_token=None, named_tokens=None):
     Unlike the word-level one, it splits names into pieces and marks word starts (" Irina" is not
     "Irina"), so the tests see whether the scored tokens are those the model would write.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
@@ -64,7 +71,13 @@ def _llama(tokenizer, **overrides):
 
 
 def tiny_llava(folder: Path, seed: int = 0) -> Path:
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
 
     tokenizer = word_level_tokenizer(WORDS)
     processor = LlavaProcessor(
@@ -82,8 +95,13 @@ def tiny_llava(folder: Path, seed: int = 0) -> Path:
 
 
 def tiny_llava_next(folder: Path) -> Path:
-    from transformers import (CLIPVisionConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor,
-                              LlavaNextProcessor)
+    from transformers import (
+        CLIPVisionConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessor,
+        LlavaNextProcessor,
+    )
 
     tokenizer = bpe_tokenizer(("<pad>", "<unk>", "<s>", "</s>", "<image>"), image_token="<image>")  # word pieces, as Mistral's/Vicuna's
     pinpoints = [[32, 32], [32, 64], [64, 32]]
@@ -102,8 +120,14 @@ def tiny_llava_next(folder: Path) -> Path:
 
 
 def tiny_llava_onevision(folder: Path) -> Path:
-    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
-                              LlavaOnevisionVideoProcessor, SiglipVisionConfig)
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        SiglipVisionConfig,
+    )
 
     tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "<s>", "</s>", "<image>", "<video>"))
     pinpoints = [[32, 32], [32, 64], [64, 32]]
@@ -124,7 +148,12 @@ def tiny_llava_onevision(folder: Path) -> Path:
 
 def tiny_mistral3(folder: Path) -> Path:
     """Mistral Small 3.x vision: a Pixtral vision tower, its processor (image rows ended by [IMG_BREAK])."""
-    from transformers import Mistral3Config, Mistral3ForConditionalGeneration, PixtralImageProcessor, PixtralProcessor
+    from transformers import (
+        Mistral3Config,
+        Mistral3ForConditionalGeneration,
+        PixtralImageProcessor,
+        PixtralProcessor,
+    )
 
     specials = ("<pad>", "<unk>", "<s>", "</s>", "[IMG]", "[IMG_BREAK]", "[IMG_END]", "[INST]", "[/INST]")
     tokenizer = bpe_tokenizer(specials, image_token="[IMG]")  # byte-level BPE, as Mistral's Tekken
@@ -150,7 +179,13 @@ IDEFICS3_TEMPLATE = (
 
 
 def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessor,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+    )
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"]
     specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
@@ -170,7 +205,13 @@ def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
 
 def tiny_smolvlm(folder: Path) -> Path:
     """SmolVLM2 (model_type smolvlm; SmolVLM 1 checkpoints are idefics3)."""
-    from transformers import LlamaConfig, SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessor, SmolVLMProcessor, SmolVLMVideoProcessor
+    from transformers import (
+        SmolVLMConfig,
+        SmolVLMForConditionalGeneration,
+        SmolVLMImageProcessor,
+        SmolVLMProcessor,
+        SmolVLMVideoProcessor,
+    )
 
     specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>", "<video>"]
     specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
@@ -190,7 +231,14 @@ def tiny_smolvlm(folder: Path) -> Path:
 
 
 def tiny_paligemma(folder: Path) -> Path:
-    from transformers import GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor, SiglipImageProcessor, SiglipVisionConfig
+    from transformers import (
+        GemmaConfig,
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipImageProcessor,
+        SiglipVisionConfig,
+    )
 
     tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "<bos>", "<eos>", "<image>"))
     image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
@@ -228,7 +276,11 @@ def _qwen_parts(bpe: bool = False):
 
 
 def tiny_qwen2_vl(folder: Path) -> Path:
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLProcessor,
+    )
 
     tokenizer, image_processor, video_processor, ids = _qwen_parts(bpe=True)  # byte-level BPE, as Qwen's
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
@@ -242,7 +294,11 @@ def tiny_qwen2_vl(folder: Path) -> Path:
 
 
 def tiny_qwen2_5_vl(folder: Path) -> Path:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+    )
 
     tokenizer, image_processor, video_processor, ids = _qwen_parts()
     processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor, chat_template=QWEN_TEMPLATE)
@@ -257,7 +313,12 @@ def tiny_qwen2_5_vl(folder: Path) -> Path:
 
 
 def tiny_qwen3_vl(folder: Path) -> Path:
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
+    from transformers import (
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
 
     tokenizer, image_processor, _, ids = _qwen_parts()
     video_processor = Qwen3VLVideoProcessor(patch_size=8, merge_size=2, temporal_patch_size=2)
@@ -275,7 +336,12 @@ def tiny_qwen3_vl(folder: Path) -> Path:
 
 def tiny_qwen3_5(folder: Path) -> Path:
     """Qwen3.5: Qwen3-VL's vision and processor, a hybrid text model (linear-attention and full-attention layers)."""
-    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3VLVideoProcessor
+    from transformers import (
+        Qwen3_5Config,
+        Qwen3_5ForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
 
     # Byte-level BPE: transformers loads a qwen3_5 folder's tokenizer as its own Qwen3_5Tokenizer class (a byte-level BPE).
     tokenizer, image_processor, _, ids = _qwen_parts(bpe=True)
@@ -295,7 +361,13 @@ def tiny_qwen3_5(folder: Path) -> Path:
 
 
 def tiny_internvl(folder: Path) -> Path:
-    from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, InternVLVideoProcessor
+    from transformers import (
+        GotOcr2ImageProcessor,
+        InternVLConfig,
+        InternVLForConditionalGeneration,
+        InternVLProcessor,
+        InternVLVideoProcessor,
+    )
 
     specials = QWEN_SPECIALS[:4] + ("<IMG_CONTEXT>", "<img>", "</img>", "<video>")
     tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None, named_tokens={
@@ -324,7 +396,13 @@ def _blip_vision_qformer(qformer_vocab: int | None = None):
 
 def tiny_blip_2(folder: Path) -> Path:
     """As published (Salesforce/blip2-opt-*): an OPT language model, a processor that puts the query tokens in itself."""
-    from transformers import BlipImageProcessor, Blip2Config, Blip2ForConditionalGeneration, Blip2Processor, OPTConfig
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        BlipImageProcessor,
+        OPTConfig,
+    )
 
     # As published, the tokenizer knows no image token: the processor adds "<image>" itself.
     tokenizer = word_level_tokenizer(WORDS, special_tokens=("<pad>", "<unk>", "</s>", "</s>", "<image>"), image_token=None)
@@ -341,7 +419,12 @@ def tiny_blip_2(folder: Path) -> Path:
 
 
 def tiny_instructblip(folder: Path) -> Path:
-    from transformers import BlipImageProcessor, InstructBlipConfig, InstructBlipForConditionalGeneration, InstructBlipProcessor
+    from transformers import (
+        BlipImageProcessor,
+        InstructBlipConfig,
+        InstructBlipForConditionalGeneration,
+        InstructBlipProcessor,
+    )
 
     tokenizer = word_level_tokenizer(WORDS, image_token=None)
     qformer_tokenizer = word_level_tokenizer(WORDS, special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]"), image_token=None)
@@ -364,7 +447,12 @@ MLLAMA_TEMPLATE = (
 
 
 def tiny_mllama(folder: Path) -> Path:
-    from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessor, MllamaProcessor
+    from transformers import (
+        MllamaConfig,
+        MllamaForConditionalGeneration,
+        MllamaImageProcessor,
+        MllamaProcessor,
+    )
 
     specials = ("<|finetune_right_pad_id|>", "<unk>", "<|begin_of_text|>", "<|eot_id|>", "<|image|>", "<|start_header_id|>", "<|end_header_id|>")
     tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="<|image|>")
@@ -384,7 +472,12 @@ def tiny_mllama(folder: Path) -> Path:
 
 def tiny_llama4(folder: Path) -> Path:
     """Llama 4 (Scout/Maverick): a mixture-of-experts text model; here 2 experts and 2 layers."""
-    from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4ImageProcessor, Llama4Processor
+    from transformers import (
+        Llama4Config,
+        Llama4ForConditionalGeneration,
+        Llama4ImageProcessor,
+        Llama4Processor,
+    )
 
     specials = ("<|finetune_right_pad|>", "<unk>", "<|begin_of_text|>", "<|eot|>", "<|image|>", "<|image_start|>", "<|image_end|>", "<|patch|>",
                 "<|tile_x_separator|>", "<|tile_y_separator|>", "<|header_start|>", "<|header_end|>")
@@ -413,7 +506,13 @@ GEMMA3_TEMPLATE = (
 
 
 def tiny_gemma3(folder: Path) -> Path:
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor, SiglipVisionConfig
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3ImageProcessor,
+        Gemma3Processor,
+        SiglipVisionConfig,
+    )
 
     specials = ("<pad>", "<unk>", "<bos>", "<eos>", "<image_soft_token>", "<start_of_image>", "<end_of_image>", "<start_of_turn>", "<end_of_turn>")
     tokenizer = word_level_tokenizer(WORDS + ["model"], special_tokens=specials, image_token="<image_soft_token>",
@@ -431,8 +530,14 @@ def tiny_gemma3(folder: Path) -> Path:
 
 
 def tiny_gemma4(folder: Path) -> Path:
-    from transformers import (Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4ImageProcessor, Gemma4Processor,
-                              Gemma4VideoProcessor)
+    from transformers import (
+        Gemma4AudioFeatureExtractor,
+        Gemma4Config,
+        Gemma4ForConditionalGeneration,
+        Gemma4ImageProcessor,
+        Gemma4Processor,
+        Gemma4VideoProcessor,
+    )
 
     specials = ("<pad>", "<unk>", "<bos>", "<eos>", "<|image|>", "<|image>", "<image|>", "<|turn>", "<turn|>", "<|video|>", "<|audio|>", "<|audio>", "<audio|>")
     # Its processor wants the audio tokens named too, even for images alone.
