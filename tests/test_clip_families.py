@@ -151,3 +151,15 @@ def test_open_clip_siglip_without_its_hub_tokenizer_fails_fast(tmp_path, monkeyp
     code = main(["idia", "--model", "ViT-B-16-SigLIP", "--pretrained", str(weights), "--data", str(people[0]), "--device", "cpu", "--no-store"])
     assert time.perf_counter() - started < 2.0
     assert code != 0 and "timm/ViT-B-16-SigLIP/tokenizer_config.json" in capsys.readouterr().err
+
+
+def test_local_dir_whose_config_names_a_hub_tokenizer_fails_fast(tmp_path, monkeypatch):
+    import open_clip
+
+    monkeypatch.delenv("LEAKAGE_ALLOW_DOWNLOADS", raising=False)
+    config = open_clip.get_model_config("ViT-B-16-SigLIP")
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {}}))
+    started = time.perf_counter()
+    with pytest.raises(HubUnavailableError, match="timm/ViT-B-16-SigLIP/tokenizer_config.json"):
+        load_clip(f"local-dir:{tmp_path}", device="cpu")
+    assert time.perf_counter() - started < 2.0
