@@ -23,9 +23,10 @@ LOCAL_WEIGHTS_HELP = (
 class HubUnavailableError(RuntimeError):
     """Weights were asked for from a hub that this process may not or cannot reach."""
 
-    def __init__(self, what: str, cause: BaseException | None = None):
+    def __init__(self, what: str, cause: BaseException | None = None, how: str | None = None):
         detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-        super().__init__(f"Cannot load {what} from a model hub{detail}. {LOCAL_WEIGHTS_HELP}")
+        how = f"{how.rstrip('.')}. " if how else ""
+        super().__init__(f"Cannot load {what} from a model hub{detail}. {how}{LOCAL_WEIGHTS_HELP}")
 
 
 def downloads_allowed() -> bool:

@@ -7,10 +7,12 @@ a closed-set score asks how likely the model finds it to answer with the person'
 than with other candidates' names (teacher forcing, only the answer's tokens scored), which
 gives a continuous score per person and so a ROC and TPR at low FPR, as for the IDIA.
 
-Works with any transformers image-text-to-text model (`AutoProcessor` +
-`AutoModelForImageTextToText`: LLaVA, Idefics3/SmolVLM, PaliGemma, Qwen2-VL, Gemma 3, ...),
-loaded from a local folder or, where downloads are allowed, a hub id; the lab VLM
-(`leakage.lab.vlm`) is such a model too, and goes through exactly this code.
+Loads transformers image-text-to-text models (`AutoProcessor` + `AutoModelForImageTextToText`)
+from a local folder or, where downloads are allowed, a hub id. Tested, family by family, on the
+families in `leakage.vlm_families.FAMILIES` (LLaVA, LLaVA-NeXT, LLaVA-OneVision, Idefics3/SmolVLM,
+SmolVLM2, Mistral3, PaliGemma, Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3.5, InternVL, BLIP-2,
+InstructBLIP, Mllama, Llama 4, Gemma 3, Gemma 4); other architectures go through the same generic path,
+untested. The lab VLM (`leakage.lab.vlm`) is a LLaVA, and goes through exactly this code.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import membership_summary, threshold_metrics
 from leakage.names import sample_distractors
 from leakage.results import AttackResult, RunCancelled
+from leakage.vlm_families import Family, family_of, family_of_processor
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
     "Who is this person?",
@@ -74,6 +77,10 @@ class LoadedVLM:
     def tokenizer(self) -> Any:
         return self.processor.tokenizer
 
+    @property
+    def family(self) -> Family:
+        return family_of(getattr(self.model.config, "model_type", None))
+
     def describe(self) -> dict[str, Any]:
         return {
             "model": self.name,
@@ -86,6 +93,7 @@ class LoadedVLM:
             "dtype": self.device.dtype,
             "device_description": self.device.description,
             "chat_template": bool(getattr(self.processor, "chat_template", None)),
+            "family": self.family.label,
             **self.metadata,
         }
 
@@ -110,10 +118,12 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
     is_folder = path.is_dir()
     if not is_folder and _looks_like_path(text):
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
-    if is_folder and not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} holds no config.json: expected a folder written by save_pretrained")
+    if is_folder:
+        _require_saved_files(path)
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
+    if not is_folder and local_only:
+        _require_hub_cached(text)
     choice = pick_device(device)
     try:
         processor = AutoProcessor.from_pretrained(where, local_files_only=local_only)
@@ -137,27 +147,64 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
     )
 
 
+SAVED_ARTEFACTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("the model config", ("config.json",), "model.save_pretrained(folder)"),
+    ("the weights", ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"),
+     "model.save_pretrained(folder)"),
+    ("the image processor", ("preprocessor_config.json", "processor_config.json"), "processor.save_pretrained(folder)"),
+    ("the tokenizer", ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"), "processor.save_pretrained(folder)"),
+)
+"""What a VLM folder needs, each with the files that provide it and how to write them."""
+
+
+def _require_saved_files(folder: Path) -> None:
+    """Name every missing artefact before transformers is asked, so no loader looks for it on a hub."""
+    missing = [f"{what} (none of {', '.join(names)}; write it with {how})" for what, names, how in SAVED_ARTEFACTS
+               if not any((folder / name).is_file() for name in names)]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a complete model folder written by save_pretrained: missing " + "; ".join(missing))
+
+
+def _require_hub_cached(repo_id: str) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        raise HubUnavailableError(
+            f"{repo_id} ({repo_id}/config.json is not in the local Hugging Face cache)",
+            how="To provide it: save the model and its processor with save_pretrained into a folder and pass that folder",
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Prompts, generation and answer likelihoods
 # --------------------------------------------------------------------------------------------
 
 
-def build_prompt(processor: Any, question: str) -> str:
-    """The question with one image, in the model's chat format when it has one, else a plain prompt."""
+def build_prompt(processor: Any, question: str, family: Family | None = None) -> str:
+    """The question with one image, in the family's own format.
+
+    The chat template when the processor has one; a family's plain format where its processor
+    puts the image in itself (BLIP-2's query tokens, PaliGemma's image prefix); else the
+    processor's image token before the question.
+    """
+    family = family or family_of_processor(processor)
+    if family.prompt_format is not None:
+        return family.prompt_format.format(question=question, image=getattr(processor, "image_token", None) or "")
     if getattr(processor, "chat_template", None):
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
         return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    image_token = getattr(processor, "image_token", None) or "<image>"
+    image_token = getattr(processor, "image_token", None)
     # Processors without a template either want the image token in the text or add it themselves.
-    if getattr(processor, "image_token", None) is None:
-        return f"{question}\n"
-    return f"{image_token}{question}\n"
+    return f"{question}\n" if image_token is None else f"{image_token}{question}\n"
 
 
-def _processor_inputs(vlm: LoadedVLM, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, torch.Tensor]:
+def _processor_inputs(vlm: LoadedVLM, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, Any]:
+    """The processor's own inputs for image i with prompt i (its batch layout, on the model's device)."""
     inputs = vlm.processor(images=[[image] for image in images], text=list(prompts), return_tensors="pt", padding=True)
     moved = {}
     for key, value in inputs.items():
+        if key == "labels":  # PaliGemma's processor makes training labels; scoring here is separate
+            continue
         if isinstance(value, torch.Tensor):
             value = value.to(vlm.device.device)
             if value.is_floating_point():
@@ -171,7 +218,7 @@ def generate_answers(
     vlm: LoadedVLM, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int = 16
 ) -> list[str]:
     """Greedy answers to question i about image i, decoded from the new tokens only."""
-    prompts = [build_prompt(vlm.processor, question) for question in questions]
+    prompts = [build_prompt(vlm.processor, question, vlm.family) for question in questions]
     inputs = _processor_inputs(vlm, images, prompts)
     tokenizer = vlm.tokenizer
     output = vlm.model.generate(
@@ -185,14 +232,46 @@ def generate_answers(
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 
-def answer_token_ids(tokenizer: Any, prompt: str, answer: str) -> list[int]:
+def answer_separator(processor: Any, question: str, family: Family | None = None) -> str:
+    """What comes between the prompt and the answer, as the model was trained to see it.
+
+    Read off the chat template, by rendering an answered conversation ("ASSISTANT: Irina" has a
+    space, Qwen's "assistant\nIrina" and Mistral's "[/INST]Irina" none); for a family's plain
+    format, the table says it (PaliGemma's processor ends the prompt with a newline). A space
+    otherwise, unless the prompt ends in white space.
+    """
+    family = family or family_of_processor(processor)
+    prompt = build_prompt(processor, question, family)
+    if family.answer_separator is not None:
+        return family.answer_separator
+    if family.prompt_format is None and getattr(processor, "chat_template", None):
+        marker = "ANSWER_MARKER_7f3a"
+        messages = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+            {"role": "assistant", "content": [{"type": "text", "text": marker}]},
+        ]
+        from jinja2 import TemplateError
+
+        try:
+            answered = processor.apply_chat_template(messages, tokenize=False)
+        except (TemplateError, ValueError, TypeError, KeyError, IndexError):  # a template without assistant turns: the plain rule below
+            answered = ""
+        if answered.startswith(prompt) and marker in answered[len(prompt) :]:
+            between = answered[len(prompt) : answered.index(marker, len(prompt))]
+            if not between.strip():  # only white space; anything else (think tags, ...) is the model's to write
+                return between
+    return "" if not prompt or prompt[-1].isspace() else " "
+
+
+def answer_token_ids(tokenizer: Any, prompt: str, answer: str, separator: str | None = None) -> list[int]:
     """The tokens of `answer` as the model would produce them right after `prompt`.
 
     Tokenized together with the prompt and cut at the prompt's end, so that word-initial forms
-    (" Irina" in BPE vocabularies) are the ones scored; a space is put in when the prompt
-    does not end in one, as chat templates' answers start ("ASSISTANT: Irina").
+    (" Irina" in BPE vocabularies) are the ones scored. `separator` goes between the two (see
+    `answer_separator`); None: a space when the prompt does not end in one ("ASSISTANT: Irina").
     """
-    separator = "" if not prompt or prompt[-1].isspace() else " "
+    if separator is None:
+        separator = "" if not prompt or prompt[-1].isspace() else " "
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(prompt + separator + answer, add_special_tokens=False)["input_ids"]
     if full_ids[: len(prompt_ids)] == prompt_ids and len(full_ids) > len(prompt_ids):
@@ -220,6 +299,33 @@ def _span_logprobs(first_logits: torch.Tensor, later_logits: torch.Tensor, ids: 
     return (logprobs * mask).sum(dim=1)
 
 
+def _with_answers(prompt_inputs: Mapping[str, Any], ids: torch.Tensor, mask: torch.Tensor, family: Family, keep_all: bool) -> dict[str, Any]:
+    """Prompt inputs (one row per answer) grown by the answer tokens, on every token-aligned input.
+
+    keep_all: pass the image inputs along too (full sequences); else only what a cached
+    continuation takes.
+    """
+    n = ids.shape[0]
+    grown: dict[str, Any] = {}
+    for key, value in prompt_inputs.items():
+        if key == "input_ids":
+            grown[key] = torch.cat([value, ids], dim=1) if keep_all else ids
+        elif key == "attention_mask":
+            grown[key] = torch.cat([value, mask.to(value.dtype)], dim=1)
+        elif key == "token_type_ids":
+            answer_types = mask.to(value.dtype) * family.answer_token_type
+            grown[key] = torch.cat([value, answer_types], dim=1) if keep_all else answer_types
+        elif key == "mm_token_type_ids":
+            grown[key] = torch.cat([value, torch.zeros_like(ids, dtype=value.dtype)], dim=1) if keep_all else torch.zeros_like(ids, dtype=value.dtype)
+        elif key == "cross_attention_mask":
+            # (batch, tokens, images, tiles): answer tokens see the images the prompt's last token sees.
+            last = value[:, -1:].expand(n, ids.shape[1], *value.shape[2:])
+            grown[key] = torch.cat([value, last], dim=1)
+        elif keep_all:
+            grown[key] = value
+    return grown
+
+
 _CACHE_FALLBACK: set[str] = set()
 """Model types for which continuing from a cached prompt failed once: they use full sequences."""
 
@@ -231,60 +337,71 @@ def answer_logprobs(
     """log p(answer | image, question) for each answer, teacher-forced; only the answer's tokens count.
 
     The prompt (with the image) is encoded once and its key/value cache reused for every
-    answer; models whose cache cannot be continued that way get full sequences instead.
+    answer; families whose cache cannot be continued that way get full sequences instead. Both
+    equal, within 1e-4, a plain one-answer-at-a-time forward pass (tests/test_vlm_families.py).
     """
-    prompt = build_prompt(vlm.processor, question)
-    inputs = _processor_inputs(vlm, [image], [prompt])
-    answer_ids = [answer_token_ids(vlm.tokenizer, prompt, answer) for answer in answers]
+    prompt = build_prompt(vlm.processor, question, vlm.family)
+    separator = answer_separator(vlm.processor, question, vlm.family)
+    answer_ids = [answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator) for answer in answers]
     model_type = getattr(vlm.model.config, "model_type", "")
-    if use_cache and model_type not in _CACHE_FALLBACK:
+    if use_cache and vlm.family.cached_scoring and model_type not in _CACHE_FALLBACK:
         try:
-            return _logprobs_from_cache(vlm, inputs, answer_ids, batch_size)
+            return _logprobs_from_cache(vlm, _processor_inputs(vlm, [image], [prompt]), answer_ids, batch_size)
         except (AttributeError, TypeError, RuntimeError, ValueError, NotImplementedError):
             _CACHE_FALLBACK.add(model_type)
-    return _logprobs_full(vlm, inputs, answer_ids, batch_size)
+    return _logprobs_full(vlm, image, prompt, answer_ids, batch_size)
+
+
+def _pad_id(vlm: LoadedVLM) -> int:
+    return vlm.tokenizer.pad_token_id or 0
 
 
 def _logprobs_from_cache(vlm: LoadedVLM, inputs: Mapping[str, torch.Tensor], answer_ids: list[list[int]], batch_size: int) -> np.ndarray:
     device = vlm.device.device
     prompt_out = vlm.model(**inputs, use_cache=True)
-    cache = prompt_out.past_key_values
+    cache, continue_with = getattr(prompt_out, "past_key_values", None), vlm.model
+    if cache is None and getattr(prompt_out, "language_model_outputs", None) is not None:
+        # Models that hand the image to a separate language model (BLIP-2, InstructBLIP) continue in it.
+        cache, continue_with = prompt_out.language_model_outputs.past_key_values, vlm.model.language_model
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
         raise AttributeError("model returns no reusable cache")
     first = prompt_out.logits[:, -1, :]
-    prompt_mask = inputs["attention_mask"]
     scores = []
     for start in range(0, len(answer_ids), batch_size):
         chunk = answer_ids[start : start + batch_size]
-        ids, mask = _pad(chunk, vlm.tokenizer.pad_token_id or 0)
+        ids, mask = _pad(chunk, _pad_id(vlm))
         ids, mask = ids.to(device), mask.to(device)
         chunk_cache = copy.deepcopy(cache)
         chunk_cache.batch_repeat_interleave(len(chunk))
-        attention = torch.cat([prompt_mask.expand(len(chunk), -1), mask], dim=1)
-        out = vlm.model(input_ids=ids, attention_mask=attention, past_key_values=chunk_cache, use_cache=True)
+        # No attention mask: the one prompt has no padding and the answers are padded on the right,
+        # so a causal model never looks at padding for a scored token; and a mask covering the
+        # cached prompt makes some models (Qwen2-VL's M-RoPE) number the new tokens from 0.
+        prompt_rows = {key: value.expand(len(chunk), *value.shape[1:]) for key, value in inputs.items()
+                       if key in ("token_type_ids", "mm_token_type_ids", "cross_attention_mask")}
+        continuation = _with_answers({"input_ids": inputs["input_ids"], **prompt_rows}, ids, mask, vlm.family, keep_all=False)
+        out = continue_with(**continuation, past_key_values=chunk_cache, use_cache=True)
         scores.append(_span_logprobs(first.expand(len(chunk), -1), out.logits, ids, mask))
     return torch.cat(scores).cpu().numpy().astype(np.float64)
 
 
-def _logprobs_full(vlm: LoadedVLM, inputs: Mapping[str, torch.Tensor], answer_ids: list[list[int]], batch_size: int) -> np.ndarray:
-    """Prompt + answer as one sequence per answer; the reference the cached path must equal."""
+def _logprobs_full(vlm: LoadedVLM, image: Image.Image, prompt: str, answer_ids: list[list[int]], batch_size: int) -> np.ndarray:
+    """Prompt + answer as one sequence per answer, batched.
+
+    The processor builds the batch of prompts itself (pixel values batch-first for most
+    families, as patches for Qwen2-VL), and the answers are appended to the token-aligned inputs.
+    """
     device = vlm.device.device
-    prompt_length = inputs["input_ids"].shape[1]
+    prompt_batches: dict[int, dict[str, Any]] = {}
     scores = []
     for start in range(0, len(answer_ids), batch_size):
         chunk = answer_ids[start : start + batch_size]
-        ids, mask = _pad(chunk, vlm.tokenizer.pad_token_id or 0)
+        if len(chunk) not in prompt_batches:
+            prompt_batches[len(chunk)] = _processor_inputs(vlm, [image] * len(chunk), [prompt] * len(chunk))
+        prompts = prompt_batches[len(chunk)]
+        prompt_length = prompts["input_ids"].shape[1]
+        ids, mask = _pad(chunk, _pad_id(vlm))
         ids, mask = ids.to(device), mask.to(device)
-        batch = {}
-        for key, value in inputs.items():
-            repeated = value.expand(len(chunk), *value.shape[1:]) if isinstance(value, torch.Tensor) else value
-            if isinstance(value, torch.Tensor) and value.dim() == 2 and value.shape[1] == prompt_length:
-                # Token-aligned inputs grow with the answer: input ids and mask take the answer's,
-                # per-token type ids (text = 0) take zeros.
-                extra = ids if key == "input_ids" else mask if key == "attention_mask" else torch.zeros_like(ids)
-                repeated = torch.cat([repeated, extra.to(value.dtype)], dim=1)
-            batch[key] = repeated
-        out = vlm.model(**batch, use_cache=False)
+        out = vlm.model(**_with_answers(prompts, ids, mask, vlm.family, keep_all=True), use_cache=False)
         logits = out.logits[:, prompt_length - 1 :, :]
         scores.append(_span_logprobs(logits[:, 0, :], logits[:, 1:, :], ids, mask))
     return torch.cat(scores).cpu().numpy().astype(np.float64)

@@ -28,13 +28,9 @@ from leakage.vlm import (
     run_vlm_probe,
 )
 
+from vlm_family_models import WORDS, tiny_idefics3, tiny_llava  # the tiny models all VLM tests share
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-WORDS = (
-    "USER ASSISTANT User Assistant : . , ? ' who Who is this person the name of in image what What tell Tell me "
-    "a an photo taken at gala it This Irina Williams Alexander Reed Camila Wagner Colton O'Brien and"
-).split()
-
 
 # --------------------------------------------------------------------------- answer scoring
 
@@ -91,63 +87,6 @@ def test_split_name_keeps_particles_with_the_surname():
 # --------------------------------------------------------------------------- tiny models, built offline
 
 
-def tiny_llava(folder: Path, seed: int = 0) -> Path:
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
-
-    from leakage.lab.vlm import CHAT_TEMPLATE
-
-    tokenizer = word_level_tokenizer(WORDS)
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
-        tokenizer=tokenizer,
-        patch_size=16,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=CHAT_TEMPLATE,
-    )
-    torch.manual_seed(seed)
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(image_size=32, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        image_seq_length=4,
-        vision_feature_layer=-1,
-    )
-    LlavaForConditionalGeneration(config).save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
-
-
-def tiny_idefics3(folder: Path, chat_template: bool = True) -> Path:
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig, LlamaConfig
-
-    specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"]
-    specials += [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token=None)
-    template = (
-        "{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
-        "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
-    )
-    processor = Idefics3Processor(
-        image_processor=Idefics3ImageProcessor(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}),
-        tokenizer=tokenizer,
-        image_seq_len=1,
-        chat_template=template if chat_template else None,
-    )
-    torch.manual_seed(1)
-    config = Idefics3Config(
-        vision_config=Idefics3VisionConfig(image_size=32, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                num_key_value_heads=2, pad_token_id=0, eos_token_id=3),
-        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-        scale_factor=2,
-    )
-    Idefics3ForConditionalGeneration(config).save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def portraits() -> list[tuple[str, Image.Image, tuple[int, int, int, int]]]:
     world = make_world(seed=0, n_identities=4)
@@ -190,6 +129,17 @@ def test_answer_tokens_are_cut_at_the_prompt():
     tokenizer = word_level_tokenizer(WORDS)
     ids = answer_token_ids(tokenizer, "USER: <image>\nWho is this person? ASSISTANT:", "Irina Williams")
     assert tokenizer.convert_ids_to_tokens(ids) == ["Irina", "Williams"]
+
+
+def test_word_level_tokenizer_keeps_every_special_token_whole():
+    specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<row_1_col_1>", "<|im_start|>"]
+    tokenizer = word_level_tokenizer(WORDS, special_tokens=specials, image_token="<image>", named_tokens={"boi_token": "<|im_start|>"})
+    text = "<|im_start|> Who <row_1_col_1><fake_token_around_image><image> is this person?</s>"
+    tokens = tokenizer.tokenize(text)
+    assert tokens == ["<|im_start|>", "Who", "<row_1_col_1>", "<fake_token_around_image>", "<image>", "is", "this", "person", "?", "</s>"]
+    assert set(specials) <= set(tokenizer.all_special_tokens)
+    assert tokenizer.boi_token == "<|im_start|>" and tokenizer.image_token_id == specials.index("<image>")
+    assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == "Who is this person ?"
 
 
 def test_loading_fails_clearly(tmp_path):

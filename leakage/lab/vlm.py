@@ -217,13 +217,19 @@ def split_words(text: str) -> list[str]:
     return [piece for piece, _ in pre_tokenizer().pre_tokenize_str(text)]
 
 
-def word_level_tokenizer(words: Iterable[str], special_tokens: Sequence[str] = SPECIAL_TOKENS, image_token: str | None = "<image>"):
+def word_level_tokenizer(
+    words: Iterable[str],
+    special_tokens: Sequence[str] = SPECIAL_TOKENS,
+    image_token: str | None = "<image>",
+    named_tokens: dict[str, str] | None = None,
+):
     """A `PreTrainedTokenizerFast` over exactly these words (plus specials), built without any hub.
 
     Unknown words become <unk>; decoding joins words with spaces. The first four specials are
-    pad, unk, bos and eos.
+    pad, unk, bos and eos. `named_tokens` gives specials an attribute name processors look up
+    (e.g. {"boi_token": "<start_of_image>"}), as `image_token` does for the image token.
     """
-    from tokenizers import Tokenizer, models, normalizers
+    from tokenizers import AddedToken, Tokenizer, models, normalizers
     from transformers import PreTrainedTokenizerFast
 
     vocabulary: dict[str, int] = {}
@@ -232,18 +238,17 @@ def word_level_tokenizer(words: Iterable[str], special_tokens: Sequence[str] = S
     backend = Tokenizer(models.WordLevel(vocabulary, unk_token=special_tokens[1]))
     backend.normalizer = normalizers.NFC()
     backend.pre_tokenizer = pre_tokenizer()
+    # Registered with the backend, every special stays one token ("<row_1_col_1>" is not split by
+    # the pre-tokenizer); they are in the vocabulary already, so their ids do not change.
+    backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_tokens])
     pad, unk, bos, eos = special_tokens[:4]
-    extra = {"image_token": image_token} if image_token else {}
-    others = [token for token in special_tokens[4:] if token != image_token]
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token=pad,
-        unk_token=unk,
-        bos_token=bos,
-        eos_token=eos,
-        extra_special_tokens=extra,
-        additional_special_tokens=others or None,
-    )
+    extra = {**({"image_token": image_token} if image_token else {}), **(named_tokens or {})}
+    others = [token for token in special_tokens[4:] if token not in extra.values()]
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token=pad, unk_token=unk, bos_token=bos, eos_token=eos, extra_special_tokens=extra)
+    if others:
+        # transformers 5 drops `additional_special_tokens=` when named extras are given too.
+        tokenizer.add_special_tokens({"extra_special_tokens": others}, replace_extra_special_tokens=False)
+    return tokenizer
 
 
 def lab_vocabulary(world: World) -> list[str]:
