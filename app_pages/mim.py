@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from leakage.attacks.mim import ATTACK
 from leakage.lab.mae import default_lab_mae_config, is_built
 from leakage.mim import MIMConfig, reconstruct
 from leakage.results import AttackResult
@@ -61,7 +62,7 @@ def sidebar() -> dict:
 
 def start(chosen: dict) -> None:
     extra = {"reference": chosen["reference"]} if chosen["reference"] else {}
-    start_attack(JOB, "mim", chosen["target"], chosen["data"], chosen["config"], extra_models=extra, store=chosen["keep"])
+    start_attack(JOB, ATTACK.name, chosen["target"], chosen["data"], chosen["config"], extra_models=extra, store=chosen["keep"])
     st.session_state["mim-chosen"] = chosen
 
 
@@ -103,12 +104,12 @@ def show_result(result: AttackResult, chosen: dict) -> None:
     for warning in result.model.get("warnings", []):
         st.warning(f"Target model: {warning}")
     show_headline(result)
-    show_figures(result, "mim")
+    show_figures(result, "mim-result")
     show_examples(result, chosen)
     show_problems(result)
     with st.expander("Per image"):
-        show_items(result, "mim")
-    show_downloads(result, "mim")
+        show_items(result, "mim-result")
+    show_downloads(result, "mim-result")
     show_provenance(result)
 
 

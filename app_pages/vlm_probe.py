@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from leakage.attacks.vlm_probe import ATTACK
 from leakage.anonymize import Anonymization, anonymize
 from leakage.data import ImageLoadError, load_image
 from leakage.faces import detector_note
@@ -101,7 +102,7 @@ def settings() -> dict:
 def start_probe(chosen: dict) -> None:
     # The answers on show must be those of the settings being run, not of the last run.
     st.session_state.pop(f"{JOB}-result", None)
-    start_attack(JOB, "vlm", chosen["model"], chosen["data"], chosen["config"], store=chosen["keep"])
+    start_attack(JOB, ATTACK.name, chosen["model"], chosen["data"], chosen["config"], store=chosen["keep"])
 
 
 def show_metrics(result: AttackResult) -> None:
@@ -114,7 +115,7 @@ def show_metrics(result: AttackResult) -> None:
         return
     st.subheader("Closed set: the name's likelihood as a membership score")
     show_headline(result)
-    show_figures(result, "vlm")
+    show_figures(result, "vlm-result")
 
 
 def picture(row: dict) -> object | None:
@@ -201,7 +202,7 @@ def main() -> None:
     show_problems(result)
     st.subheader("Per person")
     st.dataframe(identity_table(result), hide_index=True, width="stretch")
-    show_downloads(result, "vlm")
+    show_downloads(result, "vlm-result")
     show_provenance(result)
 
 

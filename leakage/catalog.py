@@ -63,7 +63,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
         ModelKind("clip", "a CLIP model", "an open_clip name with --pretrained, a checkpoint file, local-dir:FOLDER, "
                   "a transformers CLIP/SigLIP folder written by save_pretrained, or hf-hub:ID",
                   "leakage.models:load_clip"),
-        ModelKind("vlm", "a vision-language model", "a folder written by save_pretrained or a cached hub id",
+        ModelKind("image-text-to-text", "a vision-language model", "a folder written by save_pretrained or a cached hub id",
                   "leakage.catalog:_load_vlm"),
         ModelKind("mae", "a masked autoencoder (ViT-MAE)", "a folder written by save_pretrained or a cached hub id",
                   "leakage.catalog:_load_mae"),
@@ -75,7 +75,7 @@ LAB_MODELS: dict[str, LabModel] = {
     for model in (
         LabModel("lab", "clip", "the lab CLIP, trained on the lab's members", "lab", "leakage.catalog:_lab_clip"),
         LabModel("lab-control", "clip", "the control CLIP, trained on other people only", "lab", "leakage.catalog:_lab_clip"),
-        LabModel("lab-vlm", "vlm", "the lab VLM (LLaVA), which learned the members' names from text only", "lab-vlm",
+        LabModel("lab-vlm", "image-text-to-text", "the lab VLM (LLaVA), which learned the members' names from text only", "lab-vlm",
                  "leakage.catalog:_lab_vlm"),
         LabModel("lab-mae", "mae", "the lab MAE, pre-trained on the member images", "lab-mae", "leakage.catalog:_lab_mae"),
         LabModel("lab-mae-reference", "mae", "a reference MAE pre-trained on other people (per-example calibration)",

@@ -10,16 +10,8 @@ from leakage.attacks import attack_spec
 from leakage.results import AttackResult
 
 def decision_rule(result: AttackResult) -> str | None:
-    """The attack's own member / non-member rule, in words."""
-    at = result.metrics.get("at_threshold") or {}
-    config = result.config
-    if result.attack == "idia" and "tau" in config:
-        templates = config.get("templates")
-        out_of = f" of the {len(templates)} prompts" if isinstance(templates, list) else " prompts"
-        return f"member when at least {format_number(config['tau'])}{out_of} name the person"
-    if "threshold" in at:
-        return f"member when the score is at least {format_number(at['threshold'])}"
-    return None
+    """The attack's own member / non-member rule, in words (as the attack declares it)."""
+    return attack_spec(result.attack).call("decision_rule", result)
 
 
 # --------------------------------------------------------------------------- formatting

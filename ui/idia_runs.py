@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import replace
 from typing import Sequence
 
+from leakage.attacks.idia import ATTACK
 from leakage.catalog import resolve_data
 from leakage.idia import IDIAConfig, PersonUpload, run_idia
 from leakage.results import AttackResult
@@ -40,7 +41,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
         }
 
     start_attack(
-        job_key, "idia", model, data, config, pretrained=pretrained,
+        job_key, ATTACK.name, model, data, config, pretrained=pretrained,
         dataset=list(uploads) if uploads else None,
         dataset_id="uploaded photos (kept in memory only)" if uploads else None,
         store=store, label="check one person" if uploads else None,
@@ -52,7 +53,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
 
 def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackResult:
     """The same attack on a reference dataset, cached like any run."""
-    key = run_key("idia", shared.model.identifier, None, data, replace(config, n_draws=0))
+    key = run_key(ATTACK.name, shared.model.identifier, None, data, replace(config, n_draws=0))
     if key not in result_cache():
         dataset, dataset_id = resolve_data(data)
         with job.turn(shared.lock):
