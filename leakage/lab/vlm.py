@@ -32,6 +32,13 @@ Deviations, for a model that trains in minutes on a CPU: the vision tower is tra
 scratch here (real VLMs start from a pre-trained CLIP), the "card" is a fixed list of trait
 words rather than free text, and the alignment has an extra loss pulling image tokens towards
 the card's word embeddings, which a large model does not need to compose the two sides.
+
+Variants (`LAB_VLM_VARIANTS`, `python -m leakage lab-vlm build --variant ...`), each with half the
+people and a quarter of the training: "bpe" has a byte-pair-encoding tokenizer trained on the lab
+texts, so names take 3 to 10 subword tokens and the closed-set score's length bias shows;
+"exposure" gives members 1, 2, 4, 8 or 16 "who is this" texts (finding iv). Members can also be
+photographed in another context (`write_context_dataset`: usual, neutral background, another
+person's clothes and background; finding ii).
 """
 
 from __future__ import annotations
@@ -493,8 +500,11 @@ def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
     return LabVLMConfig(align_on=align_on)
 
 
-_SMALL_VARIANT = {"n_members": 50, "n_nonmembers": 50, "n_anonymous": 200}
-"""The variants are half the default lab (people and photos), so each builds in a few minutes."""
+_SMALL_VARIANT = {
+    "n_members": 50, "n_nonmembers": 50, "n_anonymous": 200, "batch_size": 32, "language_steps": 500, "alignment_steps": 600,
+}
+"""The variants have half the default lab's people and a quarter of its training, so each builds in
+a few minutes on a shared 2-core machine (their figures are about what varies, not about peak leakage)."""
 
 
 def bpe_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
@@ -709,3 +719,64 @@ def write_context_dataset(
         for person in people:
             writer.writerow([person.name, int(person.name in member_names), int(exposure.get(person.name, 0))])
     return root, {name: other.name for name, other in partners.items()}
+
+
+# --- notes for the page (what the paper did, what this project adds, what the lab shows) -------
+
+PROBE_DEVIATIONS = """\
+**Deviations from the paper.** "The Phantom Menace" scores open answers only: the model answers freely and
+the answer is checked for the person's name. The paper's exact prompts, scoring rules and blur strengths were
+not published; the ones used here are shown above and are editable. **The closed-set score is this project's
+extension, not the paper's:** the teacher-forced log-likelihood of answering with the person's name, normalised
+over a closed set of candidate names, gives a continuous membership score and so a ROC and TPR at low FPR (as
+for the IDIA). By default it is **calibrated**: log p(name | image, question) minus log p(name | blank grey
+image, question), what the picture adds to the name's likelihood (pointwise mutual information), because the
+raw sum of token log-probabilities is lower for long and rare names whatever the model knows (a subword
+tokenizer splits them into more tokens), so a raw ROC partly measures name length and frequency. The raw score
+and the per-token mean are reported beside it (result metrics `by_score`, `raw`).
+"""
+
+LAB_VLM_DEVIATIONS = """\
+**The lab VLM against the paper's models.** A small LLaVA trained here in minutes: the vision tower is trained
+from scratch (real VLMs start from a pre-trained CLIP), the language side learns members from a fixed list of
+trait words (a profile card) and one-line biographies rather than web text, the alignment has an extra loss
+pulling image tokens towards the card's words, and the default tokenizer has one token per word (names are two
+tokens; the "bpe" variant has subword tokens). People are drawn, not photographed: what identifies them is a
+dozen discrete traits.
+"""
+
+FINDING_III_NOTE = """\
+**Face blurring is not enough (finding iii): what holds by construction and what is measured.** *By
+construction:* the lab VLM learns names from the twelve traits of a profile card, and seven of them are off
+the face (hair colour and style, accessory and its colour, clothing and its two colours), three on it (eye
+colour, facial hair, glasses), while sex and skin tone show on both. So a model that names a member from a
+face-blurred photo is expected here: that face blur leaves most of the identity is a property of the lab
+world, not a discovery about VLMs. *Measured:* how much of the leak survives each blur,
+pixelation and mask strength, face-only and whole-image (the table above and `bench/vlm_anonymization.py`);
+that aligning on face-blurred photos does not stop the names from transferring (finding i); how much rests on
+clothes and background, by swapping them with another person's (finding ii, `bench/vlm_context.py`); and how
+leakage grows with the number of texts about a person (finding iv, `bench/vlm_exposure.py`). In real VLMs the
+share carried by the face is larger, so the lab overstates how little face blur helps.
+"""
+
+FINDINGS_CONTEXT_EXPOSURE_NOTE = """\
+**Context (finding ii) and exposure (finding iv) in the lab.** The paper reports that the background has little
+influence on leakage and that leakage tracks how often a person appears in the training data. In the lab,
+`bench/vlm_context.py` photographs the same members in their usual context, on a neutral grey background and in
+another person's usual context (that person's clothes and background), face visible and blurred; and
+`bench/vlm_exposure.py` builds a lab VLM whose members appear in 1, 2, 4, 8 or 16 language texts. Their tables
+are in the README. By construction, the background is on no profile card, so the model is never taught to use
+it (it could only pick it up as a side effect of the alignment photos); clothes are on the card, so the swapped
+context changes part of the identity the model sees, not only the scene, and a model that follows the clothes
+names the person whose clothes were borrowed (the bench counts that too).
+"""
+
+
+def design_notes() -> dict[str, str]:
+    """The page's notes on the VLM probe and the lab VLM, in markdown, by section."""
+    return {
+        "probe_deviations": PROBE_DEVIATIONS,
+        "lab_vlm_deviations": LAB_VLM_DEVIATIONS,
+        "finding_iii": FINDING_III_NOTE,
+        "findings_ii_iv": FINDINGS_CONTEXT_EXPOSURE_NOTE,
+    }
