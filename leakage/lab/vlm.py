@@ -501,10 +501,10 @@ def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
 
 
 _SMALL_VARIANT = {
-    "n_members": 50, "n_nonmembers": 50, "n_anonymous": 200, "batch_size": 32, "language_steps": 500, "alignment_steps": 600,
+    "n_members": 50, "n_nonmembers": 50, "n_anonymous": 150, "batch_size": 32, "language_steps": 300, "alignment_steps": 300,
 }
-"""The variants have half the default lab's people and a quarter of its training, so each builds in
-a few minutes on a shared 2-core machine (their figures are about what varies, not about peak leakage)."""
+"""The variants have half the default lab's members and a tenth of its training, so each builds in
+minutes even on a busy shared 2-core machine (their figures are about what varies, not peak leakage)."""
 
 
 def bpe_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
