@@ -18,6 +18,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from bench.machine import machine_info
 from leakage.data import scan_dataset
 from leakage.lab.vlm import bpe_lab_vlm_config, ensure_lab_vlm, is_built
@@ -39,6 +41,27 @@ def length_bias(result, vlm, question: str) -> dict:
         x = [lengths[row["name"]] for row in chosen]
         out["name_tokens"][group] = {"min": min(x), "max": max(x), "mean": sum(x) / len(x)} if x else None
         out[group] = {kind: spearman(x, [row["scores"][kind] for row in chosen]) for kind in SCORE_KINDS}
+    return out
+
+
+def score_spread(result) -> dict:
+    """Per kind, the mean and spread of the true name's score before normalising over the candidates
+    (for the calibrated kind: the pointwise mutual information), and the share ranked first."""
+    members = {row["name"]: row["member"] for row in result.identities if "member" in row}
+    out: dict = {}
+    for kind in SCORE_KINDS:
+        groups: dict[str, dict[str, list]] = {"members": {"score": [], "first": []}, "nonmembers": {"score": [], "first": []}}
+        for image in result.images:
+            entry = image.get("closed_set", {}).get("scores", {}).get(kind)
+            if entry is None or image["person"] not in members:
+                continue
+            group = groups["members" if members[image["person"]] else "nonmembers"]
+            group["score"].append(entry["true_score"])
+            group["first"].append(entry["rank"] == 1)
+        out[kind] = {
+            name: {"mean": float(np.mean(g["score"])), "sd": float(np.std(g["score"])), "top1": float(np.mean(g["first"]))}
+            for name, g in groups.items() if g["score"]
+        }
     return out
 
 
@@ -76,6 +99,7 @@ def main() -> None:
         "probe": {"images_per_person": args.images_per_person, "n_candidates": args.candidates, "questions": list(DEFAULT_QUESTIONS)},
         "leak_rate": {"members": rates["members"], "nonmembers": rates["nonmembers"]},
         "length_bias": bias,
+        "true_name_score": score_spread(result),
         "auc": {kind: by_score[kind]["auc"] for kind in by_score},
         "auc_ci": {kind: by_score[kind]["auc_ci"] for kind in by_score},
         "tpr_at_1pct_fpr": {kind: by_score[kind]["tpr_at_fpr"]["0.01"] for kind in by_score},
@@ -94,6 +118,12 @@ def main() -> None:
         cell = lambda v: "–" if v is None else f"{v:+.2f}"  # noqa: E731
         print(f"| {kind} | {cell(bias['nonmembers'][kind])} | {cell(bias['members'][kind])} | "
               f"{report['auc'][kind]:.3f} ({low:.3f}–{high:.3f}) | {report['tpr_at_1pct_fpr'][kind]:.2f} |")
+    print("\ntrue name's score before normalising over the candidates (mean ± sd; share of images where it ranks first)")
+    print("| closed-set score | members | non-members |")
+    print("|---|---|---|")
+    for kind, groups in report["true_name_score"].items():
+        cells = [f"{g['mean']:.2f} ± {g['sd']:.2f} (top-1 {g['top1']:.2f})" for g in (groups.get("members"), groups.get("nonmembers")) if g]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\n{time.perf_counter() - started:.0f} s; written to {args.out}")
