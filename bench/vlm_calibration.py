@@ -24,7 +24,14 @@ from bench.machine import machine_info
 from leakage.data import scan_dataset
 from leakage.lab.vlm import bpe_lab_vlm_config, ensure_lab_vlm, is_built
 from leakage.progress import StageBars
-from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, answer_token_ids, build_prompt, load_vlm, run_vlm_probe
+from leakage.vlm import (
+    DEFAULT_QUESTIONS,
+    VLMProbeConfig,
+    answer_token_ids,
+    build_prompt,
+    load_vlm,
+    run_vlm_probe,
+)
 from leakage.vlm_calibration import SCORE_KINDS, spearman
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -115,7 +122,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for kind in SCORE_KINDS:
         low, high = report["auc_ci"][kind]
-        cell = lambda v: "–" if v is None else f"{v:+.2f}"  # noqa: E731
+        cell = lambda v: "–" if v is None else f"{v:+.2f}"
         print(f"| {kind} | {cell(bias['nonmembers'][kind])} | {cell(bias['members'][kind])} | "
               f"{report['auc'][kind]:.3f} ({low:.3f}–{high:.3f}) | {report['tpr_at_1pct_fpr'][kind]:.2f} |")
     print("\ntrue name's score before normalising over the candidates (mean ± sd; share of images where it ranks first)")

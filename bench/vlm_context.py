@@ -24,7 +24,11 @@ import numpy as np
 from bench.machine import machine_info
 from leakage.answer_match import match_name
 from leakage.data import scan_dataset
-from leakage.lab.vlm import default_lab_vlm_config, ensure_lab_vlm, write_context_dataset
+from leakage.lab.vlm import (
+    default_lab_vlm_config,
+    ensure_lab_vlm,
+    write_context_dataset,
+)
 from leakage.lab.world import CONTEXTS
 from leakage.progress import StageBars
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_probe

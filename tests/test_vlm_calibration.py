@@ -8,7 +8,7 @@ from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
-from PIL import Image
+from test_vlm import portraits, probe_data, tiny_llava, trained  # noqa: F401  (fixtures)
 
 from leakage.lab.vlm import (
     LabVLMArchitecture,
@@ -27,9 +27,20 @@ from leakage.lab.vlm import (
     write_context_dataset,
 )
 from leakage.lab.world import NEUTRAL_BACKGROUND, make_world, render, render_in_context
-from leakage.vlm import VLMProbeConfig, answer_logprobs, answer_token_ids, build_prompt, load_vlm, run_vlm_probe
-from leakage.vlm_calibration import ClosedSetScorer, closed_set_entry, reference_image, spearman
-from test_vlm import portraits, probe_data, tiny_llava, trained  # noqa: F401  (fixtures)
+from leakage.vlm import (
+    VLMProbeConfig,
+    answer_logprobs,
+    answer_token_ids,
+    build_prompt,
+    load_vlm,
+    run_vlm_probe,
+)
+from leakage.vlm_calibration import (
+    ClosedSetScorer,
+    closed_set_entry,
+    reference_image,
+    spearman,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
