@@ -213,3 +213,13 @@ def test_context_partners_borrow_every_context_once():
     partners = context_partners(people, seed=0)
     assert all(partners[p.name].name != p.name for p in people)
     assert sorted(o.name for o in partners.values()) == sorted(p.name for p in people)
+
+
+def test_lab_vlm_cli_builds_variants_by_name(tmp_path, monkeypatch, capsys):
+    from leakage.cli import main
+
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    assert main(["lab-vlm", "info", "--variant", "bpe"]) == 0
+    assert str(lab_vlm_root(bpe_lab_vlm_config())) in capsys.readouterr().out
+    assert main(["lab-vlm", "info", "--variant", "exposure", "--seed", "3"]) == 0
+    assert str(lab_vlm_root(replace(exposure_lab_vlm_config(), seed=3))) in capsys.readouterr().out
