@@ -39,6 +39,7 @@ from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import membership_summary, threshold_metrics
 from leakage.names import sample_distractors
 from leakage.results import AttackResult, RunCancelled
+from leakage.vlm_calibration import ClosedSetScorer, check_score_kind, person_scores, score_metrics
 from leakage.vlm_families import Family, family_of, family_of_processor
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
@@ -431,6 +432,9 @@ class VLMProbeConfig:
     """The answer whose likelihood is scored, {} = the name (e.g. "This is {}.")."""
     face_detector: str = "auto"
     seed: int = 0
+    closed_set_score: str = "calibrated"
+    """The headline closed-set score (leakage.vlm_calibration): "calibrated" (what the image adds
+    to the name's likelihood, against a blank grey image), "raw" or "per_token"; all three are kept."""
 
     def __post_init__(self) -> None:
         if not self.questions or any(not q.strip() for q in self.questions):
@@ -442,6 +446,7 @@ class VLMProbeConfig:
         if "{}" not in self.answer_template:
             raise ValueError("answer_template must contain {} where the name goes")
         parse_settings(self.anonymizations)  # fails early on a bad setting
+        check_score_kind(self.closed_set_score)
 
     @property
     def settings(self) -> list[Anonymization]:
@@ -583,23 +588,13 @@ def run_vlm_probe(
         scored_settings = range(len(settings)) if config.closed_set_all_settings else [0]
         questions = config.questions[: max(1, config.closed_set_questions)]
         keys = [(i, s) for i in range(len(loaded)) for s in scored_settings if probed(i, s)]
+        scorer = ClosedSetScorer(vlm, questions, runtime.candidate_batch_size)
         for done, (i, s) in enumerate(keys, 1):
             if cancel is not None and cancel.is_set():
                 raise RunCancelled("VLM probe cancelled")
             person = loaded[i][0].person
-            names = sets[person]
-            candidates = [config.answer_template.format(name) for name in names]
-            picture = variant(i, s)
-            per_question = np.stack([answer_logprobs(vlm, picture, question, candidates, runtime.candidate_batch_size) for question in questions])
-            log_posterior = per_question - np.logaddexp.reduce(per_question, axis=1, keepdims=True)
-            true = names.index(person)
-            mean_posterior = log_posterior.mean(axis=0)
-            closed[(i, s)] = {
-                "true_log_posterior": float(mean_posterior[true]),
-                "rank": int((mean_posterior > mean_posterior[true]).sum()) + 1,
-                "top": names[int(np.argmax(mean_posterior))],
-                "n_candidates": len(names),
-            }
+            # Raw, per-token and calibrated scores; the headline kind's fields stay at the top level.
+            closed[(i, s)] = scorer.entry(variant(i, s), sets[person], person, config.answer_template, config.closed_set_score)
             progress("closed-set scores", done, len(keys))
     timing["closed_set_seconds"] = time.perf_counter() - tick
 
@@ -680,6 +675,7 @@ def _assemble(
             row["score"] = float(np.mean([entry["true_log_posterior"] for entry in scores]))
             row["closed_set_top1"] = float(np.mean([entry["rank"] == 1 for entry in scores]))
             row["closed_set_rank"] = float(np.median([entry["rank"] for entry in scores]))
+            row["scores"] = person_scores(scores)
         if members is not None and person in members:
             row["member"] = bool(members[person])
         if occurrences is not None and person in occurrences:
@@ -715,6 +711,10 @@ def _assemble(
     if labels.size and 0 < labels.sum() < labels.size:
         if all("score" in row for row in truth):
             metrics.update(membership_summary(labels, np.array([row["score"] for row in truth])))
+            metrics["closed_set_score"] = config.closed_set_score
+            metrics["by_score"] = score_metrics(labels, truth, config.closed_set_score)
+            if "raw" in metrics["by_score"]:
+                metrics["raw"] = metrics["by_score"]["raw"]
             if config.closed_set_all_settings:
                 metrics["closed_set_by_setting"] = {}
                 for s, setting in enumerate(settings[1:], 1):

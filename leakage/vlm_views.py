@@ -69,6 +69,8 @@ def identity_table(result: AttackResult) -> pd.DataFrame:
         if "score" in row:
             entry["closed-set score"] = round(row["score"], 3)
             entry["closed-set top-1"] = round(row["closed_set_top1"], 3)
+            if "raw" in row.get("scores", {}) and result.metrics.get("closed_set_score", "raw") != "raw":
+                entry["closed-set score (raw)"] = round(row["scores"]["raw"], 3)
         rows.append(entry)
     table = pd.DataFrame(rows)
     if "closed-set score" in table:

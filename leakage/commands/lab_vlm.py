@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     info = commands.add_parser("info", help="where the lab VLM is and whether it is built")
     for sub in (build, info):
         sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--variant", choices=("default", "bpe", "exposure"), default="default",
+                         help="bpe: subword tokenizer trained on the lab texts (the closed-set length bias); "
+                              "exposure: members in 1, 2, 4, 8 or 16 language texts (finding iv); both half the default's people")
         sub.add_argument("--align-on", choices=("blurred", "raw"), default="blurred",
                          help="alignment photos with faces blurred (the paper's setting) or raw, for comparison")
         sub.add_argument("--language-steps", type=int, default=None)
@@ -25,9 +28,9 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from leakage.lab.vlm import default_lab_vlm_config
+    from leakage.lab.vlm import LAB_VLM_VARIANTS
 
-    config = replace(default_lab_vlm_config(args.align_on), seed=args.seed)
+    config = replace(LAB_VLM_VARIANTS[getattr(args, "variant", "default")](args.align_on), seed=args.seed)
     if args.language_steps is not None:
         config = replace(config, language_steps=args.language_steps)
     if args.alignment_steps is not None:
@@ -50,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     bars.close()
     state = "reused" if already else f"built in {lab.build_seconds:.1f} s"
     print(f"lab VLM {state}: {lab.model_dir} ({len(lab.members)} members, {len(lab.nonmembers)} non-members, "
-          f"aligned on {lab.config.align_on} photos) [{time.perf_counter() - started:.1f} s]")
+          f"aligned on {lab.config.align_on} photos, {lab.config.tokenizer} tokenizer) [{time.perf_counter() - started:.1f} s]")
     return 0

@@ -32,6 +32,13 @@ Deviations, for a model that trains in minutes on a CPU: the vision tower is tra
 scratch here (real VLMs start from a pre-trained CLIP), the "card" is a fixed list of trait
 words rather than free text, and the alignment has an extra loss pulling image tokens towards
 the card's word embeddings, which a large model does not need to compose the two sides.
+
+Variants (`LAB_VLM_VARIANTS`, `python -m leakage lab-vlm build --variant ...`), each with half the
+people and a quarter of the training: "bpe" has a byte-pair-encoding tokenizer trained on the lab
+texts, so names take 3 to 10 subword tokens and the closed-set score's length bias shows;
+"exposure" gives members 1, 2, 4, 8 or 16 "who is this" texts (finding iv). Members can also be
+photographed in another context (`write_context_dataset`: usual, neutral background, another
+person's clothes and background; finding ii).
 """
 
 from __future__ import annotations
@@ -251,6 +258,60 @@ def word_level_tokenizer(
     return tokenizer
 
 
+def card_vocabulary() -> list[str]:
+    """Every word a profile card can hold: one token each in any lab tokenizer, since image tokens
+    are trained towards these words' embeddings."""
+    words = [word for values in slot_values().values() for word in values] + [PAD_WORD, NONE_WORD]
+    return list(dict.fromkeys(words))
+
+
+def tokenizer_corpus(world: World) -> list[str]:
+    """The lab texts a subword tokenizer is trained on: questions, everyone's description and the
+    whole name pool, each name once. Member biographies are left out on purpose, so a member's
+    name is not split into fewer pieces than a non-member's because it was seen more often: the
+    tokenization carries no membership, and name length varies for members and non-members alike."""
+    texts = list(WHO_QUESTIONS) + list(DESCRIBE_QUESTIONS) + ["USER: ASSISTANT:"] + list(EXTRA_WORDS)
+    texts += [describe(person) + "." for person in world.identities]
+    for sex in FIRST_NAMES:
+        texts += list(FIRST_NAMES[sex])
+    texts += list(LAST_NAMES)
+    return texts
+
+
+def bpe_tokenizer(texts: Iterable[str], vocab_size: int, card_words: Sequence[str] = (), special_tokens: Sequence[str] = SPECIAL_TOKENS):
+    """A byte-pair-encoding `PreTrainedTokenizerFast` trained offline on `texts` with `tokenizers`.
+
+    Words are split as in the word-level tokenizer, then into subword pieces ("##" marks a piece
+    that continues a word, so decoding puts spaces back between words only). With a small
+    vocabulary names split into several pieces, more for long or rare ones, as in real VLMs.
+    `card_words` are added whole (one token each).
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE(unk_token=special_tokens[1], continuing_subword_prefix="##"))
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizer()
+    backend.decoder = decoders.WordPiece(prefix="##")
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(special_tokens), continuing_subword_prefix="##", show_progress=False
+    )
+    backend.train_from_iterator(list(texts), trainer)
+    missing = [word for word in card_words if backend.token_to_id(word) is None]
+    backend.add_tokens([AddedToken(word, single_word=True) for word in missing])
+    pad, unk, bos, eos, image = special_tokens[:5]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token=pad, unk_token=unk, bos_token=bos, eos_token=eos, extra_special_tokens={"image_token": image}
+    )
+
+
+def lab_tokenizer(world: World, config: "LabVLMConfig"):
+    """The config's tokenizer: word-level over the lab vocabulary (default) or BPE trained on the lab texts."""
+    if config.tokenizer == "bpe":
+        return bpe_tokenizer(tokenizer_corpus(world), config.bpe_vocab_size, card_vocabulary())
+    return word_level_tokenizer(lab_vocabulary(world))
+
+
 def lab_vocabulary(world: World) -> list[str]:
     """Every word the lab VLM reads or writes: texts, questions, cards, and the whole name pool."""
     texts = list(WHO_QUESTIONS) + list(DESCRIBE_QUESTIONS) + ["USER:", "ASSISTANT:"]
@@ -370,15 +431,28 @@ class LabVLMConfig:
     caption_batch_size: int = 16
     learning_rate: float = 2e-3
     architecture: LabVLMArchitecture = field(default_factory=LabVLMArchitecture)
+    tokenizer: str = "word"
+    """"word": one token per word (names are two tokens); "bpe": subword pieces trained on the lab
+    texts (`bpe_vocab_size`), so long and rare names take more tokens, as in real VLMs."""
+    bpe_vocab_size: int = 1000
+    member_texts: tuple[int, ...] = ()
+    """Exposure levels: when set, members are dealt these numbers of "who is this" texts in turn
+    (e.g. 1, 2, 4, 8, 16) and the language side learns from that fixed set of texts only, so some
+    members appear 16 times as often as others (finding iv). Empty: every member alike, drawn afresh."""
 
     def __post_init__(self) -> None:
         if self.align_on not in ("blurred", "raw"):
             raise ValueError("align_on must be 'blurred' or 'raw'")
+        if self.tokenizer not in ("word", "bpe"):
+            raise ValueError("tokenizer must be 'word' or 'bpe'")
+        if any(int(k) < 1 for k in self.member_texts):
+            raise ValueError("member_texts must be positive numbers of texts")
 
     @classmethod
     def from_dict(cls, data: dict) -> "LabVLMConfig":
         data = dict(data)
         data["alignment_blur"] = tuple(data.get("alignment_blur", (6.0, 12.0)))
+        data["member_texts"] = tuple(data.get("member_texts", ()))
         data["architecture"] = LabVLMArchitecture(**data.get("architecture", {}))
         return cls(**data)
 
@@ -402,7 +476,11 @@ class LabVLM:
 
     @property
     def config_hash(self) -> str:
-        return config_hash(self.config)
+        return config_hash(hashed_config(self.config))
+
+    def member_exposure(self) -> dict[str, int]:
+        """Members' numbers of language texts (exposure variant); empty otherwise."""
+        return dict(self.training.get("member_texts", {}))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -410,6 +488,8 @@ class LabVLM:
             "config_hash": self.config_hash,
             "seed": self.config.seed,
             "align_on": self.config.align_on,
+            "tokenizer": self.config.tokenizer,
+            "member_texts": list(self.config.member_texts),
             "n_members": len(self.members),
             "n_nonmembers": len(self.nonmembers),
             "build_seconds": round(self.build_seconds, 1),
@@ -425,8 +505,48 @@ def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
     return LabVLMConfig(align_on=align_on)
 
 
+_SMALL_VARIANT = {
+    "n_members": 50, "n_nonmembers": 50, "n_anonymous": 150, "batch_size": 32, "language_steps": 300, "alignment_steps": 300,
+}
+"""The variants have half the default lab's members and a tenth of its training, so each builds in
+minutes even on a busy shared 2-core machine (their figures are about what varies, not peak leakage)."""
+
+
+def bpe_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
+    """The lab VLM with a subword (BPE) tokenizer trained on the lab texts: names take 3 to 10
+    tokens, so the raw closed-set score's length bias shows (issue 13, item 3)."""
+    return LabVLMConfig(align_on=align_on, tokenizer="bpe", **_SMALL_VARIANT)
+
+
+def exposure_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
+    """The lab VLM whose members appear in 1, 2, 4, 8 or 16 language texts (finding iv)."""
+    return LabVLMConfig(align_on=align_on, member_texts=(1, 2, 4, 8, 16), **_SMALL_VARIANT)
+
+
+LAB_VLM_VARIANTS: dict[str, Callable[[str], LabVLMConfig]] = {
+    "default": default_lab_vlm_config,
+    "bpe": bpe_lab_vlm_config,
+    "exposure": exposure_lab_vlm_config,
+}
+
+
+_VARIANT_DEFAULTS = {"tokenizer": "word", "bpe_vocab_size": 1000, "member_texts": ()}
+
+
+def hashed_config(config: LabVLMConfig) -> dict[str, Any]:
+    """The config as hashed for its directory: the variant fields only when they differ from the
+    defaults, so lab VLMs built before the variants existed keep their directory (and are reused)."""
+    plain = asdict(config)
+    for key, default in _VARIANT_DEFAULTS.items():
+        if plain.get(key) in (default, list(default) if isinstance(default, tuple) else default):
+            plain.pop(key, None)
+    if plain.get("tokenizer") is None:
+        plain.pop("bpe_vocab_size", None)
+    return plain
+
+
 def lab_vlm_root(config: LabVLMConfig) -> Path:
-    return artifact_root("lab-vlm", LAB_VLM_FORMAT, config, "LEAKAGE_LAB_VLM_DIR", is_default=config == default_lab_vlm_config())
+    return artifact_root("lab-vlm", LAB_VLM_FORMAT, hashed_config(config), "LEAKAGE_LAB_VLM_DIR", is_default=config == default_lab_vlm_config())
 
 
 def is_built(config: LabVLMConfig) -> bool:
@@ -469,11 +589,12 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
     started = time.perf_counter()
     hf_logging.disable_progress_bar()
     world, members, nonmembers, anonymous = assign_roles(config)
-    tokenizer = word_level_tokenizer(lab_vocabulary(world))
+    tokenizer = lab_tokenizer(world, config)
     processor = build_processor(tokenizer, config.architecture)
     model = build_model(tokenizer, config.architecture, config.seed)
 
-    language_report = train_language(model, tokenizer, members, members + anonymous, config, progress)
+    exposure = assign_exposure(members, config)
+    language_report = train_language(model, tokenizer, members, members + anonymous, config, progress, exposure=exposure)
     photos = alignment_photos(members, anonymous, config, progress)
     alignment_report = train_alignment(model, tokenizer, processor, photos, config, progress)
 
@@ -490,6 +611,7 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
         start_index=ATTACK_INDEX_OFFSET,
         size=config.render_size,
         members={person.name: person.name in member_names for person in attack_people},
+        occurrences=exposure or None,
         progress=lambda done, total: progress("write attack images", done, total),
     )
     lab = LabVLM(
@@ -498,12 +620,12 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
         members=sorted(member_names),
         nonmembers=sorted(person.name for person in nonmembers),
         build_seconds=time.perf_counter() - started,
-        training={"language": language_report, "alignment": alignment_report},
+        training={"language": language_report, "alignment": alignment_report, **({"member_texts": exposure} if exposure else {})},
     )
     (root / "lab_vlm.json").write_text(json.dumps({
         "format": LAB_VLM_FORMAT,
         "config": asdict(config),
-        "config_hash": config_hash(config),
+        "config_hash": config_hash(hashed_config(config)),
         "code_version": code_version(),
         "members": lab.members,
         "nonmembers": lab.nonmembers,
@@ -511,6 +633,16 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
         "training": lab.training,
     }, indent=2))
     return lab
+
+
+def assign_exposure(members: Sequence[Identity], config: LabVLMConfig) -> dict[str, int]:
+    """Each member's number of language texts: the levels dealt in turn over a seeded shuffle, so
+    every level has (almost) as many members; empty when the config has no exposure levels."""
+    if not config.member_texts:
+        return {}
+    order = sorted(members, key=lambda person: person.id)
+    random.Random(f"{config.seed}/exposure").shuffle(order)
+    return {person.name: int(config.member_texts[i % len(config.member_texts)]) for i, person in enumerate(order)}
 
 
 @dataclass
@@ -539,3 +671,117 @@ def alignment_photos(
         if done % 200 == 0 or done == len(jobs):
             progress("render alignment photos", done, len(jobs))
     return photos
+
+
+# --- context renders (finding ii) --------------------------------------------------------------
+
+
+def context_partners(people: Sequence[Identity], seed: int) -> dict[str, Identity]:
+    """Whose usual context each person is shown in for the "swapped" context: a seeded cycle over
+    the people (nobody gets their own), so every context is borrowed exactly once."""
+    order = sorted(people, key=lambda person: person.id)
+    random.Random(f"{seed}/context-swap").shuffle(order)
+    return {person.name: order[(i + 1) % len(order)] for i, person in enumerate(order)}
+
+
+def write_context_dataset(
+    lab: LabVLM, root: Path, context: str, images_per_person: int, progress: Progress | None = None
+) -> tuple[Path, dict[str, str]]:
+    """The lab VLM's members and non-members photographed in one context ("usual", "neutral" or
+    "swapped"), as a dataset folder with faces.csv and members.csv; the held-out render indices
+    of the attack set, so a photo differs between contexts only in its context.
+
+    Returns the folder and, for "swapped", whose context each person borrowed (else empty).
+    """
+    import csv
+
+    from leakage.lab.world import render_in_context
+
+    world, members, nonmembers, _ = assign_roles(lab.config)
+    people = sorted(members + nonmembers, key=lambda person: person.name)
+    partners = context_partners(people, lab.config.seed) if context == "swapped" else {}
+    member_names = {person.name for person in members}
+    exposure = lab.member_exposure()
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    total = len(people) * images_per_person
+    with open(root / "faces.csv", "w", newline="", encoding="utf-8") as faces_file:
+        faces = csv.writer(faces_file)
+        faces.writerow(["path", "x0", "y0", "x1", "y1"])
+        for done, (person, index) in enumerate(((p, i) for p in people for i in range(images_per_person)), 1):
+            image, box = render_in_context(
+                person, ATTACK_INDEX_OFFSET + index, context, world_seed=world.seed, size=lab.config.render_size, other=partners.get(person.name)
+            )
+            relative = f"{person.name}/{ATTACK_INDEX_OFFSET + index:05d}.png"
+            (root / person.name).mkdir(exist_ok=True)
+            image.save(root / relative, compress_level=1)
+            faces.writerow([relative, *box])
+            if progress is not None:
+                progress(f"render photos ({context} context)", done, total)
+    with open(root / "members.csv", "w", newline="", encoding="utf-8") as members_file:
+        writer = csv.writer(members_file)
+        writer.writerow(["name", "member", "occurrences"])
+        for person in people:
+            writer.writerow([person.name, int(person.name in member_names), int(exposure.get(person.name, 0))])
+    return root, {name: other.name for name, other in partners.items()}
+
+
+# --- notes for the page (what the paper did, what this project adds, what the lab shows) -------
+
+PROBE_DEVIATIONS = """\
+**Deviations from the paper.** "The Phantom Menace" scores open answers only: the model answers freely and
+the answer is checked for the person's name. The paper's exact prompts, scoring rules and blur strengths were
+not published; the ones used here are shown above and are editable. **The closed-set score is this project's
+extension, not the paper's:** the teacher-forced log-likelihood of answering with the person's name, normalised
+over a closed set of candidate names, gives a continuous membership score and so a ROC and TPR at low FPR (as
+for the IDIA). By default it is **calibrated**: log p(name | image, question) minus log p(name | blank grey
+image, question), what the picture adds to the name's likelihood (pointwise mutual information), because the
+raw sum of token log-probabilities is lower for long and rare names whatever the model knows (a subword
+tokenizer splits them into more tokens), so a raw ROC partly measures name length and frequency. The raw score
+and the per-token mean are reported beside it (result metrics `by_score`, `raw`).
+"""
+
+LAB_VLM_DEVIATIONS = """\
+**The lab VLM against the paper's models.** A small LLaVA trained here in minutes: the vision tower is trained
+from scratch (real VLMs start from a pre-trained CLIP), the language side learns members from a fixed list of
+trait words (a profile card) and one-line biographies rather than web text, the alignment has an extra loss
+pulling image tokens towards the card's words, and the default tokenizer has one token per word (names are two
+tokens; the "bpe" variant has subword tokens). People are drawn, not photographed: what identifies them is a
+dozen discrete traits.
+"""
+
+FINDING_III_NOTE = """\
+**Face blurring is not enough (finding iii): what holds by construction and what is measured.** *By
+construction:* the lab VLM learns names from the twelve traits of a profile card, and seven of them are off
+the face (hair colour and style, accessory and its colour, clothing and its two colours), three on it (eye
+colour, facial hair, glasses), while sex and skin tone show on both. So a model that names a member from a
+face-blurred photo is expected here: that face blur leaves most of the identity is a property of the lab
+world, not a discovery about VLMs. *Measured:* how much of the leak survives each blur,
+pixelation and mask strength, face-only and whole-image (the table above and `bench/vlm_anonymization.py`);
+that aligning on face-blurred photos does not stop the names from transferring (finding i); how much rests on
+clothes and background, by swapping them with another person's (finding ii, `bench/vlm_context.py`); and how
+leakage grows with the number of texts about a person (finding iv, `bench/vlm_exposure.py`). In real VLMs the
+share carried by the face is larger, so the lab overstates how little face blur helps.
+"""
+
+FINDINGS_CONTEXT_EXPOSURE_NOTE = """\
+**Context (finding ii) and exposure (finding iv) in the lab.** The paper reports that the background has little
+influence on leakage and that leakage tracks how often a person appears in the training data. In the lab,
+`bench/vlm_context.py` photographs the same members in their usual context, on a neutral grey background and in
+another person's usual context (that person's clothes and background), face visible and blurred; and
+`bench/vlm_exposure.py` builds a lab VLM whose members appear in 1, 2, 4, 8 or 16 language texts. Their tables
+are in the README. By construction, the background is on no profile card, so the model is never taught to use
+it (it could only pick it up as a side effect of the alignment photos); clothes are on the card, so the swapped
+context changes part of the identity the model sees, not only the scene, and a model that follows the clothes
+names the person whose clothes were borrowed (the bench counts that too).
+"""
+
+
+def design_notes() -> dict[str, str]:
+    """The page's notes on the VLM probe and the lab VLM, in markdown, by section."""
+    return {
+        "probe_deviations": PROBE_DEVIATIONS,
+        "lab_vlm_deviations": LAB_VLM_DEVIATIONS,
+        "finding_iii": FINDING_III_NOTE,
+        "findings_ii_iv": FINDINGS_CONTEXT_EXPOSURE_NOTE,
+    }

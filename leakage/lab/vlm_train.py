@@ -107,11 +107,31 @@ def _language_parameters(model: Any) -> list[torch.nn.Parameter]:
     return list(model.model.language_model.parameters()) + list(model.lm_head.parameters())
 
 
+def exposure_texts(
+    encode: TextEncoder, members: Sequence[Identity], exposure: dict[str, int], length: int, noise: float, eos: int, rng: random.Random
+) -> list[tuple[list[int], list[int]]]:
+    """The fixed language data of the exposure variant: member m gets exposure[m] "who is this"
+    texts, each a noisy card (drawn once) with a question and the name. Training samples these
+    texts uniformly, so a member with 16 texts is seen 16 times as often, from more partial views."""
+    from leakage.lab.vlm import WHO_QUESTIONS
+
+    texts = []
+    for person in members:
+        for _ in range(exposure.get(person.name, 0)):
+            card = encode.word_ids(noisy_card(person, length, noise, rng))
+            texts.append(conversation(encode, card, rng.choice(WHO_QUESTIONS), person.name, eos))
+    return texts
+
+
 def train_language(
-    model: Any, tokenizer: Any, members: Sequence[Identity], describable: Sequence[Identity], config: "LabVLMConfig", progress: Progress
+    model: Any, tokenizer: Any, members: Sequence[Identity], describable: Sequence[Identity], config: "LabVLMConfig", progress: Progress,
+    exposure: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Stage 1, text only: members' names from their (noisy) cards and biographies; anyone's
-    description from their card. Vision tower and projector are not touched."""
+    description from their card. Vision tower and projector are not touched.
+
+    With `exposure` (member name -> number of texts), the names are learnt from that fixed set of
+    card texts only (no biographies), instead of texts drawn afresh for members alike."""
     from leakage.lab.vlm import DESCRIBE_QUESTIONS, WHO_QUESTIONS, biography
 
     rng = random.Random(f"{config.seed}/language")
@@ -135,6 +155,13 @@ def train_language(
         return ids, ids
 
     kinds = [(who, 0.5), (describe_card, 0.35), (bio, 0.15)]
+    if exposure:
+        fixed = exposure_texts(encode, members, exposure, length, config.card_noise, eos, rng)
+
+        def exposed() -> tuple[list[int], list[int]]:
+            return rng.choice(fixed)
+
+        kinds = [(exposed, 0.65), (describe_card, 0.35)]
     parameters = _language_parameters(model)
     for parameter in model.parameters():
         parameter.requires_grad_(False)

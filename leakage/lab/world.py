@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -739,14 +739,32 @@ def _apply_light(image: Image.Image, shot: _Shot, rng: np.random.Generator) -> I
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def render(identity: Identity, index: int, *, world_seed: int, size: int = 128) -> tuple[Image.Image, tuple[int, int, int, int]]:
+NEUTRAL_BACKGROUND: RGB = (200, 200, 200)
+"""The plain light grey of the "neutral" context."""
+CONTEXTS = ("usual", "neutral", "swapped")
+
+
+def render(
+    identity: Identity, index: int, *, world_seed: int, size: int = 128, background: str = "random"
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
     """Photo number `index` of a person: an RGB image and the face box (x0, y0, x1, y1).
 
     Deterministic in (world_seed, identity.id, index). Drawn at twice the size and scaled
-    down with LANCZOS for smooth edges.
+    down with LANCZOS for smooth edges. `background`: "random" (the person's usual background
+    in most photos, somewhere else in the rest), "usual" (always theirs) or "neutral" (plain
+    light grey); pose, expression and light are the same photo's whichever it is.
     """
+    if background not in ("random", "usual", "neutral"):
+        raise ValueError("background must be 'random', 'usual' or 'neutral'")
     rng = np.random.default_rng(np.random.SeedSequence([world_seed, identity.id, index], spawn_key=(1,)))
     shot = _random_shot(identity, rng)
+    if background == "usual":
+        shot = replace(
+            shot, background_style=identity.background_style, background_rgb=identity.background_rgb,
+            background_accent_rgb=identity.background_accent_rgb, background_scale=identity.background_scale,
+        )
+    elif background == "neutral":
+        shot = replace(shot, background_style="plain", background_rgb=NEUTRAL_BACKGROUND, background_accent_rgb=NEUTRAL_BACKGROUND)
     canvas_size = 2 * size
     canvas = Image.new("RGB", (canvas_size, canvas_size))
     draw = ImageDraw.Draw(canvas)
@@ -778,6 +796,39 @@ def render(identity: Identity, index: int, *, world_seed: int, size: int = 128) 
         min(size, math.ceil(max(xs) / 2)), min(size, math.ceil(max(ys) / 2)),
     )
     return image, box
+
+
+def in_context_of(identity: Identity, other: Identity) -> Identity:
+    """The person in another person's usual context: the other's clothes (style and colours) and
+    background; face, hair, glasses and accessory stay the person's own."""
+    return replace(
+        identity,
+        clothing_style=other.clothing_style, clothing_rgb=other.clothing_rgb, clothing_accent_rgb=other.clothing_accent_rgb,
+        background_style=other.background_style, background_rgb=other.background_rgb,
+        background_accent_rgb=other.background_accent_rgb, background_scale=other.background_scale,
+    )
+
+
+def render_in_context(
+    identity: Identity, index: int, context: str, *, world_seed: int, size: int = 128, other: Identity | None = None
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """Photo `index` of a person in one context (finding ii of "The Phantom Menace"):
+
+    - "usual": their own clothes and usual background;
+    - "neutral": their own clothes on a plain light-grey background;
+    - "swapped": `other`'s clothes and usual background (see `in_context_of`).
+
+    The same index gives the same pose and light in every context, so only the context differs.
+    """
+    if context == "usual":
+        return render(identity, index, world_seed=world_seed, size=size, background="usual")
+    if context == "neutral":
+        return render(identity, index, world_seed=world_seed, size=size, background="neutral")
+    if context == "swapped":
+        if other is None:
+            raise ValueError("the swapped context needs the other person whose context is borrowed")
+        return render(in_context_of(identity, other), index, world_seed=world_seed, size=size, background="usual")
+    raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, not {context!r}")
 
 
 # --- datasets on disk ---------------------------------------------------------------------------
