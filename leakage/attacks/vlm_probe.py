@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--closed-set-questions", type=int, default=1, help="how many of the questions the closed set uses")
     parser.add_argument("--closed-set-all", action="store_true", help="closed-set scores under every setting, not only the original")
     parser.add_argument("--answer-template", default="{}", help="the answer scored in the closed set, {} = the name")
+    parser.add_argument("--closed-set-score", choices=("calibrated", "raw", "per_token"), default="calibrated",
+                        help="headline closed-set score: calibrated (minus the same on a blank image, default), raw, per_token")
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--face-detector", choices=("auto", "haar", "skin"), default="auto", help="for images without a face box")
     parser.add_argument("--seed", type=int, default=0)
@@ -48,6 +50,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         closed_set_questions=args.closed_set_questions,
         closed_set_all_settings=args.closed_set_all,
         answer_template=args.answer_template,
+        closed_set_score=args.closed_set_score,
         face_detector=args.face_detector,
         seed=args.seed,
     )
@@ -68,7 +71,15 @@ def headline(result: AttackResult) -> list[Headline]:
     for key, label in (("members", "Members named"), ("nonmembers", "Non-members named")):
         if rates.get(key) is not None:
             shown.append(Headline(label, f"{100 * rates[key]:.1f}%", "Share of answers that name the person (original images)."))
-    return shown + membership_headline(result)
+    closed = membership_headline(result)
+    kind = result.metrics.get("closed_set_score")
+    if closed and kind:
+        closed[0] = Headline(f"AUC ({kind} score)", closed[0].value, closed[0].help)
+        raw = result.metrics.get("raw")
+        if kind != "raw" and raw and "auc" in raw:
+            closed.insert(1, Headline("AUC (raw score)", f"{raw['auc']:.3f}",
+                                      "The uncalibrated log-likelihood of the name: also measures how short or common a name is."))
+    return shown + closed
 
 
 def _rate(value) -> str:
@@ -89,7 +100,11 @@ def summary_lines(result: AttackResult) -> list[str]:
         lines.append(f"{label:<22} {_rate(entry.get('members')):>8} {_rate(entry.get('nonmembers')):>8} {_rate(entry.get('all')):>8}{missing}")
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
-        lines += ["", f"closed set (name likelihood among {result.config['n_candidates']} names): AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
+        kind = metrics.get("closed_set_score", "raw")
+        lines += ["", f"closed set (name likelihood among {result.config['n_candidates']} names, {kind} score): "
+                      f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
+        if kind != "raw" and "auc" in (metrics.get("raw") or {}):
+            lines.append(f"raw score (not calibrated): AUC {metrics['raw']['auc']:.3f}")
         lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
