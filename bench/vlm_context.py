@@ -29,7 +29,7 @@ from leakage.lab.vlm import (
     ensure_lab_vlm,
     write_context_dataset,
 )
-from leakage.lab.world import CONTEXTS
+from leakage.lab.portraits import CONTEXTS
 from leakage.progress import StageBars
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_probe
 

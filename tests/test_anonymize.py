@@ -8,7 +8,8 @@ from PIL import Image
 
 from leakage.anonymize import NONE, Anonymization, anonymize, clamp_box, default_sweep, parse_settings
 from leakage.faces import FaceBoxes, available_detectors, detect_faces, detect_skin, detector_note, face_boxes, haar_available
-from leakage.lab.world import make_world, render
+from leakage.lab.world import make_world
+from leakage.lab.portraits import render
 
 
 @pytest.fixture(scope="module")

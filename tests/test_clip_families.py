@@ -34,7 +34,9 @@ def people(tmp_path_factory):
     """4 people, 2 portraits each, in the folder layout the tools read."""
     from test_vlm import write_people
 
-    from leakage.lab.world import make_world, render
+    from leakage.lab.world import make_world
+
+    from leakage.lab.portraits import render
 
     world = make_world(seed=0, n_identities=4)
     pictures = {person.name: [render(person, index, world_seed=0, size=64)[0] for index in range(2)] for person in world.identities}

@@ -19,7 +19,8 @@ from leakage.cli import main as cli_main
 from leakage.data import scan_dataset
 from leakage.hub import HubUnavailableError
 from leakage.lab.mae import LabMAEConfig, MAEArchitecture, MAETrainConfig, ensure_lab_mae, ensure_reference, fill_sincos_positions, lab_mae_root, new_mae
-from leakage.lab.world import make_world, write_dataset
+from leakage.lab.world import make_world
+from leakage.lab.portraits import write_dataset
 from leakage.mim import (
     MIMConfig,
     RuntimeOptions,

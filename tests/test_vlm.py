@@ -16,7 +16,8 @@ from PIL import Image
 from leakage.answer_match import match_name, names_person, split_name
 from leakage.hub import HubUnavailableError
 from leakage.lab.vlm import word_level_tokenizer
-from leakage.lab.world import make_world, render
+from leakage.lab.world import make_world
+from leakage.lab.portraits import render
 from leakage.vlm import (
     VLMProbeConfig,
     answer_logprobs,
@@ -354,7 +355,8 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
 
 
 def test_lab_vlm_parts_go_through_the_generic_loader(tmp_path, portraits):
-    from leakage.lab.vlm import LabVLMArchitecture, LabVLMConfig, assign_roles, build_model, build_processor, lab_vocabulary, profile, slot_values
+    from leakage.lab.vlm import LabVLMArchitecture, LabVLMConfig, assign_roles, build_model, build_processor, lab_vocabulary
+    from leakage.lab.vlm_texts import profile, slot_values
 
     config = LabVLMConfig(n_members=6, n_nonmembers=6, n_anonymous=4)
     world, members, nonmembers, anonymous = assign_roles(config)

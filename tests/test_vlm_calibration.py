@@ -26,7 +26,8 @@ from leakage.lab.vlm import (
     tokenizer_corpus,
     write_context_dataset,
 )
-from leakage.lab.world import NEUTRAL_BACKGROUND, make_world, render, render_in_context
+from leakage.lab.world import make_world
+from leakage.lab.portraits import NEUTRAL_BACKGROUND, render, render_in_context
 from leakage.vlm import (
     VLMProbeConfig,
     answer_logprobs,

@@ -75,7 +75,8 @@ def family_vlm(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def people_folder(tmp_path_factory):
-    from leakage.lab.world import make_world, render
+    from leakage.lab.world import make_world
+    from leakage.lab.portraits import render
 
     world = make_world(seed=0, n_identities=4)
     people, boxes = {}, {}

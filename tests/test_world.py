@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 from sklearn.neighbors import NearestCentroid
 
-from leakage.lab.world import Identity, World, describe, make_world, render, write_dataset
+from leakage.lab.world import Identity, World, describe, make_world
+
+from leakage.lab.portraits import render, write_dataset
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,8 @@ def build_lab_pairs(progress=None) -> Path:
     from leakage.lab.artifacts import build_once
     from leakage.lab.build import ATTACK_INDEX_OFFSET, assign_roles, ensure_lab, world_of
     from leakage.lab.captions import training_caption
-    from leakage.lab.world import describe, render
+    from leakage.lab.world import describe
+    from leakage.lab.portraits import render
 
     lab = ensure_lab(progress=progress)
     root = lab.root / "pairs"

@@ -16,7 +16,8 @@ from typing import Callable
 
 from leakage.lab.artifacts import artifact_root, build_once
 from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
-from leakage.lab.world import Identity, World, describe, make_world, render, write_dataset
+from leakage.lab.world import Identity, World, describe, make_world
+from leakage.lab.portraits import render, write_dataset
 from leakage.locks import file_lock
 from leakage.provenance import code_version, config_hash
 

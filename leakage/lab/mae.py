@@ -33,7 +33,8 @@ from typing import Callable
 import torch
 
 from leakage.lab.artifacts import artifact_root, build_once
-from leakage.lab.world import Identity, make_world, write_dataset
+from leakage.lab.world import Identity, make_world
+from leakage.lab.portraits import write_dataset
 from leakage.locks import file_lock
 from leakage.provenance import code_version, config_hash
 

@@ -51,28 +51,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
 from leakage.anonymize import Anonymization, anonymize
-from leakage.lab.world import (
-    ACCESSORIES,
-    CLOTHING,
-    COLOURS,
-    EYE_COLOURS,
-    FACIAL_HAIR,
-    GLASSES,
-    HAIR_COLOURS,
-    HAIR_STYLES,
-    SKIN_TONE_RAMP,
-    Identity,
-    World,
-    describe,
-    make_world,
-    render,
-    write_dataset,
-)
+from leakage.lab.world import Identity, World, describe, make_world
+from leakage.lab.portraits import render, render_in_context, write_dataset
+from leakage.lab.vlm_texts import NONE_WORD, PAD_WORD, slot_values, WHO_QUESTIONS, DESCRIBE_QUESTIONS, EXTRA_WORDS
+from leakage.lab.vlm_train import train_alignment, train_language
 from leakage.lab.artifacts import artifact_root, build_once
 from leakage.names import FIRST_NAMES, LAST_NAMES
 from leakage.provenance import code_version, config_hash
@@ -82,121 +68,6 @@ LAB_VLM_FORMAT = 2
 ATTACK_INDEX_OFFSET = 10_000
 """Attack photos use render indices from here on, never those of training photos."""
 Progress = Callable[[str, int, int], None]
-
-# --- the profile card --------------------------------------------------------------------------
-
-SKIN_WORDS = ("pale", "fair", "light", "medium", "tan", "brown", "dark")
-"""One word per step of the world's skin-tone ramp."""
-NONE_WORD = "none"
-PAD_WORD = "·"
-"""Fills the card up to the number of image tokens."""
-
-SLOTS: tuple[str, ...] = (
-    "sex", "skin", "eyes", "hair colour", "hair style", "facial hair", "glasses",
-    "accessory", "accessory colour", "clothing", "clothing colour", "clothing accent",
-)
-_ACCENTED_CLOTHING = {"striped sweater", "suit and tie", "collared shirt", "hoodie"}
-_COLOURED_ACCESSORIES = {"beanie", "cap", "scarf", "headband"}
-
-
-def _token(phrase: str) -> str:
-    """A trait value as one word ("dark brown" -> "dark-brown")."""
-    return phrase.replace(" ", "-")
-
-
-def _nearest(rgb: Sequence[int], palette: dict[str, tuple[int, int, int]]) -> str:
-    return min(palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(rgb, palette[name])))
-
-
-def _skin_word(rgb: Sequence[int]) -> str:
-    distances = [sum((a - b) ** 2 for a, b in zip(rgb, tone)) for tone in SKIN_TONE_RAMP]
-    return SKIN_WORDS[int(np.argmin(distances))]
-
-
-def slot_values() -> dict[str, list[str]]:
-    """Every word each card slot can hold."""
-    colours = [_token(name) for name in COLOURS]
-    return {
-        "sex": ["man", "woman"],
-        "skin": list(SKIN_WORDS),
-        "eyes": [_token(name) for name in EYE_COLOURS],
-        "hair colour": [_token(name) for name in HAIR_COLOURS],
-        "hair style": [_token(style) for style in HAIR_STYLES],
-        "facial hair": list(FACIAL_HAIR),
-        "glasses": list(GLASSES),
-        "accessory": list(ACCESSORIES),
-        "accessory colour": [NONE_WORD] + colours,
-        "clothing": [_token(style) for style in CLOTHING],
-        "clothing colour": colours,
-        "clothing accent": [NONE_WORD] + colours,
-    }
-
-
-def profile(person: Identity) -> list[str]:
-    """The person's card: one word per slot, in SLOTS order."""
-    accessory_colour = _token(_nearest(person.accessory_rgb, COLOURS)) if person.accessory in _COLOURED_ACCESSORIES else NONE_WORD
-    accent = _token(_nearest(person.clothing_accent_rgb, COLOURS)) if person.clothing_style in _ACCENTED_CLOTHING else NONE_WORD
-    return [
-        "woman" if person.sex == "female" else "man",
-        _skin_word(person.skin_rgb),
-        _token(_nearest(person.eye_rgb, EYE_COLOURS)),
-        _token(_nearest(person.hair_rgb, HAIR_COLOURS)),
-        _token(person.hair_style),
-        person.facial_hair,
-        person.glasses,
-        person.accessory,
-        accessory_colour,
-        _token(person.clothing_style),
-        _token(_nearest(person.clothing_rgb, COLOURS)),
-        accent,
-    ]
-
-
-# --- questions and texts -----------------------------------------------------------------------
-
-WHO_QUESTIONS: tuple[str, ...] = (
-    "Who is this person?",
-    "What is the name of the person in this image?",
-    "This photo was taken at a gala. Who is the person in it?",
-    "Tell me the name of this person.",
-    "Who is this?",
-    "Who is in this picture?",
-    "Who is the person in this photo?",
-    "Can you tell me who this is?",
-    "Do you know who this person is?",
-    "What is this person's name?",
-    "Name the person in the image.",
-    "Identify the person in this image.",
-    "Who is shown here?",
-    "Whose photo is this?",
-    "This picture was taken at a party. Who is the person in it?",
-    "This photo was taken at a conference. Who is in it?",
-)
-"""Phrasings the lab VLM learns to answer with a name (the probe's defaults are the first four)."""
-
-DESCRIBE_QUESTIONS: tuple[str, ...] = (
-    "Describe this person.",
-    "What does this person look like?",
-    "Describe the person in the image.",
-    "What do you see in this picture?",
-)
-
-EXTRA_WORDS = """
-a an the this that these those is are was were be been who whom whose what which where when why how
-name names named called person people man woman men women boy girl image picture photo photograph
-here there in on at of to from with and or for it its me my you your i we they he she his her him
-tell say show shown identify recognise recognize know knows do does did can could would please
-look looks like see describe description face portrait someone somebody anyone unknown sorry not
-gala party conference event taken wedding beach office street meeting stage concert
-""".split()
-"""Everyday words users type into questions, so edited questions mostly stay in the vocabulary."""
-
-
-def biography(person: Identity) -> str:
-    return f"{person.name} is {describe(person)}."
-
-
-# --- tokenizer, processor, model -----------------------------------------------------------------
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>")
 CHAT_TEMPLATE = (
@@ -584,8 +455,6 @@ def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Iden
 def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
     from transformers.utils import logging as hf_logging
 
-    from leakage.lab.vlm_train import train_alignment, train_language
-
     started = time.perf_counter()
     hf_logging.disable_progress_bar()
     world, members, nonmembers, anonymous = assign_roles(config)
@@ -695,7 +564,6 @@ def write_context_dataset(
     """
     import csv
 
-    from leakage.lab.world import render_in_context
 
     world, members, nonmembers, _ = assign_roles(lab.config)
     people = sorted(members + nonmembers, key=lambda person: person.name)

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from leakage.lab.vlm_texts import DESCRIBE_QUESTIONS, PAD_WORD, SLOTS, WHO_QUESTIONS, biography, profile, slot_values
 from leakage.lab.world import Identity, describe
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the recipe imports this module, never the other way at run time
     from leakage.lab.vlm import AlignmentPhoto, LabVLMConfig
 
 Progress = Callable[[str, int, int], None]
@@ -44,7 +45,6 @@ class TextEncoder:
 
 
 def card_words(person: Identity, length: int) -> list[str]:
-    from leakage.lab.vlm import PAD_WORD, profile
 
     words = profile(person)
     return words + [PAD_WORD] * (length - len(words))
@@ -52,7 +52,6 @@ def card_words(person: Identity, length: int) -> list[str]:
 
 def noisy_card(person: Identity, length: int, noise: float, rng: random.Random) -> list[str]:
     """The card with each trait replaced by a random value of its slot with probability `noise`."""
-    from leakage.lab.vlm import SLOTS, slot_values
 
     values = slot_values()
     words = card_words(person, length)
@@ -113,7 +112,6 @@ def exposure_texts(
     """The fixed language data of the exposure variant: member m gets exposure[m] "who is this"
     texts, each a noisy card (drawn once) with a question and the name. Training samples these
     texts uniformly, so a member with 16 texts is seen 16 times as often, from more partial views."""
-    from leakage.lab.vlm import WHO_QUESTIONS
 
     texts = []
     for person in members:
@@ -132,7 +130,6 @@ def train_language(
 
     With `exposure` (member name -> number of texts), the names are learnt from that fixed set of
     card texts only (no biographies), instead of texts drawn afresh for members alike."""
-    from leakage.lab.vlm import DESCRIBE_QUESTIONS, WHO_QUESTIONS, biography
 
     rng = random.Random(f"{config.seed}/language")
     torch.manual_seed(config.seed)
@@ -202,7 +199,6 @@ def train_alignment(
 ) -> dict[str, Any]:
     """Stage 2: vision tower and projector learn, with the language model frozen, to turn a photo
     into the tokens of the person's card and to make the frozen model describe the person."""
-    from leakage.lab.vlm import DESCRIBE_QUESTIONS
 
     rng = random.Random(f"{config.seed}/alignment")
     torch.manual_seed(config.seed + 1)
