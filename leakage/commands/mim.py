@@ -17,9 +17,17 @@ def fraction(text: str) -> float:
 
 def register(subparsers) -> None:
     mim = subparsers.add_parser("mim", help="membership inference against a masked image model (ViT-MAE)")
-    mim.add_argument("--model", required=True, help="lab-mae | lab-mae-reference | a save_pretrained folder | a hub id (facebook/vit-mae-base)")
+    mim.add_argument("--model", required=True, help="lab-mae | a save_pretrained folder | a hub id (facebook/vit-mae-base)")
     mim.add_argument("--data", required=True, help="lab-mae | a folder with one subfolder of images per person (members.csv for ground truth)")
-    mim.add_argument("--reference", default=None, help="reference (shadow) model trained without the target images: score = its error - the target's")
+    mim.add_argument("--shadow", default=None,
+                     help="the paper's shadow model (lab-mae-shadow | a folder | a hub id): the error threshold that best "
+                          "separates its own members and non-members is applied to the target (accuracy, TPR, FPR at it)")
+    mim.add_argument("--shadow-data", default=None,
+                     help="the shadow model's members and non-members (a folder with members.csv); "
+                          "default lab-mae-shadow when --shadow is lab-mae-shadow")
+    mim.add_argument("--calibrate-with", "--reference", dest="reference", default=None,
+                     help="per-example calibration (not the paper's method): a reference model trained without the target "
+                          "images (lab-mae-reference | a folder); score = its error - the target's (Watson et al. 2022, LiRA offset)")
     mim.add_argument("--mask-ratio", type=fraction, default=0.75, help="fraction of patches hidden per mask (default 0.75)")
     mim.add_argument("--masks", type=int, default=8, help="random masks per image; errors are averaged (default 8)")
     mim.add_argument("--seed", type=int, default=0, help="seeds the masks")
@@ -33,13 +41,22 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
+    from leakage.lab.mae import LAB_MAE_SHADOW
     from leakage.mim import MIMConfig, RuntimeOptions, resolve_data, resolve_model, run_mim
 
     transformers_logging.disable_progress_bar()  # its per-file bars would interleave with ours
     config = MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
+    if args.shadow and args.reference:
+        raise ValueError("--shadow (the paper's threshold) and --calibrate-with/--reference (per-example calibration) "
+                         "are separate methods; use one")
+    shadow_data_spec = args.shadow_data or (LAB_MAE_SHADOW if args.shadow == LAB_MAE_SHADOW else None)
+    if args.shadow and not shadow_data_spec:
+        raise ValueError("--shadow needs --shadow-data: a folder of the shadow model's members and non-members with members.csv")
     bars = StageBars(enabled=not args.quiet)
     target = resolve_model(args.model, args.device, progress=bars)
     reference = resolve_model(args.reference, args.device, progress=bars) if args.reference else None
+    shadow = resolve_model(args.shadow, args.device, progress=bars) if args.shadow else None
+    shadow_data, shadow_data_id = resolve_data(shadow_data_spec, progress=bars) if shadow else (None, None)
     dataset, dataset_id = resolve_data(args.data, progress=bars)
     result = run_mim(
         target,
@@ -49,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         runtime=RuntimeOptions(batch_size=args.batch_size, num_workers=args.workers),
         dataset_id=dataset_id,
         progress=bars,
+        shadow=shadow,
+        shadow_data=shadow_data,
+        shadow_data_id=shadow_data_id,
     )
     bars.close()
     print(format_summary(result))
@@ -57,15 +77,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_summary(result) -> str:
+    from leakage.metrics import tpr_at_fpr_rows
+
     metrics, config = result.metrics, result.config
-    reference = f", reference {config['reference_model']}" if config.get("reference_model") else ""
+    method = result.details.get("method", "calibrated" if config.get("reference_model") else "plain")
+    against = {"calibrated": f", calibrated with reference model {config.get('reference_model')}",
+               "shadow": f", threshold from shadow model {config.get('shadow_model')}"}.get(method, "")
     lines = [
-        f"MIM on {config['model']}{reference} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"MIM on {config['model']}{against} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
         f"config hash {result.config_hash} · code {result.code_version}",
         f"{metrics['n_images']} images of {metrics['n_people']} people, {config['n_masks']} masks per image at mask ratio "
         f"{config['mask_ratio']:.2f}; score = {config['score']}",
     ]
-    for warning in [*result.model.get("warnings", []), *(result.details.get("models", {}).get("reference", {}).get("warnings", []))]:
+    if result.details.get("method_description"):
+        lines.append(f"method: {result.details['method_description']}")
+    models = result.details.get("models", {})
+    for warning in [*result.model.get("warnings", []), *(w for role in ("reference", "shadow") for w in models.get(role, {}).get("warnings", []))]:
         lines.append(f"warning: {warning}")
     if "mean_error_members" in metrics and "mean_error_nonmembers" in metrics:
         lines.append(f"mean reconstruction error: members {metrics['mean_error_members']:.4f}, "
@@ -74,10 +101,21 @@ def format_summary(result) -> str:
         low, high = metrics["auc_ci"]
         lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} member and "
                      f"{metrics['n_nonmembers']} non-member images")
-        for key, label in (("0.01", "1%"), ("0.001", "0.1%"), ("0", "0%")):
-            lines.append(f"TPR at {label:>4} FPR: {metrics['tpr_at_fpr'][key]:.3f}")
+        for row in tpr_at_fpr_rows(metrics):
+            ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
+            lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
     else:
         lines.append("no ground truth with both members and non-members: scores only (lower error = more likely a member)")
+    shadow = result.details.get("shadow")
+    if shadow:
+        lines.append(f"shadow-model threshold: member when error <= {shadow['error_threshold']:.4f}, chosen on the shadow's own "
+                     f"{shadow['n_members']} members and {shadow['n_nonmembers']} non-members (there: balanced accuracy "
+                     f"{shadow['balanced_accuracy']:.3f}, TPR {shadow['tpr']:.3f}, FPR {shadow['fpr']:.3f}, AUC {shadow['auc']:.3f})")
+        if "threshold_accuracy" in metrics:
+            lines.append(f"on the target at that threshold: accuracy {metrics['threshold_accuracy']:.3f}, "
+                         f"TPR {metrics['threshold_tpr']:.3f}, FPR {metrics['threshold_fpr']:.3f}, "
+                         f"precision {metrics['threshold_precision']:.3f}")
+        lines.append(f"predicted members: {metrics.get('n_predicted_members', 0)} of {metrics['n_images']} images")
     if result.problems:
         lines.append(f"{len(result.problems)} files skipped:")
         lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
