@@ -95,8 +95,8 @@ def format_summary(result) -> str:
         lines += [f"  {entry['name']}: {entry['reason']}" for entry in short[:20]]
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} members and "
-                     f"{metrics['n_nonmembers']} non-members")
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} members and "
+                     f"{metrics.get('n_nonmembers', '?')} non-members")
         for row in tpr_at_fpr_rows(metrics):
             ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
             lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")

@@ -99,8 +99,8 @@ def format_summary(result) -> str:
                      f"non-members {metrics['mean_error_nonmembers']:.4f}")
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} member and "
-                     f"{metrics['n_nonmembers']} non-member images")
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} member and "
+                     f"{metrics.get('n_nonmembers', '?')} non-member images")
         for row in tpr_at_fpr_rows(metrics):
             ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
             lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
