@@ -131,7 +131,7 @@ class PersonUpload:
 
 
 def collect_images(data: Dataset | Sequence[PersonUpload], config: IDIAConfig) -> tuple[list[AttackImage], dict[str, list[int]], list[dict]]:
-    """Every usable image of every person, and for each person the indices of the k images of draw 0."""
+    """Every listed image of every person, the indices of each person's images, and the dataset's problems."""
     images: list[AttackImage] = []
     problems: list[dict] = []
     if isinstance(data, Dataset):
@@ -497,6 +497,8 @@ def run_idia(
     k = config.images_per_person
     keep_short = config.keep_short or uploads
     encode_all = config.n_draws > 0 and _has_both_classes(members, sorted(by_person))
+    if config.distractor_names:  # a names list too short fails now, not after every image is encoded
+        candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
 
     tick = time.perf_counter()
     chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel)

@@ -201,6 +201,31 @@ def test_people_with_fewer_than_k_usable_images_are_left_out_and_listed(small_la
     assert rows[broken]["n_images"] == 4 and not rows[sorted(lab.members)[2]]["too_few_images"]
 
 
+def test_cli_draws_distractors_from_a_names_file(small_lab, tmp_path, monkeypatch, capsys):
+    from leakage.cli import main as cli_main
+
+    lab, _, home = small_lab
+    monkeypatch.setenv("LEAKAGE_HOME", str(home))
+    german = [f"{first} {last}" for first in ("Jürgen", "Sabine", "Klaus", "Monika", "Dieter", "Ursula", "Uwe", "Heike")
+              for last in ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Schulz")]
+    names_file = tmp_path / "german.txt"
+    names_file.write_text("# common German first names x surnames\n" + "\n".join(german) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert cli_main(["idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint), "--data", str(lab.attack_dir),
+                     "--images-per-person", "3", "--names", "100", "--draws", "0", "--names-file", str(names_file),
+                     "--workers", "0", "--json", str(out), "--no-store", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "100 candidate names (distractors from 80 names from the names file)" in printed
+    data = json.loads(out.read_text())
+    assert data["config"]["distractor_names"] == german and data["details"]["distractors"] == "names list given with the run"
+    people = set(lab.members) | set(lab.nonmembers)
+    named = {entry["name"] for image in data["images"] for entry in image["top"]}
+    assert named - people and named <= people | set(german)  # every distractor the model picked came from the file
+    assert cli_main(["idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint), "--data", str(lab.attack_dir),
+                     "--names", "200", "--names-file", str(names_file), "--no-store", "--quiet"]) == 2
+    assert "80 usable distractor names" in capsys.readouterr().err
+
+
 def test_only_the_images_a_run_needs_are_encoded(small_lab, tmp_path, monkeypatch):
     lab, _, _ = small_lab
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))  # an empty cache
