@@ -61,7 +61,9 @@ with st.sidebar:
             uploads = [PersonUpload(name.strip(), images)] if images else []
 
     st.header("Attack")
-    images_per_person = st.slider("Attack images per person", 1, 30, 10, key="idia-k")
+    images_per_person = st.slider("Attack images per person", 1, 30, 10, key="idia-k",
+                                  help="k: the paper draws exactly k images per person and leaves out people with fewer.")
+    keep_short = st.checkbox("Keep people with fewer than k usable images (flagged)", value=False, key="idia-keep-short")
     n_candidates = st.select_slider("Candidate names", [50, 100, 200, 500, 1000, 2000], 1000, key="idia-names")
     templates_text = st.text_area("Prompt templates ({} is the name)", "\n".join(DEFAULT_TEMPLATES), height=180, key="idia-templates")
     templates = tuple(line.strip() for line in templates_text.splitlines() if line.strip())
@@ -69,7 +71,8 @@ with st.sidebar:
 
 config_error = None
 try:
-    config = IDIAConfig(images_per_person=images_per_person, n_candidates=n_candidates, templates=templates, tau=int(tau))
+    config = IDIAConfig(images_per_person=images_per_person, n_candidates=n_candidates, templates=templates, tau=int(tau),
+                        keep_short=keep_short)
 except ValueError as error:
     config, config_error = None, str(error)
 
@@ -105,6 +108,10 @@ if st.button("Run the attack", type="primary", disabled=not ready or job_running
 # the home page's one-click demo lands here too ("Explore the result")
 result = finished_result("idia-job") or cached_result(st.session_state.get("demo-job-result"))
 if result is not None:
+    excluded = result.details.get("excluded") or []
+    if excluded:
+        with st.expander(f"{len(excluded)} people left out: fewer than k = {result.config['images_per_person']} usable images"):
+            st.dataframe([{"name": row["name"], "reason": row["reason"]} for row in excluded], hide_index=True, width="stretch")
     if result.dataset.get("id", "").startswith("uploaded"):
         single_person_verdict(result)
     show_result(result, "idia-result", images=st.session_state.get("idia-uploads-shown"))

@@ -20,6 +20,11 @@ from ui.resources import shared_model
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
 
 JOB = "mim-job"
+METHODS = {
+    "Plain": "score = minus the reconstruction error; AUC and TPR at low FPR",
+    "Shadow-model threshold (the paper)": "a threshold chosen on a shadow model's own members and non-members",
+    "Per-example calibration": "score = a reference model's error minus the target's (not the paper's method)",
+}
 MODEL_SOURCES = {
     "Lab MAE": "pre-trained here on the lab's member images",
     "Local folder": "written by save_pretrained",
@@ -40,11 +45,15 @@ def sidebar() -> dict:
     with st.sidebar:
         st.header("Model")
         target = model_picker("Model under test", "mim-target", "lab-mae")
-        use_reference = st.checkbox(
-            "Calibrate with a reference model", key="mim-use-reference",
-            help="A model pre-trained without the images under test (the paper's shadow model). The score becomes its "
-                 "error minus the target's, which cancels how hard an image is to reconstruct.")
-        reference = model_picker("Reference model", "mim-reference", "lab-mae-reference") if use_reference else None
+        method = st.radio(
+            "Method", list(METHODS), key="mim-method", captions=list(METHODS.values()),
+            help="The paper's method picks an error threshold on a shadow model trained on the attacker's own data; "
+                 "per-example calibration is a different, stronger method (Watson et al. 2022, LiRA's offset).")
+        reference = shadow = None
+        if method == "Shadow-model threshold (the paper)":
+            shadow = model_picker("Shadow model", "mim-shadow", "lab-mae-shadow")
+        elif method == "Per-example calibration":
+            reference = model_picker("Reference model", "mim-reference", "lab-mae-reference")
         st.header("Images")
         data_source = st.radio("Images", ["Lab attack set", "Folder"], key="mim-data-source", label_visibility="collapsed",
                                captions=["members: the exact pre-training images; non-members: fresh renders",
@@ -56,12 +65,12 @@ def sidebar() -> dict:
         n_masks = st.slider("Masks per image", 1, 32, 8, key="mim-masks", help="The error is averaged over this many random masks.")
         seed = st.number_input("Seed of the masks", min_value=0, value=0, step=1, key="mim-seed")
         keep = st.checkbox("Keep this run in the run store", value=True, key="mim-keep")
-    return {"target": target, "reference": reference, "use_reference": use_reference, "data": data, "keep": keep,
+    return {"target": target, "reference": reference, "shadow": shadow, "method": method, "data": data, "keep": keep,
             "config": MIMConfig(mask_ratio=float(mask_ratio), n_masks=int(n_masks), seed=int(seed))}
 
 
 def start(chosen: dict) -> None:
-    extra = {"reference": chosen["reference"]} if chosen["reference"] else {}
+    extra = {role: chosen[role] for role in ("reference", "shadow") if chosen[role]}
     start_attack(JOB, ATTACK.name, chosen["target"], chosen["data"], chosen["config"], extra_models=extra, store=chosen["keep"])
     st.session_state["mim-chosen"] = chosen
 
@@ -103,7 +112,17 @@ def show_result(result: AttackResult, chosen: dict) -> None:
                f"{result.metrics['n_images']} images")
     for warning in result.model.get("warnings", []):
         st.warning(f"Target model: {warning}")
+    if result.details.get("method_description"):
+        st.caption(f"Method: {result.details['method_description']}")
     show_headline(result)
+    shadow = result.details.get("shadow")
+    if shadow and "threshold_accuracy" in result.metrics:
+        metrics = result.metrics
+        columns = st.columns(4)
+        columns[0].metric("Threshold (error)", f"{shadow['error_threshold']:.4f}", help="Chosen on the shadow model's own data.")
+        columns[1].metric("Accuracy at it", f"{metrics['threshold_accuracy']:.3f}")
+        columns[2].metric("TPR at it", f"{metrics['threshold_tpr']:.3f}")
+        columns[3].metric("FPR at it", f"{metrics['threshold_fpr']:.3f}")
     show_figures(result, "mim-result")
     show_examples(result, chosen)
     show_problems(result)
@@ -121,7 +140,7 @@ def main() -> None:
     chosen = sidebar()
     if "lab-mae" in (chosen["target"], chosen["data"]) and not is_built(default_lab_mae_config()):
         st.info("The lab MAE is built on the first run (once; a few minutes on a CPU).")
-    ready = bool(chosen["target"] and chosen["data"] and (chosen["reference"] or not chosen["use_reference"]))
+    ready = bool(chosen["target"] and chosen["data"] and (chosen["method"] == "Plain" or chosen["reference"] or chosen["shadow"]))
     if st.button("Run the attack", type="primary", disabled=not ready or job_running(JOB), key="mim-run"):
         start(chosen)
     result = finished_result(JOB)

@@ -125,7 +125,9 @@ def _job(model: str, data: str, n_images: int, n_names: int, device: str | None)
 
     clip = load_bench_model(model, device)
     dataset = bench_dataset(data, n_images)
-    config = IDIAConfig(n_candidates=n_names)
+    # Every image of every person, as clip-benchmark classifies them all: k = the largest folder, nobody left out.
+    most = max(len(records) for records in dataset.people.values())
+    config = IDIAConfig(n_candidates=n_names, images_per_person=most, keep_short=True)
     images, by_person, _ = collect_images(dataset, config)
     candidates = candidate_names(sorted(by_person), config.n_candidates, config.seed)
     index = {name: i for i, name in enumerate(candidates)}

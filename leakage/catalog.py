@@ -80,6 +80,8 @@ LAB_MODELS: dict[str, LabModel] = {
         LabModel("lab-mae", "mae", "the lab MAE, pre-trained on the member images", "lab-mae", "leakage.catalog:_lab_mae"),
         LabModel("lab-mae-reference", "mae", "a reference MAE pre-trained on other people (per-example calibration)",
                  "lab-mae", "leakage.catalog:_lab_mae"),
+        LabModel("lab-mae-shadow", "mae", "a shadow MAE, the lab MAE's recipe on disjoint people (the paper's threshold)",
+                 "lab-mae-shadow", "leakage.catalog:_lab_mae"),
     )
 }
 
@@ -91,6 +93,7 @@ LAB_DATA: dict[str, LabData] = {
         LabData("lab-vlm", "the lab VLM's held-out photos of its members and non-members", "leakage.catalog:_lab_vlm_data"),
         LabData("lab-mae", "the lab MAE's member images (the exact training files) and fresh non-member renders",
                 "leakage.catalog:_lab_mae_data"),
+        LabData("lab-mae-shadow", "the shadow MAE's own members and non-members", "leakage.catalog:_lab_mae_shadow_data"),
     )
 }
 
@@ -127,8 +130,14 @@ def check_model_name(spec: str, kind: str) -> None:
             f"'{spec}' is {entry.description} ({MODEL_KINDS[entry.kind].title}), but this attack needs "
             f"{wanted.title}. Lab models of that kind: {valid}. Or give {wanted.accepts}."
         )
-    if entry is None and spec.startswith("lab") and not Path(spec).expanduser().exists():
+    if entry is None and spec.startswith("lab") and not Path(spec).expanduser().exists() and spec not in _lab_architectures():
         raise ValueError(f"unknown lab model '{spec}'. Lab models that are {wanted.title}: {valid}. Or give {wanted.accepts}.")
+
+
+def _lab_architectures() -> set[str]:
+    """open_clip architectures of the lab's own models (`lab-clip-s`): names a real loader takes."""
+    folder = Path(__file__).resolve().parent / "lab" / "model_configs"
+    return {path.stem for path in folder.glob("*.json")}
 
 
 def check_data_name(spec: str) -> None:
@@ -217,7 +226,12 @@ def _lab_mae(name: str, device: str | None = None, progress: Progress | None = N
     from leakage.mim import load_mae
 
     lab = lab_mae.ensure_lab_mae(progress=progress)
-    folder = lab.model_dir if name == "lab-mae" else lab_mae.ensure_reference(lab, progress)
+    if name == lab_mae.LAB_MAE_MODEL:
+        folder = lab.model_dir
+    elif name == lab_mae.LAB_MAE_REFERENCE:
+        folder = lab_mae.ensure_reference(lab, progress)
+    else:
+        folder = lab_mae.ensure_shadow(lab, progress) / "mae"
     loaded = load_mae(folder, device=device, name=name)  # results name the lab model, not its folder
     loaded.metadata["lab"] = lab.describe()
     return loaded
@@ -227,3 +241,9 @@ def _lab_mae_data(progress: Progress | None = None) -> Path:
     from leakage.lab import mae as lab_mae
 
     return lab_mae.ensure_lab_mae(progress=progress).attack_dir
+
+
+def _lab_mae_shadow_data(progress: Progress | None = None) -> Path:
+    from leakage.lab import mae as lab_mae
+
+    return lab_mae.ensure_shadow(lab_mae.ensure_lab_mae(progress=progress), progress) / "data"

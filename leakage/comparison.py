@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leakage.metrics import fpr_level_label, resolvable
 from leakage.results import AttackResult
 from leakage.wording import format_number, format_percent
 
@@ -51,10 +52,19 @@ def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = 
     if len(names) != len(results):
         raise ValueError(f"got {len(names)} names for {len(results)} results")
     rows = []
+    known = [int(result.metrics["n_nonmembers"]) for result in results if isinstance(result.metrics.get("n_nonmembers"), int)
+             and result.metrics["n_nonmembers"] > 0]
+    fewest = min(known) if known else None
+    unresolved = [level for level in (0.01, 0.001) if fewest is not None and not resolvable(level, fewest)]
     for key, label, read, read_ci in _COMPARED:
         values = [read(result.metrics) for result in results]
         if all(value is None for value in values):
             continue
+        # A level finer than 1/N (N: the fewest non-members of the runs) is the FPR = 0 point: kept
+        # as data, marked, and shown once under the honest label of the 0% row.
+        resolved = not (key in ("tpr@1%", "tpr@0.1%") and float(key[4:-1]) / 100 in unresolved)
+        if key == "tpr@0%" and unresolved:
+            label = fpr_level_label(min(unresolved), fewest)
         first = values[0]
         rows.append({
             "key": key,
@@ -64,6 +74,7 @@ def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = 
             "differences": [None] + [
                 None if value is None or first is None else value - first for value in values[1:]
             ],
+            "resolvable": resolved,
         })
     flat = [_flatten(result.config) for result in results]
     keys = list(dict.fromkeys(key for config in flat for key in config))
@@ -120,6 +131,8 @@ def comparison_rows(comparison: Mapping[str, Any]) -> list[dict[str, str]]:
     names = comparison["names"]
     rows = []
     for metric in comparison["metrics"]:
+        if not metric.get("resolvable", True):
+            continue
         key = metric["key"]
         row = {"metric": metric["label"]}
         for name, value, ci in zip(names, metric["values"], metric["cis"]):

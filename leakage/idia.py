@@ -8,6 +8,12 @@ person's images wins (a tie skips the template); the person is predicted a membe
 least `tau` templates name them correctly. For ROC curves we add a continuous score: the
 count of correct templates, with ties between equal counts broken by the mean probability the
 model gives the true name.
+
+As in the paper, every person is scored on exactly k images: people with fewer than k usable
+images are left out and listed with the reason (`IDIAConfig.keep_short` keeps them, scored on
+what they have and flagged). Only the images a run needs are encoded: k per person, in a
+seeded order per person (an unreadable image is replaced by the next one), or all of them when
+repeated draws are asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures
 from leakage.embedding_cache import EmbeddingCache
 from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
-from leakage.names import sample_distractors
+from leakage.names import sample_distractors, sample_from_names
 from leakage.provenance import data_home
 from leakage.results import AttackResult, RunCancelled
 from leakage.text_embeddings import prompt_embeddings
@@ -77,10 +83,20 @@ class IDIAConfig:
     seed: int = 0
     """Seeds the draw of attack images, the distractor names and the candidate order."""
     n_draws: int = 20
-    """Repeated random draws of k images per person for mean ± std, as in the paper (0 = skip)."""
+    """Repeated random draws of k images per person for mean ± sample std, as in the paper (0 = skip)."""
     top_k: int = 5
+    keep_short: bool = False
+    """Keep people with fewer than k usable images (scored on what they have, flagged `too_few_images`);
+    the paper leaves them out, and so does the default (they are listed in details["excluded"])."""
+    distractor_names: tuple[str, ...] = ()
+    """The list distractors are drawn from (e.g. a names file of the population under test);
+    empty = the built-in pool of leakage.names."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.distractor_names, tuple):  # a list read back from JSON
+            object.__setattr__(self, "distractor_names", tuple(self.distractor_names))
+        if not isinstance(self.templates, tuple):
+            object.__setattr__(self, "templates", tuple(self.templates))
         if self.images_per_person < 1:
             raise ValueError("images_per_person must be at least 1")
         if not self.templates or any("{}" not in template for template in self.templates):
@@ -115,7 +131,7 @@ class PersonUpload:
 
 
 def collect_images(data: Dataset | Sequence[PersonUpload], config: IDIAConfig) -> tuple[list[AttackImage], dict[str, list[int]], list[dict]]:
-    """Every usable image of every person, and for each person the indices of the k images of draw 0."""
+    """Every listed image of every person, the indices of each person's images, and the dataset's problems."""
     images: list[AttackImage] = []
     problems: list[dict] = []
     if isinstance(data, Dataset):
@@ -139,9 +155,29 @@ def draw_images(by_person: Mapping[str, list[int]], k: int, seed: int) -> dict[s
     return {person: sorted(rng.sample(indices, min(k, len(indices)))) for person, indices in by_person.items()}
 
 
-def candidate_names(people: Sequence[str], n_candidates: int, seed: int) -> list[str]:
-    """The people under test plus distractors up to n_candidates, shuffled with the seed."""
-    distractors = sample_distractors(max(0, n_candidates - len(people)), seed, exclude=people)
+def image_order(indices: Sequence[int], person: str, seed: int) -> list[int]:
+    """The order in which a person's images are tried for the main draw: a seeded shuffle per
+    person, so it does not depend on who else is in the dataset. The draw is its first k usable
+    images, whether all images were encoded or only the ones needed."""
+    order = list(indices)
+    random.Random(f"idia-draw/{seed}/{person}").shuffle(order)
+    return order
+
+
+def candidate_names(people: Sequence[str], n_candidates: int, seed: int, pool: Sequence[str] = ()) -> list[str]:
+    """The people under test plus distractors up to n_candidates, shuffled with the seed.
+
+    Distractors come from `pool` when given (a user's names file), else from the built-in pool.
+    """
+    n_distractors = max(0, n_candidates - len(people))
+    if pool:
+        try:
+            distractors = sample_from_names(pool, n_distractors, seed, exclude=people)
+        except ValueError as error:
+            raise ValueError(f"{error}: {n_candidates} candidate names with {len(people)} people under test; "
+                             f"add names to the list or ask for fewer candidates") from None
+    else:
+        distractors = sample_distractors(n_distractors, seed, exclude=people)
     names = list(people) + distractors
     random.Random(seed).shuffle(names)
     return names
@@ -171,9 +207,11 @@ def embed_images(
     runtime: RuntimeOptions,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    require_one: bool = True,
 ) -> tuple[np.ndarray, dict[int, str], dict[str, int]]:
     """L2-normalised image embeddings (rows of failed images stay NaN), the failures by index, and
-    how many images came from the cache.
+    how many images came from the cache. When no image loads: ValueError, or with
+    ``require_one=False`` an array with no columns (every image is then in the failures).
 
     With ``runtime.use_image_cache``, image files already encoded by this model (same path, size
     and modification time) are read back from disk instead, so a rerun with other names,
@@ -188,6 +226,8 @@ def embed_images(
     encoded, failed = _encode_images(clip, [images[i] for i in todo], runtime, progress, cancel, done=int(found.sum()), total=len(images))
     failures = {int(todo[i]): reason for i, reason in failed.items()}
     if cached is None and encoded is None:
+        if not require_one:
+            return np.empty((len(images), 0), dtype=np.float32), failures, {"images": len(images), "from_cache": 0, "encoded": len(todo)}
         raise ValueError("no image could be read: " + "; ".join(f"{images[i].label}: {r}" for i, r in list(failures.items())[:5]))
     features = np.full((len(images), (cached if cached is not None else encoded).shape[1]), np.nan, dtype=np.float32)
     if cached is not None:
@@ -334,6 +374,94 @@ def person_scores(
     return scores
 
 
+@dataclass
+class Selection:
+    """Which images a run encoded and uses: the outcome of `select_and_encode`."""
+
+    features: dict[int, np.ndarray]
+    """Embedding of every image encoded (by image index)."""
+    failures: dict[int, str]
+    """Images that could not be read, with the reason."""
+    usable: dict[str, list[int]]
+    """Per person, the usable images known, in the person's draw order (all of them when every image was encoded)."""
+    stats: dict[str, int]
+    untried: set[str] = field(default_factory=set)
+    """People none of whose images were read: fewer than k in the folder, and not kept."""
+
+
+def select_and_encode(
+    clip: LoadedClip,
+    images: Sequence[AttackImage],
+    by_person: Mapping[str, list[int]],
+    config: IDIAConfig,
+    keep_short: bool,
+    encode_all: bool,
+    runtime: RuntimeOptions,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
+) -> Selection:
+    """Encode the images the run needs: every image when `encode_all` (repeated draws pick from
+    all of them), else the first k of each person's draw order, replacing unreadable ones with
+    the next in order until k are usable or the person has no more. People with fewer than k
+    images in their folder are not encoded at all unless `keep_short`.
+    """
+    k = config.images_per_person
+    orders = {person: image_order(indices, person, config.seed) for person, indices in by_person.items()}
+    features: dict[int, np.ndarray] = {}
+    failures: dict[int, str] = {}
+    stats = {"images": 0, "from_cache": 0, "encoded": 0}
+    usable: dict[str, list[int]] = {person: [] for person in by_person}
+    cursor = {person: 0 for person in by_person}
+
+    def encode(indices: list[int]) -> None:
+        encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
+        for row, index in enumerate(indices):
+            if row in failed:
+                failures[index] = failed[row]
+            else:
+                features[index] = encoded[row]
+        for key in stats:
+            stats[key] += counts[key]
+
+    if encode_all:
+        encode(sorted(index for indices in by_person.values() for index in indices))
+        for person, order in orders.items():
+            usable[person] = [index for index in order if index not in failures]
+    else:
+        pending = [person for person in sorted(by_person) if keep_short or len(by_person[person]) >= k]
+        while pending:
+            wanted = []
+            for person in pending:
+                take = orders[person][cursor[person] : cursor[person] + k - len(usable[person])]
+                cursor[person] += len(take)
+                wanted += take
+            if not wanted:
+                break
+            encode(sorted(wanted))
+            for person in pending:
+                usable[person] = [index for index in orders[person][: cursor[person]] if index not in failures]
+            pending = [p for p in pending if len(usable[p]) < k and cursor[p] < len(orders[p])]
+    if not features:
+        shown = "; ".join(f"{images[i].label}: {reason}" for i, reason in list(failures.items())[:5])
+        raise ValueError("no image could be read" + (f": {shown}" if shown else ""))
+    untried = set() if encode_all else {person for person in by_person if cursor[person] == 0 and by_person[person]}
+    return Selection(features, failures, usable, {**stats, "listed": len(images)}, untried)
+
+
+def exclusion_reason(n_listed: int, n_usable: int | None, k: int) -> str:
+    """Why a person has fewer than k usable images; n_usable is None when their images were not
+    read (too few in the folder anyway)."""
+    if n_usable is None or n_usable == n_listed:
+        return f"{n_listed} image{'s' * (n_listed != 1)} in the folder, fewer than k = {k}"
+    if n_usable == 0:
+        return f"no usable image ({n_listed} in the folder, none readable)"
+    return f"{n_usable} usable of {n_listed} images ({n_listed - n_usable} unreadable), fewer than k = {k}"
+
+
+def _has_both_classes(members: Mapping[str, bool] | None, people: Sequence[str]) -> bool:
+    return members is not None and any(members.get(p) for p in people) and any(members.get(p) is False for p in people)
+
+
 def run_idia(
     clip: LoadedClip,
     data: Dataset | Sequence[PersonUpload],
@@ -350,18 +478,51 @@ def run_idia(
 
     Ground truth comes from `members` or, for a dataset folder, its members.csv; metrics that
     need it (ROC, AUC, TPR at low FPR) are computed only when both members and non-members exist.
+
+    People with fewer than k usable images are left out (``details["excluded"]``, with the
+    reason) unless ``config.keep_short``; photos checked from memory (`PersonUpload`, the "check
+    one person" question) are always kept, flagged, since leaving out the one person asked
+    about would answer nothing.
     """
     timing: dict[str, float] = {}
     started = time.perf_counter()
-    if isinstance(data, Dataset):
+    uploads = not isinstance(data, Dataset)
+    if not uploads:
         members = members if members is not None else data.members
         occurrences = occurrences if occurrences is not None else data.occurrences
         dataset_id = dataset_id or data.root
     images, by_person, problems = collect_images(data, config)
     if not images:
         raise ValueError("no images to attack")
-    people = sorted(by_person)
-    candidates = candidate_names(people, config.n_candidates, config.seed)
+    k = config.images_per_person
+    keep_short = config.keep_short or uploads
+    encode_all = config.n_draws > 0 and _has_both_classes(members, sorted(by_person))
+    if config.distractor_names:  # a names list too short fails now, not after every image is encoded
+        candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
+
+    tick = time.perf_counter()
+    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel)
+    timing["image_seconds"] = time.perf_counter() - tick
+    failures = chosen.failures
+    problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
+
+    excluded, short = [], []
+    for person in sorted(by_person):
+        n_usable = len(chosen.usable[person])
+        if n_usable >= k:
+            continue
+        read = person not in chosen.untried
+        entry = {"name": person, "n_listed": len(by_person[person]), "n_usable": n_usable if read else None,
+                 "reason": exclusion_reason(len(by_person[person]), n_usable if read else None, k)}
+        if members is not None and person in members:
+            entry["member"] = bool(members[person])
+        (short if keep_short and n_usable else excluded).append(entry)
+    left_out = {entry["name"] for entry in excluded}
+    people = [person for person in sorted(by_person) if person not in left_out]
+    if not people:
+        raise ValueError(f"no person has {k} usable images (k = images per person); lower k or keep people with fewer: "
+                         + "; ".join(f"{e['name']}: {e['reason']}" for e in excluded[:5]))
+    candidates = candidate_names(people, config.n_candidates, config.seed, config.distractor_names)
     candidate_index = {name: index for index, name in enumerate(candidates)}
 
     tick = time.perf_counter()
@@ -375,26 +536,24 @@ def run_idia(
         progress("encode prompts", text_stats["prompts"], text_stats["prompts"])
 
     tick = time.perf_counter()
-    image_features, failures, image_stats = embed_images(clip, images, runtime, progress, cancel)
-    timing["image_seconds"] = time.perf_counter() - tick
-    problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
-    usable = {person: [i for i in indices if i not in failures] for person, indices in by_person.items()}
-
-    tick = time.perf_counter()
+    # Predictions are computed for the encoded images of the people scored; `column` maps an
+    # image index to its column in them.
+    scored_images = sorted(i for person in people for i in by_person[person] if i in chosen.features)
+    column = {index: position for position, index in enumerate(scored_images)}
     logit_scale = float(clip.model.logit_scale.detach().exp()) if hasattr(clip.model, "logit_scale") else 100.0
-    true_candidate = np.array([candidate_index[image.person] for image in images])
-    predictions = score_images(np.nan_to_num(image_features), text_features, true_candidate, logit_scale, config.top_k)
+    true_candidate = np.array([candidate_index[images[i].person] for i in scored_images])
+    predictions = score_images(np.stack([chosen.features[i] for i in scored_images]), text_features, true_candidate,
+                               logit_scale, config.top_k)
 
-    selection = draw_images(usable, config.images_per_person, config.seed)
+    usable = {person: [column[i] for i in chosen.usable[person]] for person in people}
+    selection = {person: sorted(indices[:k]) for person, indices in usable.items()}
     scores = person_scores(selection, predictions, candidate_index)
-    has_truth = members is not None and any(members.get(p) for p in scores) and any(
-        members.get(p) is False for p in scores
-    )
+    has_truth = _has_both_classes(members, list(scores))
+    flagged = {entry["name"] for entry in short}
     identities = []
     for person in people:
-        if person not in scores:
-            continue
-        row = {"name": person, **scores[person], "predicted_member": scores[person]["correct_prompts"] >= config.tau}
+        row = {"name": person, **scores[person], "predicted_member": scores[person]["correct_prompts"] >= config.tau,
+               "too_few_images": person in flagged}
         if members is not None and person in members:
             row["member"] = bool(members[person])
         if occurrences is not None and person in occurrences:
@@ -406,6 +565,8 @@ def run_idia(
         "n_images": sum(len(indices) for indices in selection.values()),
         "n_candidates": len(candidates),
         "n_predicted_members": sum(row["predicted_member"] for row in identities),
+        "n_excluded": len(excluded),
+        "n_too_few_images": len(short),
     }
     if has_truth:
         scored = [row for row in identities if "member" in row]
@@ -416,22 +577,22 @@ def run_idia(
             metrics["draws"] = repeated_draws(usable, predictions, candidate_index, scored, config)
     timing["scoring_seconds"] = time.perf_counter() - tick
     timing["total_seconds"] = time.perf_counter() - started
-    timing["images_per_second"] = len(images) / max(timing["image_seconds"], 1e-9)
+    timing["images_per_second"] = chosen.stats["images"] / max(timing["image_seconds"], 1e-9)
 
+    in_draw = {i for indices in selection.values() for i in indices}
     image_rows = [
         {
             "person": images[i].person,
             "path": images[i].label,
             "top": [
                 {"name": candidates[c], "prob": float(p)}
-                for c, p in zip(predictions["topk_index"][i], predictions["topk_prob"][i])
+                for c, p in zip(predictions["topk_index"][position], predictions["topk_prob"][position])
             ],
-            "correct_prompts": int((predictions["top1"][:, i] == true_candidate[i]).sum()),
-            "true_prob": float(predictions["true_prob"][:, i].mean()),
-            "in_draw": i in set(selection.get(images[i].person, ())),
+            "correct_prompts": int((predictions["top1"][:, position] == true_candidate[position]).sum()),
+            "true_prob": float(predictions["true_prob"][:, position].mean()),
+            "in_draw": position in in_draw,
         }
-        for i in range(len(images))
-        if i not in failures
+        for position, i in enumerate(scored_images)
     ]
     return AttackResult(
         attack="idia",
@@ -440,15 +601,19 @@ def run_idia(
         identities=identities,
         seeds={"draw": config.seed, "distractors": config.seed, "candidate_order": config.seed},
         model=clip.describe(),
-        dataset={"id": dataset_id, "n_people": len(people), "n_images_available": len(images) - len(failures)},
+        dataset={"id": dataset_id, "n_people": len(by_person), "n_images_listed": len(images),
+                 "n_images_available": len(images) - len(failures)},
         images=image_rows,
         problems=problems,
         timing={key: round(value, 4) for key, value in timing.items()},
         details={
             "text_cache": text_stats,
-            "image_cache": image_stats,
+            "image_cache": chosen.stats,
             "runtime": asdict(runtime),
-            "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, failures),
+            "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, {}),
+            "excluded": excluded,
+            "too_few_images": short,
+            "distractors": "names list given with the run" if config.distractor_names else "built-in pool (leakage.names)",
         },
     )
 
@@ -466,7 +631,8 @@ def repeated_draws(
     scored: Sequence[Mapping[str, Any]],
     config: IDIAConfig,
 ) -> dict[str, Any]:
-    """The paper's protocol: n_draws random draws of k images per person, metrics as mean ± std."""
+    """The paper's protocol: n_draws random draws of k images per person, metrics as mean ± sample
+    std (ddof = 1, as the paper's pandas code computes it)."""
     labels = np.array([row["member"] for row in scored], dtype=int)
     names = [row["name"] for row in scored]
     records = []
@@ -476,7 +642,7 @@ def repeated_draws(
         values = np.array([scores[name]["score"] for name in names])
         at_tau = metrics_at_threshold(labels, values, float(config.tau))
         records.append({key: at_tau[key] for key in ("tpr", "fnr", "fpr", "tnr", "accuracy", "precision")})
-    return {"n": config.n_draws, "k": config.images_per_person, **mean_std(records)}
+    return {"n": config.n_draws, "k": config.images_per_person, "ddof": 1, **mean_std(records, ddof=1)}
 
 
 def retune(result: AttackResult, tau: int) -> dict[str, Any]:

@@ -28,17 +28,21 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "TPR_FPR_LEVELS",
     "auc",
+    "best_threshold",
     "bootstrap_ci",
     "fpr_key",
+    "fpr_level_label",
     "mean_std",
     "membership_summary",
     "metrics_at_threshold",
+    "resolvable",
     "roc_auc",
     "roc_band",
     "roc_curve",
     "threshold_metrics",
     "tpr_at_fpr",
     "tpr_at_fpr_levels",
+    "tpr_at_fpr_rows",
 ]
 
 #: FPR levels the field reports TPR at: 1%, 0.1% and 0% (Carlini et al. 2022).
@@ -604,17 +608,22 @@ def roc_band(
 # --------------------------------------------------------------------------- aggregation & summary
 
 
-def mean_std(records: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+def mean_std(records: Sequence[Mapping[str, float]], ddof: int = 1) -> dict[str, dict[str, float]]:
     """Mean and standard deviation, per key, over repeated runs.
 
     For results reported as mean +- std over random draws (the IDIA paper uses
-    20 draws of attack images). The std is the population std (``ddof=0``),
-    i.e. the spread of the draws actually made, as ``numpy.std`` computes it.
+    20 draws of attack images). The std is the *sample* std (``ddof=1``) by
+    default, as the paper's pandas code computes it (``DataFrame.std``); pass
+    ``ddof=0`` for the population std (``numpy.std``'s default). With a single
+    record the sample std is undefined; it is reported as 0.0 so the block stays
+    valid JSON.
 
     Parameters
     ----------
     records : sequence of mappings of str to float
         One mapping per run, all with the same keys.
+    ddof : int, default=1
+        Delta degrees of freedom of the std (0 or 1).
 
     Returns
     -------
@@ -623,6 +632,8 @@ def mean_std(records: Sequence[Mapping[str, float]]) -> dict[str, dict[str, floa
     """
     if len(records) == 0:
         raise ValueError("records must not be empty")
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
     keys = list(records[0])
     for index, record in enumerate(records):
         if set(record) != set(keys):
@@ -633,7 +644,8 @@ def mean_std(records: Sequence[Mapping[str, float]]) -> dict[str, dict[str, floa
     summary = {}
     for key in keys:
         values = np.asarray([record[key] for record in records], dtype=np.float64)
-        summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+        std = float(values.std(ddof=ddof)) if values.size > ddof else 0.0
+        summary[key] = {"mean": float(values.mean()), "std": std}
     return summary
 
 
@@ -678,7 +690,9 @@ def membership_summary(
     dict
         ``auc`` (float) and ``auc_ci`` ([low, high]);
         ``tpr_at_fpr`` ({"0.01", "0.001", "0"} -> float) and ``tpr_at_fpr_ci``
-        (same keys -> [low, high]); ``n_members``, ``n_nonmembers`` (int);
+        (same keys -> [low, high]); ``n_members``, ``n_nonmembers`` (int: the
+        negatives that bound which FPR levels mean anything, see
+        :func:`tpr_at_fpr_rows`);
         ``roc``: {"fpr", "tpr", "thresholds"} lists from :func:`roc_curve`, except
         that the first threshold (``+inf`` there) is ``max(scores) + 1.0`` so the
         block stays valid JSON (``json.dumps(..., allow_nan=False)``);
@@ -714,3 +728,150 @@ def membership_summary(
     if threshold is not None:
         summary["at_threshold"] = metrics_at_threshold(labels_arr, scores_arr, threshold)
     return summary
+
+
+# --------------------------------------------------------------------------- honest low-FPR figures
+#
+# With N non-members the empirical FPR moves in steps of 1/N: a "TPR at 0.1% FPR"
+# from 100 non-members is the TPR at FPR = 0, and printing it under the 0.1% label
+# claims a resolution the data do not have. Views label every level through here.
+
+
+def resolvable(level: float, n_negatives: int) -> bool:
+    """Whether an FPR level can be told apart from FPR = 0 with ``n_negatives`` non-members.
+
+    A level is resolvable when it allows at least one false positive, ``level >= 1/N``;
+    the 0 level itself is always resolvable. Below ``1/N`` the TPR "at" the level is the
+    TPR at FPR = 0 (:func:`tpr_at_fpr` takes the best ROC point with FPR <= level).
+
+    >>> resolvable(0.01, 100), resolvable(0.001, 100), resolvable(0.001, 1000), resolvable(0.0, 5)
+    (True, False, True, True)
+    """
+    level = _check_fraction(level, "FPR level")
+    if int(n_negatives) != n_negatives or n_negatives < 1:
+        raise ValueError(f"n_negatives must be a positive integer, got {n_negatives!r}")
+    return level == 0.0 or level * n_negatives >= 1.0 - 1e-9
+
+
+def _percent(fraction: float) -> str:
+    """0.01 -> "1%", 0.001 -> "0.1%", 1/256 -> "0.39%" (two significant digits at most)."""
+    return f"{100.0 * fraction:.2g}%"
+
+
+def fpr_level_label(level: float, n_negatives: int | None) -> str:
+    """How to name the TPR reported at an FPR level, given the number of non-members N.
+
+    * resolvable level: ``"TPR at 1% FPR"`` (``"TPR at 0% FPR"`` for the 0 level);
+    * level below ``1/N``: ``"TPR at FPR = 0 (N = 100: levels below 1% not resolvable)"``,
+      because that is what the number is;
+    * N unknown (``None``, e.g. a stored result without ``n_nonmembers``):
+      ``"TPR at 0.1% FPR (number of non-members unknown)"``.
+
+    >>> fpr_level_label(0.001, 100)
+    'TPR at FPR = 0 (N = 100: levels below 1% not resolvable)'
+    >>> fpr_level_label(0.01, 256)
+    'TPR at 1% FPR'
+    """
+    level = _check_fraction(level, "FPR level")
+    if n_negatives is None:
+        return f"TPR at {_percent(level)} FPR" + ("" if level == 0.0 else " (number of non-members unknown)")
+    if resolvable(level, n_negatives):
+        return f"TPR at {_percent(level)} FPR"
+    return f"TPR at FPR = 0 (N = {int(n_negatives)}: levels below {_percent(1.0 / n_negatives)} not resolvable)"
+
+
+def tpr_at_fpr_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The TPR-at-low-FPR block of a membership metrics dict as display rows, honestly labelled.
+
+    Every view (CLI, pages, report) shows ``metrics["tpr_at_fpr"]`` through this function so
+    that no output claims a TPR at an FPR level finer than ``1/N`` (N = ``n_nonmembers``).
+    Levels below ``1/N`` equal the TPR at FPR = 0, so they are merged into one row labelled
+    by :func:`fpr_level_label` (e.g. ``"TPR at FPR = 0 (N = 100: levels below 1% not
+    resolvable)"``) instead of repeating the same number under finer labels. Levels that can
+    be resolved keep their own row. Bootstrap intervals (``tpr_at_fpr_ci``) are carried along.
+
+    Parameters
+    ----------
+    metrics : mapping
+        A dict with ``tpr_at_fpr`` ({fpr_key: tpr}), optionally ``tpr_at_fpr_ci``
+        ({fpr_key: [low, high]}) and ``n_nonmembers`` (int; missing in a stored result
+        means unknown, and every row then says so).
+
+    Returns
+    -------
+    list of dict
+        One dict per row, in order of decreasing level: ``label`` (str, full text),
+        ``level`` (float, the level the value is at: 0.0 for merged rows), ``levels``
+        (list of the fpr_keys the row stands for), ``tpr`` (float), ``ci`` ([low, high] or
+        None), ``resolvable`` (bool, or None when N is unknown), ``n_negatives`` (int or None).
+        Empty when the metrics hold no ``tpr_at_fpr``.
+    """
+    tpr = metrics.get("tpr_at_fpr") or {}
+    ci = metrics.get("tpr_at_fpr_ci") or {}
+    n = metrics.get("n_nonmembers")
+    n = int(n) if isinstance(n, (int, float)) and n >= 1 else None
+    levels = sorted(((float(key), key) for key in tpr), reverse=True)
+    rows: list[dict[str, Any]] = []
+    merged: list[str] = []
+    for level, key in levels:
+        if n is not None and not resolvable(level, n):
+            merged.append(key)
+            continue
+        rows.append({"label": fpr_level_label(level, n), "level": level, "levels": [key], "tpr": float(tpr[key]),
+                     "ci": list(ci[key]) if key in ci else None, "resolvable": None if n is None else True,
+                     "n_negatives": n})
+    if merged:
+        zero = next((row for row in rows if row["level"] == 0.0), None)
+        if zero is None:  # the value at an unresolvable level is the value at 0 (they are equal)
+            key = merged[-1]
+            zero = {"level": 0.0, "levels": [], "tpr": float(tpr[key]), "ci": list(ci[key]) if key in ci else None,
+                    "n_negatives": n}
+            rows.append(zero)
+        zero["levels"] = merged + zero["levels"]
+        zero["label"] = fpr_level_label(min(float(key) for key in merged), n)
+        zero["resolvable"] = False
+    return rows
+
+
+# --------------------------------------------------------------------------- thresholds from other data
+
+
+def best_threshold(labels: ArrayLike, scores: ArrayLike) -> dict[str, Any]:
+    """The decision threshold that separates members from non-members best on these data.
+
+    For attacks that set their threshold on a shadow model's own members and non-members
+    and then apply it to the target (Li et al.'s MIM attack, background.md §3). "Best" is
+    the highest balanced accuracy, ``(TPR + TNR) / 2`` (equal to accuracy on a balanced set,
+    and not won by calling everyone a non-member on an unbalanced one); ties go to the
+    highest threshold, the more cautious claim. The threshold returned lies midway between
+    the chosen score and the next lower one, so it makes the same decisions on these data
+    and does not sit on a sample.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        1 for members, 0 for non-members. Both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite attack scores; higher means more likely a member.
+
+    Returns
+    -------
+    dict
+        ``threshold`` (float; decide member when ``score >= threshold``),
+        ``balanced_accuracy`` (float), and :func:`metrics_at_threshold` at that threshold
+        on these data (``tpr``, ``fpr``, ``accuracy``, counts ...).
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    fpr, tpr, thresholds = roc_curve(labels_arr, scores_arr)
+    balanced = (tpr + 1.0 - fpr) / 2.0
+    best = int(np.argmax(balanced))
+    if best == 0:
+        threshold = _json_thresholds(thresholds)[0]  # above every score: nobody is called a member
+    elif best + 1 < thresholds.size:
+        threshold = float((thresholds[best] + thresholds[best + 1]) / 2.0)
+        if not thresholds[best + 1] < threshold <= thresholds[best]:  # adjacent floats: no midpoint exists
+            threshold = float(thresholds[best])
+    else:
+        threshold = float(thresholds[best])
+    at = metrics_at_threshold(labels_arr, scores_arr, threshold)
+    return {**at, "threshold": threshold, "balanced_accuracy": float((at["tpr"] + at["tnr"]) / 2.0)}

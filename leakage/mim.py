@@ -7,9 +7,19 @@ loss does (mean squared error over the masked patches only, on per-patch normali
 averaged; images seen in pre-training reconstruct better, so the score is the negated error
 (higher = more likely a member, the convention of `leakage.metrics`).
 
-Reference mode calibrates per image with a second model trained without the target images (the
-paper's shadow model): the score is ``reference error - target error``, so an image that only the
-target model reconstructs well stands out even when it is easy for every model.
+Three ways to decide, each named for what it is:
+
+* plain: the score is the negated error; AUC and TPR at low FPR over all thresholds.
+* shadow-model threshold (the paper's method, `shadow=`): the attacker trains a shadow model with
+  the target's recipe on their own data, scores the shadow's own members and non-members, and
+  picks the error threshold that separates them best (`leakage.metrics.best_threshold`); that
+  threshold is applied to the target, giving accuracy, TPR and FPR at one operating point
+  beside the AUC.
+* per-example calibration (`reference=`; not in the paper): a reference model trained without the
+  target images gives each image's "difficulty", and the score is ``reference error - target
+  error``, as in Watson et al.'s difficulty calibration (ICLR 2022) and the offset variant of
+  LiRA (Carlini et al. 2022). An image that only the target reconstructs well stands out even
+  when it is easy for every model.
 
 Masks are reproducible: mask m of an image is a pure function of (seed, the image's path relative
 to the dataset root, m), so it does not depend on batch size, on which other images are scored or
@@ -37,7 +47,7 @@ from PIL import Image
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures, load_image
 from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
-from leakage.metrics import membership_summary
+from leakage.metrics import best_threshold, membership_summary, roc_auc
 from leakage.results import AttackResult, RunCancelled
 
 Progress = Callable[[str, int, int], None]
@@ -378,6 +388,59 @@ def collect_images(data: Dataset) -> list[AttackImage]:
     return images
 
 
+METHODS = {
+    "plain": "reconstruction error (lower = member), all thresholds",
+    "shadow": "shadow-model threshold: the error threshold that best separates a shadow model's own members "
+              "and non-members, applied to the target (Li et al., the paper's method)",
+    "calibrated": "per-example calibration against a reference model trained without the target images: "
+                  "reference error - target error (Watson et al. 2022; LiRA's offset), not the paper's method",
+}
+
+
+def shadow_threshold(
+    shadow: LoadedMAE,
+    shadow_data: Dataset,
+    config: MIMConfig,
+    runtime: RuntimeOptions = RuntimeOptions(),
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
+) -> dict[str, Any]:
+    """The paper's threshold: score the shadow model's own members and non-members (members.csv of
+    `shadow_data`) with the same masks and pick the error threshold that separates them best.
+
+    Returns ``error_threshold`` (an image is called a member when its error is at most this),
+    ``score_threshold`` (the same on the score scale, -error), and how the threshold does on the
+    shadow data: ``balanced_accuracy``, ``accuracy``, ``tpr``, ``fpr``, ``auc``, the class sizes,
+    and ``problems`` (unreadable shadow images).
+    """
+    members = shadow_data.members
+    images = collect_images(shadow_data)
+    labelled = [image for image in images if members is not None and image.person in members]
+    if members is None or len({members[image.person] for image in labelled}) < 2:
+        raise ValueError(f"the shadow data ({shadow_data.root}) needs members.csv with both members (the shadow "
+                         "model's training images) and non-members")
+    errors, failures = reconstruction_errors(shadow, [image.path for image in labelled], [image_key(image.label) for image in labelled],
+                                             config, runtime, progress, cancel, stage="reconstruct with the shadow model")
+    ok = [index for index in range(len(labelled)) if index not in failures]
+    labels = np.array([members[labelled[index].person] for index in ok], dtype=int)
+    if labels.min() == labels.max():
+        raise ValueError("the readable shadow images are all of one class; the threshold needs members and non-members")
+    scores = -errors[ok]
+    best = best_threshold(labels, scores)
+    return {
+        "error_threshold": -best["threshold"],
+        "score_threshold": best["threshold"],
+        "balanced_accuracy": best["balanced_accuracy"],
+        "accuracy": best["accuracy"],
+        "tpr": best["tpr"],
+        "fpr": best["fpr"],
+        "auc": roc_auc(labels, scores),
+        "n_members": int(labels.sum()),
+        "n_nonmembers": int(labels.size - labels.sum()),
+        "problems": [{"path": labelled[i].path, "reason": reason} for i, reason in sorted(failures.items())],
+    }
+
+
 def run_mim(
     target: LoadedMAE,
     data: Dataset,
@@ -389,6 +452,9 @@ def run_mim(
     dataset_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    shadow: LoadedMAE | None = None,
+    shadow_data: Dataset | None = None,
+    shadow_data_id: str | None = None,
 ) -> AttackResult:
     """Score every image of `data` and return a plain-data result.
 
@@ -396,7 +462,17 @@ def run_mim(
     folder is a member image. For an image-level dataset, put member and non-member images in
     two folders (e.g. `member/` and `non-member/`) and mark them in members.csv. Metrics that
     need ground truth (ROC, AUC, TPR at low FPR) are computed when both classes are present.
+
+    With `shadow` and `shadow_data` (the shadow model's members and non-members, members.csv),
+    the paper's shadow-model threshold is chosen there and applied to the target: metrics
+    ``threshold_accuracy``, ``threshold_tpr``, ``threshold_fpr`` (with target ground truth) and
+    each row's ``predicted_member``. With `reference`, the score is per-example calibrated
+    (reference error - target error). The two are separate methods and cannot be combined.
     """
+    if shadow is not None and reference is not None:
+        raise ValueError("use either a shadow model (the paper's threshold) or a reference model (per-example calibration), not both")
+    if shadow is not None and shadow_data is None:
+        raise ValueError("a shadow model needs its own data: a folder of its members and non-members with members.csv")
     started = time.perf_counter()
     timing: dict[str, float] = {}
     members = members if members is not None else data.members
@@ -425,24 +501,43 @@ def run_mim(
 
     scores = -target_errors if reference_errors is None else reference_errors - target_errors
     rows = image_rows(images, failures, target_errors, reference_errors, scores, members)
-    metrics = mim_metrics(rows)
+    threshold = None
+    if shadow is not None:
+        tick = time.perf_counter()
+        threshold = shadow_threshold(shadow, shadow_data, config, runtime, progress, cancel)
+        timing["shadow_seconds"] = time.perf_counter() - tick
+        problems += [{**problem, "reason": f"shadow data: {problem['reason']}"} for problem in threshold["problems"]]
+        for row in rows:
+            row["predicted_member"] = row["score"] >= threshold["score_threshold"]
+    metrics = mim_metrics(rows, threshold)
     timing["total_seconds"] = time.perf_counter() - started
     timing["images_per_second"] = len(rows) / max(timing["target_seconds"], 1e-9)
 
     models = {"target": target.describe()}
     if reference is not None:
         models["reference"] = reference.describe()
+    run_config = {
+        **asdict(config),
+        "score": "reference error - target error" if reference is not None else "-reconstruction error",
+        "model": target.name,
+        "model_fingerprint": target.fingerprint,
+        "reference_model": reference.name if reference is not None else None,
+        "reference_fingerprint": reference.fingerprint if reference is not None else None,
+        "data": dataset_id,
+    }
+    method = "calibrated" if reference is not None else "plain"
+    if shadow is not None:  # keys only when used: plain and calibrated runs keep their config hashes
+        method = "shadow"
+        models["shadow"] = shadow.describe()
+        run_config.update(shadow_model=shadow.name, shadow_fingerprint=shadow.fingerprint,
+                          shadow_data=shadow_data_id or shadow_data.root)
+    details: dict[str, Any] = {"unit": "image", "models": models, "runtime": asdict(runtime),
+                               "method": method, "method_description": METHODS[method]}
+    if threshold is not None:
+        details["shadow"] = {key: value for key, value in threshold.items() if key != "problems"}
     return AttackResult(
         attack="mim",
-        config={
-            **asdict(config),
-            "score": "reference error - target error" if reference is not None else "-reconstruction error",
-            "model": target.name,
-            "model_fingerprint": target.fingerprint,
-            "reference_model": reference.name if reference is not None else None,
-            "reference_fingerprint": reference.fingerprint if reference is not None else None,
-            "data": dataset_id,
-        },
+        config=run_config,
         metrics=metrics,
         identities=rows,
         seeds={"masks": config.seed},
@@ -451,7 +546,7 @@ def run_mim(
         images=[],  # the per-image rows are the identities of this attack
         problems=problems,
         timing={key: round(value, 4) for key, value in timing.items()},
-        details={"unit": "image", "models": models, "runtime": asdict(runtime)},
+        details=details,
     )
 
 
@@ -483,8 +578,13 @@ def image_rows(
     return rows
 
 
-def mim_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts, mean errors per class, and the membership summary when both classes are present."""
+def mim_metrics(rows: Sequence[Mapping[str, Any]], threshold: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Counts, mean errors per class, and the membership summary when both classes are present.
+
+    With a shadow `threshold` (from `shadow_threshold`): ``threshold_error`` and
+    ``n_predicted_members``, and with ground truth ``threshold_accuracy``, ``threshold_tpr``,
+    ``threshold_fpr``, ``threshold_precision`` on the target (also as ``at_threshold``).
+    """
     metrics: dict[str, Any] = {
         "n_identities": len(rows),
         "n_images": len(rows),
@@ -496,8 +596,16 @@ def mim_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             metrics[f"mean_error_{name}"] = float(np.mean(errors))
     labelled = [row for row in rows if "member" in row]
     labels = np.array([row["member"] for row in labelled], dtype=int)
+    if threshold is not None:
+        metrics["threshold_error"] = threshold["error_threshold"]
+        metrics["n_predicted_members"] = sum(bool(row.get("predicted_member")) for row in rows)
     if labels.size and labels.min() != labels.max():
-        metrics.update(membership_summary(labels, np.array([row["score"] for row in labelled])))
+        scores = np.array([row["score"] for row in labelled])
+        metrics.update(membership_summary(labels, scores, threshold=None if threshold is None else threshold["score_threshold"]))
+        if threshold is not None:
+            at = metrics["at_threshold"]
+            metrics.update(threshold_accuracy=at["accuracy"], threshold_tpr=at["tpr"], threshold_fpr=at["fpr"],
+                           threshold_precision=at["precision"])
     return metrics
 
 

@@ -4,6 +4,15 @@ Used twice: to name the people of the synthetic lab world, and to draw the distr
 that fill the IDIA candidate list up to 1,000 (as in "Does CLIP Know My Face?": common first
 names x common surnames, equal by sex, fixed seed).
 
+Where the pool comes from: hand-compiled for this project, not a census extract. The first
+names open with the most popular recent US baby names (the Social Security Administration's
+top lists: Emma, Olivia, ... / Liam, Noah, ...) followed by common names of Europe, the
+Middle East, South and East Asia and Africa; the surnames are common surnames grouped by
+region (English-speaking, Spanish and Portuguese, German and Dutch, French and Italian,
+Central and Eastern European, Nordic, Asian, Middle Eastern and African). The paper draws its
+distractors from the most common names of the population under test; an audit of another
+population should bring its own list (`load_names_file`, `python -m leakage idia --names-file`).
+
 Sampling is a lazily evaluated random permutation of each sex's pool, so it is exact (no
 repeats, no rejection loops near capacity), deterministic for a seed, and prefix-stable: the
 first k names drawn for n > k are the names drawn for k.
@@ -11,8 +20,10 @@ first k names drawn for n > k are the names drawn for k.
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 FIRST_NAMES: dict[str, tuple[str, ...]] = {
     "female": (
@@ -225,3 +236,49 @@ def sample_distractors(n: int, seed: int, exclude: Iterable[str] = ()) -> list[s
     the distractors are not the lab world's people in the same order.
     """
     return [name for name, _ in _sample(n, seed, exclude, SEXES, stream="distractors")]
+
+
+def load_names_file(path: str | os.PathLike) -> tuple[str, ...]:
+    """Full names from a text file, one per line, for use as IDIA distractors.
+
+    UTF-8; blank lines and lines starting with ``#`` are skipped; inner whitespace is
+    collapsed; repeats (compared case-insensitively) are kept once, in first-seen order.
+    Raises ValueError, naming the file, when it holds no name.
+    """
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"names file not found: {path}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"names file {path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    names: dict[str, str] = {}
+    for line in text.splitlines():
+        name = " ".join(line.split())
+        if name and not name.startswith("#"):
+            names.setdefault(_key(name), name)
+    if not names:
+        raise ValueError(f"names file {path} holds no names (one full name per line)")
+    return tuple(names.values())
+
+
+def sample_from_names(pool: Sequence[str], n: int, seed: int, exclude: Iterable[str] = ()) -> list[str]:
+    """n unique names drawn at random from a given list (e.g. a user's names file).
+
+    Deterministic for a seed; names in `exclude` (the people under test) are never
+    returned, compared case-insensitively. Raises ValueError when the list has fewer than
+    n names left after the exclusion.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    excluded = {_key(name) for name in exclude}
+    unique: dict[str, str] = {}
+    for name in pool:
+        key = _key(name)
+        if key not in excluded:
+            unique.setdefault(key, " ".join(name.split()))
+    available = list(unique.values())
+    if n > len(available):
+        raise ValueError(f"the names list has {len(available)} usable distractor names (after removing the people "
+                         f"under test and repeats) but {n} are needed")
+    return random.Random(f"distractors-from-list:{seed}").sample(available, n)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from leakage.anonymize import NONE, Anonymization, anonymize, parse_settings
+from leakage.anonymize import Anonymization, anonymize, parse_settings
 from leakage.answer_match import match_name
 from leakage.data import Dataset, ImageLoadError, load_image
 from leakage.devices import DeviceChoice, pick_device

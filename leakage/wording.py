@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from leakage.attacks import attack_spec
+from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
 
 def decision_rule(result: AttackResult) -> str | None:
@@ -150,17 +151,19 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                        "1 is perfect. An average over all thresholds: it can look modest while a few people are "
                        "exposed with near certainty, which the rows below show.",
         })
-    tpr, tpr_ci = metrics.get("tpr_at_fpr") or {}, metrics.get("tpr_at_fpr_ci") or {}
-    for key, allowed, guessing in (("0.01", "1 in 100", "1%"), ("0.001", "1 in 1,000", "0.1%")):
-        if key in tpr:
-            meaning = f"Members found when at most {allowed} non-members may be wrongly accused; guessing finds {guessing}."
-            if 0 < n_neg < 1 / float(key):
-                meaning += f" With only {n_neg} non-members this is the same as the 0% row: the data cannot resolve finer error rates."
-            rows.append({"metric": f"TPR at {format_percent(float(key))} FPR", "value": format_percent(tpr[key]),
-                         "ci": format_ci(tpr_ci.get(key), percent=True), "meaning": meaning})
-    if "0" in tpr:
-        rows.append({"metric": "TPR at 0% FPR", "value": format_percent(tpr["0"]), "ci": format_ci(tpr_ci.get("0"), percent=True),
-                     "meaning": "Members scored above every non-member: found without a single false accusation in these data."})
+    allowed = {"0.01": ("1 in 100", "1%"), "0.001": ("1 in 1,000", "0.1%")}
+    for row in tpr_at_fpr_rows(metrics):
+        if row["level"] > 0:
+            share, guessing = allowed.get(row["levels"][0], (format_percent(row["level"]), format_percent(row["level"])))
+            meaning = f"Members found when at most {share} non-members may be wrongly accused; guessing finds {guessing}."
+        else:
+            meaning = "Members scored above every non-member: found without a single false accusation in these data."
+            if len(row["levels"]) > 1:
+                meaning += (f" With only {n_neg} non-members, finer error rates ("
+                            + ", ".join(format_percent(float(key)) for key in row["levels"] if float(key) > 0)
+                            + ") cannot be measured: they are this same point.")
+        rows.append({"metric": row["label"], "value": format_percent(row["tpr"]), "ci": format_ci(row["ci"], percent=True),
+                     "meaning": meaning})
     at = metrics.get("at_threshold")
     if at:
         rule = decision_rule(result) or "the attack's threshold"
@@ -181,7 +184,7 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                 "metric": f"{name} over {draws.get('n')} draws",
                 "value": f"{format_percent(draws[key]['mean'])} \u00b1 {format_percent(draws[key]['std'])}",
                 "ci": "",
-                "meaning": f"Mean \u00b1 standard deviation over {draws.get('n')} random draws of {draws.get('k')} attack "
+                "meaning": f"Mean \u00b1 {'sample ' if draws.get('ddof') == 1 else ''}standard deviation over {draws.get('n')} random draws of {draws.get('k')} attack "
                            f"images per {attack_spec(result.attack).unit}, as the published protocol reports it.",
             })
     for key, name in (("n_members", "members tested"), ("n_nonmembers", "non-members tested"), ("n_identities", attack_spec(result.attack).units)):

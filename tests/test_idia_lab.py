@@ -93,18 +93,27 @@ def test_broken_files_are_listed_and_the_rest_scored(small_lab, tmp_path):
     (folder / person / "empty.png").write_bytes(b"")
     (folder / person / "notes.jpg").write_text("not an image")
     clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    # k = 20 with keep_short: every image of everyone is tried, and everyone is scored on what they have, flagged
     result = run_idia(
         clip,
         scan_dataset(folder),
-        IDIAConfig(images_per_person=20, n_candidates=100, n_draws=0),
+        IDIAConfig(images_per_person=20, n_candidates=100, n_draws=0, keep_short=True),
         runtime=RuntimeOptions(batch_size=16, num_workers=2),
     )
     reasons = {problem["path"].split("/")[-1]: problem["reason"] for problem in result.problems}
     assert set(reasons) == {"broken.jpg", "empty.png", "notes.jpg"}, reasons
     assert "truncated" in reasons["broken.jpg"] and "empty" in reasons["empty.png"]
     row = next(row for row in result.identities if row["name"] == person)
-    assert row["n_images"] == len(good)
-    assert result.metrics["n_images"] == 32 * 6
+    assert row["n_images"] == len(good) and row["too_few_images"]
+    assert result.metrics["n_images"] == 32 * 6 and result.metrics["n_too_few_images"] == 32
+    entry = next(entry for entry in result.details["too_few_images"] if entry["name"] == person)
+    assert entry["reason"] == "6 usable of 8 images (2 unreadable), fewer than k = 20"  # notes.jpg is not even listed as an image
+
+    # k = 6: the unreadable files drawn are replaced by the person's other images, so they are scored on exactly 6
+    result = run_idia(clip, scan_dataset(folder), IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0))
+    row = next(row for row in result.identities if row["name"] == person)
+    assert row["n_images"] == 6 and not row["too_few_images"] and result.metrics["n_excluded"] == 0
+    assert {problem["path"].split("/")[-1] for problem in result.problems} <= {"broken.jpg", "empty.png", "notes.jpg"}
 
 
 def test_check_one_person_from_memory(small_lab):
@@ -117,6 +126,7 @@ def test_check_one_person_from_memory(small_lab):
     result = run_idia(clip, [PersonUpload(member, photos)], IDIAConfig(n_candidates=100, n_draws=0))
     (row,) = result.identities
     assert row["name"] == member and row["n_images"] == 6
+    assert row["too_few_images"]  # k = 10 by default: the one person asked about is kept, flagged, not left out
     assert row["correct_prompts"] >= 10 and row["predicted_member"]
 
 
@@ -138,6 +148,100 @@ def test_cli_writes_the_stable_json(small_lab, tmp_path):
     assert {"0.01", "0.001", "0"} == set(data["metrics"]["tpr_at_fpr"])
     row = data["identities"][0]
     assert {"name", "score", "correct_prompts", "member", "predicted_member"} <= set(row)
+
+
+def test_people_with_fewer_than_k_usable_images_are_left_out_and_listed(small_lab, tmp_path):
+    """The paper's protocol from the command line: exactly k images per person, short people listed."""
+    lab, _, home = small_lab
+    folder = tmp_path / "data"
+    shutil.copytree(lab.attack_dir, folder)
+    member, nonmember, broken = sorted(lab.members)[0], sorted(lab.nonmembers)[0], sorted(lab.members)[1]
+    for path in sorted((folder / member).glob("*.png"))[3:]:
+        path.unlink()  # 3 images left
+    for path in sorted((folder / nonmember).glob("*.png"))[1:]:
+        path.unlink()  # 1 image left
+    for path in sorted((folder / broken).glob("*.png"))[:2]:
+        path.write_bytes(path.read_bytes()[:200])  # truncated: 6 images listed, 4 readable
+    out = tmp_path / "r.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "leakage", "idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint),
+         "--data", str(folder), "--images-per-person", "5", "--names", "150", "--draws", "20", "--json", str(out),
+         "--no-store", "--quiet"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "LEAKAGE_HOME": str(home)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed = completed.stdout
+    assert "3 people left out, fewer than k = 5 usable images" in printed
+    assert f"  {member}: 3 images in the folder, fewer than k = 5" in printed
+    assert f"  {nonmember}: 1 image in the folder, fewer than k = 5" in printed
+    assert f"  {broken}: 4 usable of 6 images (2 unreadable), fewer than k = 5" in printed, printed
+    data = json.loads(out.read_text())
+    assert [entry["name"] for entry in data["details"]["excluded"]] == sorted([member, nonmember, broken])
+    assert {entry["name"]: entry["member"] for entry in data["details"]["excluded"]} == {member: True, nonmember: False, broken: True}
+    scored = {row["name"]: row["n_images"] for row in data["identities"]}
+    assert len(scored) == 29 and not {member, nonmember, broken} & set(scored)
+    assert set(scored.values()) == {5}  # every other person on exactly k images
+    assert data["metrics"]["n_images"] == 29 * 5 and data["metrics"]["n_excluded"] == 3
+    draws = data["metrics"]["draws"]
+    assert draws["n"] == 20 and draws["ddof"] == 1 and draws["tpr"]["std"] > 0
+    assert "over 20 draws of 5 images (mean ± sample std): TPR " in printed
+    # the non-members left: N = 15, so no 0.1% (or 1%) figure is printed without saying so
+    assert "TPR at FPR = 0 (N = 15: levels below 6.7% not resolvable)" in printed and "0.1% FPR" not in printed
+
+    kept = subprocess.run(
+        [sys.executable, "-m", "leakage", "idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint),
+         "--data", str(folder), "--images-per-person", "5", "--names", "150", "--draws", "0", "--keep-short",
+         "--json", str(out), "--no-store", "--quiet"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "LEAKAGE_HOME": str(home)},
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert "3 people scored on fewer than k images (flagged too_few_images)" in kept.stdout
+    rows = {row["name"]: row for row in json.loads(out.read_text())["identities"]}
+    assert len(rows) == 32 and rows[member]["n_images"] == 3 and rows[member]["too_few_images"]
+    assert rows[broken]["n_images"] == 4 and not rows[sorted(lab.members)[2]]["too_few_images"]
+
+
+def test_cli_draws_distractors_from_a_names_file(small_lab, tmp_path, monkeypatch, capsys):
+    from leakage.cli import main as cli_main
+
+    lab, _, home = small_lab
+    monkeypatch.setenv("LEAKAGE_HOME", str(home))
+    german = [f"{first} {last}" for first in ("Jürgen", "Sabine", "Klaus", "Monika", "Dieter", "Ursula", "Uwe", "Heike")
+              for last in ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Schulz")]
+    names_file = tmp_path / "german.txt"
+    names_file.write_text("# common German first names x surnames\n" + "\n".join(german) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert cli_main(["idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint), "--data", str(lab.attack_dir),
+                     "--images-per-person", "3", "--names", "100", "--draws", "0", "--names-file", str(names_file),
+                     "--workers", "0", "--json", str(out), "--no-store", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "100 candidate names (distractors from 80 names from the names file)" in printed
+    data = json.loads(out.read_text())
+    assert data["config"]["distractor_names"] == german and data["details"]["distractors"] == "names list given with the run"
+    people = set(lab.members) | set(lab.nonmembers)
+    named = {entry["name"] for image in data["images"] for entry in image["top"]}
+    assert named - people and named <= people | set(german)  # every distractor the model picked came from the file
+    assert cli_main(["idia", "--model", "lab-clip-s", "--pretrained", str(lab.clip_checkpoint), "--data", str(lab.attack_dir),
+                     "--names", "200", "--names-file", str(names_file), "--no-store", "--quiet"]) == 2
+    assert "80 usable distractor names" in capsys.readouterr().err
+
+
+def test_only_the_images_a_run_needs_are_encoded(small_lab, tmp_path, monkeypatch):
+    lab, _, _ = small_lab
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))  # an empty cache
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    data = scan_dataset(lab.attack_dir)
+    few = run_idia(clip, data, IDIAConfig(images_per_person=2, n_candidates=100, n_draws=0))
+    assert few.details["image_cache"] == {"images": 32 * 2, "from_cache": 0, "encoded": 32 * 2, "listed": 32 * 6}
+    assert len(few.images) == 32 * 2 and all(image["in_draw"] for image in few.images)
+    # repeated draws pick from every image, so all are encoded; the cache gives back the 64 already done
+    drawn = run_idia(clip, data, IDIAConfig(images_per_person=2, n_candidates=100, n_draws=3))
+    assert drawn.details["image_cache"] == {"images": 32 * 6, "from_cache": 32 * 2, "encoded": 32 * 4, "listed": 32 * 6}
+    assert drawn.metrics["draws"]["n"] == 3
+    # the main draw is the same images either way (each person's first k usable in a seeded order)
+    assert [row["name"] for row in drawn.identities] == [row["name"] for row in few.identities]
+    assert [row["score"] for row in drawn.identities] == pytest.approx([row["score"] for row in few.identities], abs=1e-6)
+    assert {image["path"] for image in drawn.images if image["in_draw"]} == {image["path"] for image in few.images}
 
 
 def test_cli_reports_a_missing_folder_clearly(tmp_path):
@@ -162,10 +266,10 @@ def test_a_rerun_reads_image_embeddings_back_and_a_changed_file_is_encoded_again
     clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
     config = IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0)
     first = run_idia(clip, scan_dataset(folder), config)
-    assert first.details["image_cache"] == {"images": 32 * 6, "from_cache": 0, "encoded": 32 * 6}
+    assert first.details["image_cache"] == {"images": 32 * 6, "from_cache": 0, "encoded": 32 * 6, "listed": 32 * 6}
 
     again = run_idia(clip, scan_dataset(folder), IDIAConfig(images_per_person=6, n_candidates=150, tau=3, n_draws=0))
-    assert again.details["image_cache"] == {"images": 32 * 6, "from_cache": 32 * 6, "encoded": 0}
+    assert again.details["image_cache"] == {"images": 32 * 6, "from_cache": 32 * 6, "encoded": 0, "listed": 32 * 6}
     same = run_idia(clip, scan_dataset(folder), config)
     assert [row["score"] for row in same.identities] == [row["score"] for row in first.identities]
 

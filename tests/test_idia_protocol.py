@@ -3,7 +3,18 @@
 import numpy as np
 import pytest
 
-from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, candidate_names, draw_images, person_scores, score_images, vote
+from leakage.idia import (
+    DEFAULT_TEMPLATES,
+    IDIAConfig,
+    candidate_names,
+    draw_images,
+    exclusion_reason,
+    image_order,
+    person_scores,
+    score_images,
+    vote,
+)
+from leakage.names import load_names_file
 
 
 def test_the_21_published_templates():
@@ -88,3 +99,43 @@ def test_config_validation():
         IDIAConfig(tau=22)
     with pytest.raises(ValueError, match=r"\{\}"):
         IDIAConfig(templates=("a photo of someone",))
+
+
+def test_image_order_is_seeded_per_person_and_independent_of_other_people():
+    order = image_order(range(10), "Anna Adler", seed=0)
+    assert sorted(order) == list(range(10)) and order != list(range(10))
+    assert order == image_order(range(10), "Anna Adler", seed=0)
+    assert order != image_order(range(10), "Anna Adler", seed=1)
+    assert order != image_order(range(10), "Ben Brook", seed=0)
+
+
+def test_exclusion_reasons_say_why():
+    assert exclusion_reason(3, 3, 10) == "3 images in the folder, fewer than k = 10"
+    assert exclusion_reason(1, None, 10) == "1 image in the folder, fewer than k = 10"  # not even read
+    assert exclusion_reason(12, 8, 10) == "8 usable of 12 images (4 unreadable), fewer than k = 10"
+    assert exclusion_reason(2, 0, 10) == "no usable image (2 in the folder, none readable)"
+
+
+def test_distractors_come_from_a_names_file_when_given(tmp_path):
+    names_file = tmp_path / "german.txt"
+    pool = [f"Vorname{i} Nachname{i}" for i in range(60)]
+    names_file.write_text("# common German names\n" + "\n".join(pool + ["  vorname0   nachname0 ", "", "Anna Adler"]) + "\n",
+                          encoding="utf-8")
+    loaded = load_names_file(names_file)
+    assert loaded == tuple(pool + ["Anna Adler"])  # comments, blanks and case-insensitive repeats dropped
+    people = ["Anna Adler", "Ben Brook"]
+    names = candidate_names(people, 50, seed=3, pool=loaded)
+    assert len(names) == len(set(names)) == 50 and set(people) <= set(names)
+    assert set(names) - set(people) <= set(pool)  # distractors only from the file, never a person under test
+    assert names == candidate_names(people, 50, seed=3, pool=loaded)
+    with pytest.raises(ValueError, match="60 usable distractor names .* 98 are needed"):
+        candidate_names(people, 100, seed=3, pool=loaded)
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="holds no names"):
+        load_names_file(tmp_path / "empty.txt")
+
+
+def test_config_is_backwards_compatible_and_takes_lists_from_json():
+    assert IDIAConfig().keep_short is False and IDIAConfig().distractor_names == ()
+    config = IDIAConfig(distractor_names=["A B", "C D"], templates=["{}", "a photo of {}"])
+    assert config.distractor_names == ("A B", "C D") and config.templates == ("{}", "a photo of {}")

@@ -215,12 +215,18 @@ def test_roc_band_agrees_with_tpr_at_fpr_bootstrap() -> None:
 # ----------------------------------------------------------------------------- aggregation & summary
 
 
-def test_mean_std_uses_population_std() -> None:
-    result = m.mean_std([{"tpr": 1.0, "fpr": 0.0}, {"tpr": 0.5, "fpr": 0.0}, {"tpr": 0.0, "fpr": 0.3}])
+def test_mean_std_uses_the_sample_std_as_the_papers_pandas_code() -> None:
+    import pandas as pd
+
+    records = [{"tpr": 1.0, "fpr": 0.0}, {"tpr": 0.5, "fpr": 0.0}, {"tpr": 0.0, "fpr": 0.3}]
+    result = m.mean_std(records)
     assert list(result) == ["tpr", "fpr"]
     assert result["tpr"]["mean"] == pytest.approx(0.5)
-    assert result["tpr"]["std"] == pytest.approx(np.std([1.0, 0.5, 0.0]))
-    assert result["fpr"] == pytest.approx({"mean": 0.1, "std": np.std([0.0, 0.0, 0.3])})
+    frame = pd.DataFrame(records)
+    assert result["tpr"]["std"] == pytest.approx(frame["tpr"].std()) == pytest.approx(0.5)  # ddof = 1
+    assert result["fpr"] == pytest.approx({"mean": 0.1, "std": frame["fpr"].std()})
+    assert m.mean_std(records, ddof=0)["tpr"]["std"] == pytest.approx(np.std([1.0, 0.5, 0.0]))
+    assert m.mean_std(records[:1]) == {"tpr": {"mean": 1.0, "std": 0.0}, "fpr": {"mean": 0.0, "std": 0.0}}
 
 
 def test_mean_std_rejects_empty_and_mismatched_records() -> None:
@@ -291,3 +297,75 @@ def test_invalid_parameters_raise() -> None:
         m.metrics_at_threshold(SMALL_LABELS, SMALL_SCORES, float("nan"))
     with pytest.raises(ValueError, match="monotonic"):
         m.auc([0.0, 1.0, 0.5], [0.0, 1.0, 1.0])
+
+
+# ----------------------------------------------------------------------------- honest low-FPR figures
+
+
+def test_a_level_is_resolvable_only_when_it_allows_one_false_positive() -> None:
+    assert m.resolvable(0.01, 100) and not m.resolvable(0.001, 100) and m.resolvable(0.001, 1000)
+    assert not m.resolvable(0.01, 99) and m.resolvable(0.0, 1) and m.resolvable(0.5, 2)
+    with pytest.raises(ValueError, match="n_negatives"):
+        m.resolvable(0.01, 0)
+
+
+@pytest.mark.parametrize(
+    ("level", "n", "label"),
+    [
+        (0.01, 100, "TPR at 1% FPR"),
+        (0.001, 100, "TPR at FPR = 0 (N = 100: levels below 1% not resolvable)"),
+        (0.001, 1000, "TPR at 0.1% FPR"),
+        (0.01, 18, "TPR at FPR = 0 (N = 18: levels below 5.6% not resolvable)"),
+        (0.001, 256, "TPR at FPR = 0 (N = 256: levels below 0.39% not resolvable)"),
+        (0.0, 100, "TPR at 0% FPR"),
+        (0.001, None, "TPR at 0.1% FPR (number of non-members unknown)"),
+    ],
+)
+def test_fpr_level_labels(level: float, n: int | None, label: str) -> None:
+    assert m.fpr_level_label(level, n) == label
+
+
+def test_rows_merge_unresolvable_levels_into_the_zero_row_with_their_value() -> None:
+    labels, scores = random_case(5, 300, "continuous")
+    summary = m.membership_summary(labels, scores, n_boot=50)
+    n = summary["n_nonmembers"]
+    assert 100 <= n < 1000  # 1% resolvable, 0.1% not
+    rows = m.tpr_at_fpr_rows(summary)
+    assert [row["label"] for row in rows] == [
+        "TPR at 1% FPR", f"TPR at FPR = 0 (N = {n}: levels below {100 / n:.2g}% not resolvable)"]
+    assert rows[0]["tpr"] == summary["tpr_at_fpr"]["0.01"] and rows[0]["ci"] == summary["tpr_at_fpr_ci"]["0.01"]
+    assert rows[1]["levels"] == ["0.001", "0"] and rows[1]["level"] == 0.0 and rows[1]["resolvable"] is False
+    # what the merged row shows is what the data say at FPR = 0, and also at the finer level
+    assert rows[1]["tpr"] == summary["tpr_at_fpr"]["0"] == summary["tpr_at_fpr"]["0.001"]
+    assert rows[1]["tpr"] == m.tpr_at_fpr(labels, scores, 0.0)
+
+
+def test_rows_keep_every_level_when_there_are_enough_non_members_and_say_when_n_is_unknown() -> None:
+    labels = np.r_[np.ones(50, dtype=int), np.zeros(1000, dtype=int)]
+    scores = np.r_[np.linspace(1, 2, 50), np.linspace(0, 1.5, 1000)]
+    summary = m.membership_summary(labels, scores, n_boot=20)
+    assert [row["label"] for row in m.tpr_at_fpr_rows(summary)] == ["TPR at 1% FPR", "TPR at 0.1% FPR", "TPR at 0% FPR"]
+    stored_long_ago = {"tpr_at_fpr": summary["tpr_at_fpr"]}
+    assert [row["label"] for row in m.tpr_at_fpr_rows(stored_long_ago)] == [
+        "TPR at 1% FPR (number of non-members unknown)", "TPR at 0.1% FPR (number of non-members unknown)", "TPR at 0% FPR"]
+    few = {"tpr_at_fpr": {"0.01": 0.5, "0.001": 0.5, "0": 0.5}, "n_nonmembers": 20}
+    assert [row["label"] for row in m.tpr_at_fpr_rows(few)] == ["TPR at FPR = 0 (N = 20: levels below 5% not resolvable)"]
+    assert m.tpr_at_fpr_rows({}) == []
+
+
+def test_best_threshold_separates_and_sits_between_scores() -> None:
+    labels = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    scores = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0])
+    best = m.best_threshold(labels, scores)
+    # calling the top three members: TPR 3/4, FPR 0 -> balanced 0.875; the top five: TPR 1, FPR 1/4 -> 0.875 too;
+    # ties go to the higher (more cautious) threshold, placed midway between 7 and 6
+    assert best["threshold"] == 6.5 and best["tpr"] == 0.75 and best["fpr"] == 0.0
+    assert best["balanced_accuracy"] == pytest.approx(0.875)
+    # it is the best balanced accuracy over every threshold
+    for threshold in np.r_[scores, 10.0, 1.0]:
+        at = m.metrics_at_threshold(labels, scores, threshold)
+        assert (at["tpr"] + at["tnr"]) / 2 <= best["balanced_accuracy"] + 1e-12
+    # perfectly separated classes, unbalanced: all members found, no false positive
+    labels, scores = np.r_[np.ones(3), np.zeros(30)].astype(int), np.r_[[5.0, 6.0, 7.0], np.linspace(0, 1, 30)]
+    best = m.best_threshold(labels, scores)
+    assert best["tpr"] == 1.0 and best["fpr"] == 0.0 and 1.0 < best["threshold"] < 5.0

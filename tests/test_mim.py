@@ -1,5 +1,6 @@
 """The MIM attack on tiny ViT-MAEs: saved and reloaded through the same path as real models,
-masks, the model's own loss, reference mode, broken images, the CLI, the lab MAE and the page.
+masks, the model's own loss, per-example calibration, the shadow-model threshold, broken images,
+the CLI, the lab MAE and the page.
 
 Everything here is small enough for seconds on a CPU; the models are built from configs (no
 downloads) and the one training run is a real, short MAE pre-training on lab images.
@@ -18,7 +19,20 @@ from transformers import ViTImageProcessor, ViTMAEConfig, ViTMAEForPreTraining
 from leakage.cli import main as cli_main
 from leakage.data import scan_dataset
 from leakage.hub import HubUnavailableError
-from leakage.lab.mae import LabMAEConfig, MAEArchitecture, MAETrainConfig, ensure_lab_mae, ensure_reference, fill_sincos_positions, lab_mae_root, new_mae
+from leakage.lab.mae import (
+    LabMAEConfig,
+    MAEArchitecture,
+    MAETrainConfig,
+    assign_roles,
+    ensure_lab_mae,
+    ensure_reference,
+    ensure_shadow,
+    fill_sincos_positions,
+    lab_mae_root,
+    new_mae,
+    shadow_roles,
+)
+from leakage.metrics import best_threshold, metrics_at_threshold
 from leakage.lab.world import make_world
 from leakage.lab.portraits import write_dataset
 from leakage.mim import (
@@ -177,6 +191,54 @@ def test_reference_mode_scores_by_the_difference(models: dict[str, Path], datase
     assert {row["score"] for row in against_itself.identities} == {0.0}  # same masks for both models
 
 
+def test_shadow_mode_applies_the_threshold_that_separates_the_shadows_own_data(models: dict[str, Path], dataset_dir: Path) -> None:
+    target, shadow = load_mae(models["target"]), load_mae(models["reference"])
+    data = scan_dataset(dataset_dir)  # stands in for both the target's set and the shadow's own
+    config, runtime = MIMConfig(n_masks=2), RuntimeOptions(num_workers=0)
+    result = run_mim(target, data, config, shadow=shadow, shadow_data=data, runtime=runtime)
+
+    # the threshold is the best one on the shadow model's own members / non-members ...
+    on_shadow = run_mim(shadow, data, config, runtime=runtime)
+    labels = [int(row["member"]) for row in on_shadow.identities]
+    expected = best_threshold(labels, [row["score"] for row in on_shadow.identities])
+    found = result.details["shadow"]
+    assert found["error_threshold"] == pytest.approx(-expected["threshold"])
+    assert (found["tpr"], found["fpr"], found["balanced_accuracy"]) == pytest.approx(
+        (expected["tpr"], expected["fpr"], expected["balanced_accuracy"]))
+    assert (found["n_members"], found["n_nonmembers"]) == (9, 9)
+    # ... applied unchanged to the target's errors
+    for row in result.identities:
+        assert row["predicted_member"] == (row["reconstruction_error"] <= found["error_threshold"])
+    target_labels = [int(row["member"]) for row in result.identities]
+    at = metrics_at_threshold(target_labels, [row["score"] for row in result.identities], found["score_threshold"])
+    metrics = result.metrics
+    assert (metrics["threshold_accuracy"], metrics["threshold_tpr"], metrics["threshold_fpr"]) == (at["accuracy"], at["tpr"], at["fpr"])
+    assert "auc" in metrics and metrics["n_predicted_members"] == at["tp"] + at["fp"]
+    assert result.details["method"] == "shadow" and "Li et al." in result.details["method_description"]
+    assert result.config["shadow_model"] == shadow.name and result.config["shadow_fingerprint"] == shadow.fingerprint
+
+    plain = run_mim(target, data, config, runtime=runtime)
+    assert "shadow_model" not in plain.config and plain.details["method"] == "plain"  # plain runs keep their config hash
+    assert [row["score"] for row in plain.identities] == [row["score"] for row in result.identities]
+
+    with pytest.raises(ValueError, match="not both"):
+        run_mim(target, data, config, shadow=shadow, shadow_data=data, reference=shadow, runtime=runtime)
+    with pytest.raises(ValueError, match="needs its own data"):
+        run_mim(target, data, config, shadow=shadow, runtime=runtime)
+
+
+def test_shadow_data_without_both_classes_is_refused(models: dict[str, Path], dataset_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "unlabelled"
+    shutil.copytree(dataset_dir, folder)
+    (folder / "members.csv").unlink()
+    mae = load_mae(models["target"])
+    with pytest.raises(ValueError, match="members.csv with both members"):
+        run_mim(mae, scan_dataset(dataset_dir), MIMConfig(n_masks=1), shadow=mae, shadow_data=scan_dataset(folder),
+                runtime=RuntimeOptions(num_workers=0))
+
+
 def test_a_broken_image_is_reported_and_the_others_scored(models: dict[str, Path], dataset_dir: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -241,7 +303,11 @@ def test_cli_writes_json_with_the_stable_keys_and_stores_the_run(
                      "--mask-ratio", "0.5", "--masks", "2", "--seed", "3", "--workers", "0", "--json", str(out), "--csv", str(rows), "--quiet"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "AUC" in printed and "TPR at   1% FPR" in printed and "stored as run" in printed
+    assert "AUC" in printed and "stored as run" in printed
+    # 9 non-member images: no TPR at 1% or 0.1% FPR can be read off them, and the text says so
+    assert "TPR at FPR = 0 (N = 9: levels below 11% not resolvable): " in printed
+    assert "% FPR" not in printed.replace("TPR at 0% FPR", "")
+    assert "per-example calibration" in printed and "not the paper's method" in printed
     result = json.loads(out.read_text())
     assert {"config", "config_hash", "metrics", "identities"} <= set(result)
     assert result["attack"] == "mim" and result["config"]["mask_ratio"] == 0.5 and result["config"]["n_masks"] == 2
@@ -278,9 +344,10 @@ def tiny_lab(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LEAKAGE_HOME", str(home))
         lab = ensure_lab_mae(tiny_lab_config(epochs=150), progress=record)
-        built_without_reference = not lab.has_reference
+        built_without_reference = not lab.has_reference and not lab.has_shadow
         reference_dir = ensure_reference(lab, progress=record)
-    return {"lab": lab, "home": home, "stages": stages, "reference_dir": reference_dir,
+        shadow_root = ensure_shadow(lab, progress=record)
+    return {"lab": lab, "home": home, "stages": stages, "reference_dir": reference_dir, "shadow_root": shadow_root,
             "built_without_reference": built_without_reference}
 
 
@@ -288,7 +355,8 @@ def tiny_lab(tmp_path_factory: pytest.TempPathFactory):
 def test_an_overfitted_lab_mae_reconstructs_its_members_better(tiny_lab: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = tiny_lab["lab"]
     assert list(dict.fromkeys(tiny_lab["stages"])) == [
-        "render attack images", "pre-train lab MAE", "render reference images", "pre-train reference MAE"]
+        "render attack images", "pre-train lab MAE", "render reference images", "pre-train reference MAE",
+        "render shadow images", "pre-train shadow MAE"]
     assert lab.root.parent == tiny_lab["home"] / "lab-mae" and (lab.root / "lab_mae.json").is_file()
     assert tiny_lab["built_without_reference"]  # the reference model is trained on first use only
     assert tiny_lab["reference_dir"] == lab.reference_dir and lab.has_reference
@@ -309,6 +377,36 @@ def test_an_overfitted_lab_mae_reconstructs_its_members_better(tiny_lab: dict, m
     monkeypatch.setenv("LEAKAGE_HOME", str(tiny_lab["home"]))
     assert ensure_lab_mae(lab.config).build_seconds == lab.build_seconds
     assert lab_mae_root(lab.config.with_epochs(151)) != lab.root
+
+
+@pytest.mark.slow
+def test_the_lab_shadow_mae_is_trained_on_disjoint_people_and_its_threshold_carries_over(
+    tiny_lab: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    lab = tiny_lab["lab"]
+    assert tiny_lab["shadow_root"] == lab.shadow_root and lab.has_shadow
+    shadow_members, shadow_nonmembers = shadow_roles(lab.config)
+    target_people = {person.name for group in assign_roles(lab.config) for person in group}
+    shadow_people = {person.name for person in shadow_members + shadow_nonmembers}
+    assert len(shadow_people) == 2 * lab.config.n_members and not shadow_people & target_people
+    shadow_data = scan_dataset(lab.shadow_data_dir)
+    assert sorted(name for name, member in shadow_data.members.items() if member) == sorted(p.name for p in shadow_members)
+    assert json.loads((lab.shadow_model_dir / "training.json").read_text())["people"] == [p.name for p in shadow_members]
+
+    # the command of the issue, with the tiny lab's folders in place of the default lab's names
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    out = tmp_path / "r.json"
+    assert cli_main(["mim", "--model", str(lab.model_dir), "--shadow", str(lab.shadow_model_dir), "--shadow-data",
+                     str(lab.shadow_data_dir), "--data", str(lab.attack_dir), "--masks", "4", "--workers", "0",
+                     "--json", str(out), "--no-store", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads(out.read_text())["metrics"]
+    assert {"auc", "threshold_accuracy", "threshold_tpr", "threshold_fpr"} <= set(metrics)
+    assert metrics["threshold_accuracy"] > 0.6 and metrics["threshold_tpr"] > metrics["threshold_fpr"]
+    assert "shadow-model threshold: member when error <= " in printed and "on the target at that threshold: accuracy" in printed
+    assert cli_main(["mim", "--model", str(lab.model_dir), "--shadow", str(lab.shadow_model_dir), "--data", str(lab.attack_dir),
+                     "--no-store", "--quiet"]) == 2
+    assert "--shadow needs --shadow-data" in capsys.readouterr().err
 
 
 def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -343,7 +441,7 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(tiny_lab: dict, tmp_pa
     assert not app.exception, app.exception
     assert not app.error, [element.value for element in app.error]
     # 12 non-members cannot resolve FPR levels below 1/12: they are shown as what they are (issue 13)
-    assert [metric.label for metric in app.metric] == ["AUC", "TPR at FPR = 0 (N = 12: levels below 8.33% not resolvable)"]
+    assert [metric.label for metric in app.metric] == ["AUC", "TPR at FPR = 0 (N = 12: levels below 8.3% not resolvable)"]
     assert len(app.get("plotly_chart")) == 3  # ROC linear, ROC log-log, error histograms
     pictures = app.get("image")  # original, masked input, reconstruction: a member and a non-member
     assert [picture.captions for picture in pictures] == [["original", "masked input", "reconstruction"]] * 2

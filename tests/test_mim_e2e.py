@@ -37,7 +37,7 @@ def test_page_in_the_browser(server, page, tiny_lab: dict, tmp_path: Path) -> No
     page.get_by_text("ROC, log-log axes").first.wait_for()
     page.get_by_text("Reconstruction error (lower = more likely a member)").first.wait_for()
     settle(page)  # the run ends with a redraw of the whole page: read it once that is done
-    page.get_by_text("TPR at FPR = 0 (N = 12: levels below 8.33% not resolvable)").first.wait_for()
+    page.get_by_text("TPR at FPR = 0 (N = 12: levels below 8.3% not resolvable)").first.wait_for()
     page.get_by_text("masked input").first.wait_for()
     page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stImage'] img\").length === 6")
     page.wait_for_timeout(1500)

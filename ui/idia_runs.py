@@ -53,11 +53,12 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
 
 def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackResult:
     """The same attack on a reference dataset, cached like any run."""
-    key = run_key(ATTACK.name, shared.model.identifier, None, data, replace(config, n_draws=0))
+    config = replace(config, n_draws=0, keep_short=True)  # the reference people are scored on what they have, as the one checked
+    key = run_key(ATTACK.name, shared.model.identifier, None, data, config)
     if key not in result_cache():
         dataset, dataset_id = resolve_data(data)
         with job.turn(shared.lock):
-            result_cache()[key] = run_idia(shared.model, dataset, replace(config, n_draws=0), dataset_id=dataset_id,
+            result_cache()[key] = run_idia(shared.model, dataset, config, dataset_id=dataset_id,
                                            progress=lambda stage, done, total: job.progress(f"reference set: {stage}", done, total),
                                            cancel=job.cancel)
     return result_cache()[key]

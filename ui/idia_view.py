@@ -44,7 +44,8 @@ def show_threshold(result: AttackResult, key: str) -> None:
     if draws:
         columns[1].caption(
             f"At the run's tau = {result.config['tau']}, over {draws['n']} random draws of {draws['k']} images per person: "
-            f"TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f} (the paper's protocol)."
+            f"TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f} "
+            f"(mean ± {'sample ' if draws.get('ddof') == 1 else ''}std, the paper's protocol)."
         )
 
 

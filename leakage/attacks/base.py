@@ -152,6 +152,8 @@ class Attack:
     """`(parser) -> None`: CLI flags for the config; default: one flag per config field."""
     config_from_args: Any = None
     """`(args) -> config`; default: the config from the generated flags."""
+    options_from_args: Any = None
+    """`(args) -> dict`: run options from the CLI that are not config (`RunContext.options`)."""
     summary_lines: Any = "leakage.attacks.membership:summary_lines"
     headline: Any = "leakage.attacks.membership:headline"
     figures: Any = "leakage.attacks.membership:figures"

@@ -12,27 +12,34 @@ from typing import Any
 
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
-from leakage.attacks.membership import tpr_rows
 from leakage.results import AttackResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images-per-person", type=int, default=10)
+    parser.add_argument("--images-per-person", type=int, default=10,
+                        help="attack images per person, k (default 10); people with fewer usable images are left out and listed")
+    parser.add_argument("--keep-short", action="store_true",
+                        help="keep people with fewer than k usable images, scored on what they have and flagged")
     parser.add_argument("--names", type=int, default=1000, help="candidate names (people under test + distractors)")
     parser.add_argument("--tau", type=int, default=1, help="member when at least tau prompts name the person")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--draws", type=int, default=20, help="repeated random draws of attack images (mean ± std)")
     parser.add_argument("--templates-file", type=Path, default=None, help="one template per line, {} for the name")
+    parser.add_argument("--names-file", type=Path, default=None,
+                        help="distractor names, one full name per line (UTF-8, # comments), e.g. common names of the "
+                             "population under test; default: the built-in pool (leakage/names.py)")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig
+    from leakage.names import load_names_file
 
     templates = DEFAULT_TEMPLATES
     if args.templates_file:
         templates = tuple(line.strip() for line in args.templates_file.read_text().splitlines() if line.strip())
     return IDIAConfig(images_per_person=args.images_per_person, n_candidates=args.names, templates=templates,
-                      tau=args.tau, seed=args.seed, n_draws=args.draws)
+                      tau=args.tau, seed=args.seed, n_draws=args.draws, keep_short=args.keep_short,
+                      distractor_names=load_names_file(args.names_file) if args.names_file else ())
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
@@ -62,39 +69,64 @@ def decision_rule(result: AttackResult) -> str | None:
 
 
 def summary_lines(result: AttackResult) -> list[str]:
-    metrics = result.metrics
+    from leakage.metrics import tpr_at_fpr_rows
+
+    metrics, config = result.metrics, result.config
+    distractors = (f"{len(config['distractor_names'])} names from the names file" if config.get("distractor_names")
+                   else "the built-in pool")
     lines = [
         f"IDIA on {result.model.get('model')} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
         f"config hash {result.config_hash} · code {result.code_version}",
-        f"{metrics['n_identities']} people, {metrics['n_images']} attack images, {metrics['n_candidates']} candidate names, "
-        f"tau = {result.config['tau']} of {len(result.config['templates'])} prompts",
+        f"{metrics['n_identities']} people, {metrics['n_images']} attack images (k = {config['images_per_person']} per person), "
+        f"{metrics['n_candidates']} candidate names (distractors from {distractors}), "
+        f"tau = {config['tau']} of {len(config['templates'])} prompts",
         f"predicted members: {metrics['n_predicted_members']}",
     ]
+    excluded = result.details.get("excluded") or []
+    if excluded:
+        lines.append(f"{len(excluded)} people left out, fewer than k = {config['images_per_person']} usable images "
+                     "(--keep-short keeps them, flagged):")
+        lines += [f"  {entry['name']}: {entry['reason']}" for entry in excluded[:20]]
+        if len(excluded) > 20:
+            lines.append(f"  ... {len(excluded) - 20} more (see --json)")
+    short = result.details.get("too_few_images") or []
+    if short:
+        lines.append(f"{len(short)} people scored on fewer than k images (flagged too_few_images):")
+        lines += [f"  {entry['name']}: {entry['reason']}" for entry in short[:20]]
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})")
-        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} members and "
+                     f"{metrics.get('n_nonmembers', '?')} non-members")
+        for row in tpr_at_fpr_rows(metrics):
+            ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
+            lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
         at = metrics["at_threshold"]
         lines.append(
             f"at tau: TPR {at['tpr']:.3f}  FPR {at['fpr']:.3f}  precision {at['precision']:.3f}  accuracy {at['accuracy']:.3f}"
         )
         if "draws" in metrics:
             draws = metrics["draws"]
+            spread = "sample std" if draws.get("ddof") == 1 else "std"
             lines.append(
-                f"over {draws['n']} draws of {draws['k']} images: TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, "
-                f"FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f}"
+                f"over {draws['n']} draws of {draws['k']} images (mean ± {spread}): "
+                f"TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f}"
             )
     if result.problems:
         lines.append(f"{len(result.problems)} files skipped:")
         lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    cache = result.details.get("image_cache") or {}
+    if "listed" in cache:
+        lines.append(f"images: {cache['images']} of {cache['listed']} needed, {cache['from_cache']} read back from the cache, "
+                     f"{cache['encoded']} encoded")
     lines.append(
         f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('images_per_second', 0):.0f} images/s)"
     )
     lines += ["", f"{'name':<28} {'member':>6} {'correct':>7} {'score':>7} {'predicted':>9}"]
     for row in sorted(result.identities, key=lambda r: -r["score"])[:10]:
         member = {True: "yes", False: "no"}.get(row.get("member"), "?")
+        flag = f"  ({row['n_images']} images)" if row.get("too_few_images") else ""
         lines.append(
-            f"{row['name']:<28} {member:>6} {row['correct_prompts']:>7} {row['score']:>7.2f} {str(row['predicted_member']):>9}"
+            f"{row['name']:<28} {member:>6} {row['correct_prompts']:>7} {row['score']:>7.2f} {str(row['predicted_member']):>9}{flag}"
         )
     if len(result.identities) > 10:
         lines.append(f"... {len(result.identities) - 10} more (see --json / --csv)")

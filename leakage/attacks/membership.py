@@ -5,35 +5,10 @@ headline numbers, figures, CLI summary and decision rule, read from the shared m
 
 from __future__ import annotations
 
-from typing import Any
 
 from leakage.attacks.base import Headline
+from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
-
-FPR_LEVELS = (("0.01", "1%"), ("0.001", "0.1%"), ("0", "0%"))
-
-
-def tpr_rows(metrics: dict[str, Any]) -> list[tuple[str, float, list[float] | None]]:
-    """(label, TPR, CI) for each reported FPR level, saying so where the data cannot resolve it.
-
-    With N non-members the finest FPR step is 1/N: a level below it is the same ROC point as
-    FPR = 0, so those levels are shown once, as "TPR at FPR = 0" with the reason, never as a
-    finer rate the data did not measure.
-    """
-    tpr, ci = metrics.get("tpr_at_fpr") or {}, metrics.get("tpr_at_fpr_ci") or {}
-    n_negatives = int(metrics.get("n_nonmembers") or 0)
-    unresolved = [label for key, label in FPR_LEVELS if key in tpr and 0 < float(key) and n_negatives and float(key) < 1.0 / n_negatives]
-    rows = []
-    for key, label in FPR_LEVELS:
-        if key not in tpr or label in unresolved:
-            continue
-        if key == "0" and unresolved:
-            label = f"TPR at FPR = 0 (N = {n_negatives}: levels below {100 / n_negatives:.3g}% not resolvable)"
-            rows.append((label, tpr[key], ci.get(key)))
-            continue
-        rows.append((f"TPR at {label} FPR", tpr[key], ci.get(key)))
-    return rows
-
 
 def headline(result: AttackResult) -> list[Headline]:
     metrics = result.metrics
@@ -41,9 +16,10 @@ def headline(result: AttackResult) -> list[Headline]:
         return []
     low, high = metrics["auc_ci"]
     numbers = [Headline("AUC", f"{metrics['auc']:.3f}", f"95% bootstrap CI {low:.3f}\u2013{high:.3f}. 0.5 is guessing, 1.0 is perfect.")]
-    for label, value, ci in tpr_rows(metrics):
+    for row in tpr_at_fpr_rows(metrics):
+        ci = row["ci"]
         help_text = f"95% CI {100 * ci[0]:.1f}%\u2013{100 * ci[1]:.1f}%" if ci else ""
-        numbers.append(Headline(label, f"{100 * value:.1f}%", help_text))
+        numbers.append(Headline(row["label"], f"{100 * row['tpr']:.1f}%", help_text))
     return numbers
 
 
@@ -78,7 +54,7 @@ def summary_lines(result: AttackResult) -> list[str]:
         low, high = metrics["auc_ci"]
         lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} members and "
                      f"{metrics['n_nonmembers']} non-members")
-        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+        lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
     else:
         lines.append("no ground truth with both members and non-members: scores only")
     if result.problems:

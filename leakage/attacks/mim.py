@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 from leakage.attacks.base import Attack, RunContext
-from leakage.attacks.membership import tpr_rows
 from leakage.results import AttackResult
 
 
@@ -22,9 +21,30 @@ def fraction(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_method_arguments(parser)
     parser.add_argument("--mask-ratio", type=fraction, default=0.75, help="fraction of patches hidden per mask (default 0.75)")
     parser.add_argument("--masks", type=int, default=8, help="random masks per image; errors are averaged (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the masks")
+
+
+SHADOW_DATA_NEEDED = "--shadow needs --shadow-data: a folder of the shadow model's members and non-members with members.csv"
+
+
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shadow-data", default=None,
+                        help="the shadow model's members and non-members (a folder with members.csv); "
+                             "default lab-mae-shadow when --shadow is lab-mae-shadow")
+    parser.add_argument("--calibrate-with", dest="reference", default=None,
+                        help="same as --reference: per-example calibration (not the paper's method)")
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if args.shadow and args.reference:
+        raise ValueError("--shadow (the paper's threshold) and --calibrate-with/--reference (per-example calibration) "
+                         "are separate methods; use one")
+    if args.shadow and not args.shadow_data and args.shadow != "lab-mae-shadow":
+        raise ValueError(SHADOW_DATA_NEEDED)
+    return {"shadow_data": args.shadow_data} if args.shadow else {}
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -34,35 +54,65 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
+    from leakage.catalog import resolve_data
+    from leakage.lab.mae import LAB_MAE_SHADOW
     from leakage.mim import RuntimeOptions, run_mim
 
     runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
                                                               ("num_workers", context.num_workers)) if value is not None})
+    options = dict(context.options)
+    shadow = context.extra_models.get("shadow")
+    shadow_data = shadow_data_id = None
+    if shadow is not None:
+        spec = options.pop("shadow_data", None) or (LAB_MAE_SHADOW if shadow.name == LAB_MAE_SHADOW else None)
+        if not spec:
+            raise ValueError(SHADOW_DATA_NEEDED)
+        shadow_data, shadow_data_id = resolve_data(spec, default_lab=LAB_MAE_SHADOW, progress=context.progress)
     return run_mim(model, data, config, reference=context.extra_models.get("reference"), runtime=runtime,
-                   dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel, **context.options)
+                   dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel, shadow=shadow,
+                   shadow_data=shadow_data, shadow_data_id=shadow_data_id, **options)
 
 
 def summary_lines(result: AttackResult) -> list[str]:
+    from leakage.metrics import tpr_at_fpr_rows
+
     metrics, config = result.metrics, result.config
-    reference = f", reference {config['reference_model']}" if config.get("reference_model") else ""
+    method = result.details.get("method", "calibrated" if config.get("reference_model") else "plain")
+    against = {"calibrated": f", calibrated with reference model {config.get('reference_model')}",
+               "shadow": f", threshold from shadow model {config.get('shadow_model')}"}.get(method, "")
     lines = [
-        f"MIM on {config['model']}{reference} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
+        f"MIM on {config['model']}{against} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
         f"config hash {result.config_hash} · code {result.code_version}",
         f"{metrics['n_images']} images of {metrics['n_people']} people, {config['n_masks']} masks per image at mask ratio "
         f"{config['mask_ratio']:.2f}; score = {config['score']}",
     ]
-    for warning in [*result.model.get("warnings", []), *(result.details.get("models", {}).get("reference", {}).get("warnings", []))]:
+    if result.details.get("method_description"):
+        lines.append(f"method: {result.details['method_description']}")
+    models = result.details.get("models", {})
+    for warning in [*result.model.get("warnings", []), *(w for role in ("reference", "shadow") for w in models.get(role, {}).get("warnings", []))]:
         lines.append(f"warning: {warning}")
     if "mean_error_members" in metrics and "mean_error_nonmembers" in metrics:
         lines.append(f"mean reconstruction error: members {metrics['mean_error_members']:.4f}, "
                      f"non-members {metrics['mean_error_nonmembers']:.4f}")
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} member and "
-                     f"{metrics['n_nonmembers']} non-member images")
-        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} member and "
+                     f"{metrics.get('n_nonmembers', '?')} non-member images")
+        for row in tpr_at_fpr_rows(metrics):
+            ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
+            lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
     else:
         lines.append("no ground truth with both members and non-members: scores only (lower error = more likely a member)")
+    shadow = result.details.get("shadow")
+    if shadow:
+        lines.append(f"shadow-model threshold: member when error <= {shadow['error_threshold']:.4f}, chosen on the shadow's own "
+                     f"{shadow['n_members']} members and {shadow['n_nonmembers']} non-members (there: balanced accuracy "
+                     f"{shadow['balanced_accuracy']:.3f}, TPR {shadow['tpr']:.3f}, FPR {shadow['fpr']:.3f}, AUC {shadow['auc']:.3f})")
+        if "threshold_accuracy" in metrics:
+            lines.append(f"on the target at that threshold: accuracy {metrics['threshold_accuracy']:.3f}, "
+                         f"TPR {metrics['threshold_tpr']:.3f}, FPR {metrics['threshold_fpr']:.3f}, "
+                         f"precision {metrics['threshold_precision']:.3f}")
+        lines.append(f"predicted members: {metrics.get('n_predicted_members', 0)} of {metrics['n_images']} images")
     if result.problems:
         lines.append(f"{len(result.problems)} files skipped:")
         lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
@@ -112,8 +162,13 @@ ATTACK = Attack(
     model_kind="mae",
     default_model="lab-mae",
     default_data="lab-mae",
-    extra_models=(("reference", "reference model trained without the target images: score = its error - the target's "
-                                "(per-example calibration)"),),
+    extra_models=(
+        ("shadow", "the paper's shadow model (lab-mae-shadow | a folder | a hub id): the error threshold that best separates "
+                   "its own members and non-members is applied to the target (accuracy, TPR, FPR at it)"),
+        ("reference", "per-example calibration (not the paper's method): a reference model trained without the target "
+                      "images (lab-mae-reference | a folder); score = its error - the target's (Watson et al. 2022, LiRA offset)"),
+    ),
+    options_from_args=options_from_args,
     unit="image",
     units="images",
     page="app_pages/mim.py",

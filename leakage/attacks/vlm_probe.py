@@ -12,7 +12,7 @@ from typing import Any
 
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
-from leakage.attacks.membership import tpr_rows
+from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
 
 
@@ -105,7 +105,7 @@ def summary_lines(result: AttackResult) -> list[str]:
                       f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
         if kind != "raw" and "auc" in (metrics.get("raw") or {}):
             lines.append(f"raw score (not calibrated): AUC {metrics['raw']['auc']:.3f}")
-        lines += [f"{label}: {value:.3f}" for label, value, _ in tpr_rows(metrics)]
+        lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
     if result.problems:

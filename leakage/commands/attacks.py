@@ -94,6 +94,7 @@ def run_attack(args: argparse.Namespace) -> int:
         check_model_name(spec, attack.model_kind)  # a wrong name fails now, before torch is even imported
     check_data_name(args.data)
     config = config_from_arguments(attack, args)
+    options = attack.call("options_from_args", args) if attack.options_from_args is not None else {}
 
     from leakage.catalog import resolve_data, resolve_model
     from leakage.progress import StageBars
@@ -105,7 +106,7 @@ def run_attack(args: argparse.Namespace) -> int:
     dataset, dataset_id = resolve_data(args.data, model=args.model, default_lab=attack.default_data, progress=bars,
                                        load=attack.load_data)
     context = RunContext(progress=bars, dataset_id=dataset_id, device=args.device, batch_size=args.batch_size,
-                         num_workers=args.workers, extra_models=extra)
+                         num_workers=args.workers, extra_models=extra, options=options)
     result = attack.execute(model, dataset, config, context)
     bars.close()
     print("\n".join(attack.call("summary_lines", result)))

@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         sub.add_argument("--nonmembers", type=int, default=None, help="people rendered fresh for the attack set")
         sub.add_argument("--images-per-person", type=int, default=None, help="images per member / non-member")
         sub.add_argument("--epochs", type=int, default=None, help="pre-training epochs")
-    build.add_argument("--reference", action="store_true", help="also train the reference (shadow) MAE now (else on first use)")
+    build.add_argument("--reference", action="store_true", help="also train the reference MAE (per-example calibration) now (else on first use)")
+    build.add_argument("--shadow", action="store_true", help="also build the shadow MAE and its data (the paper's threshold) now (else on first use)")
     build.add_argument("--quiet", action="store_true")
     lab_mae.set_defaults(func=run)
 
@@ -47,7 +48,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
-    from leakage.lab.mae import LabMAE, ensure_lab_mae, ensure_reference, is_built, lab_mae_root
+    from leakage.lab.mae import LabMAE, ensure_lab_mae, ensure_reference, ensure_shadow, is_built, lab_mae_root
 
     transformers_logging.disable_progress_bar()  # its per-file bars would interleave with ours
     config = config_from_args(args)
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     lab = ensure_lab_mae(config, progress=bars)
     if args.reference:
         ensure_reference(lab, progress=bars)
+    if args.shadow:
+        ensure_shadow(lab, progress=bars)
     bars.close()
     state = "reused" if already else f"built in {lab.build_seconds:.1f} s ({', '.join(f'{k} {v}' for k, v in lab.timings.items())})"
     print(f"lab MAE {state}: {lab.root} ({len(lab.members)} member and {len(lab.nonmembers)} non-member people, "
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 def print_paths(lab) -> None:
     print(f"  model:     {lab.model_dir}")
     print(f"  reference: {lab.reference_dir}" + ("" if lab.has_reference else " (not built yet: built on first use)"))
+    print(f"  shadow:    {lab.shadow_model_dir} (its data: {lab.shadow_data_dir})" + ("" if lab.has_shadow else " (not built yet: built on first use)"))
     print(f"  data:      {lab.attack_dir}")
     print(f"attack it: python -m leakage mim --model {lab.model_dir} --data {lab.attack_dir}"
-          + f" [--reference {lab.reference_dir}]")
+          + f" [--shadow {lab.shadow_model_dir} --shadow-data {lab.shadow_data_dir}] [--calibrate-with {lab.reference_dir}]")

@@ -1,5 +1,6 @@
 """The lab MAE: a small ViT-MAE pre-trained on the images of the lab's member people, a reference
-MAE pre-trained on other people of the same world, and the attack set with ground truth.
+MAE and a shadow MAE pre-trained on other people of the same world, and the attack sets with
+ground truth.
 
 Image-level ground truth, by construction:
 
@@ -7,9 +8,17 @@ Image-level ground truth, by construction:
   from the attack folder, so they are the same pixels);
 * non-member images are fresh renders of other people of the same world, drawn the same way and
   never trained on by either model;
-* the reference MAE (the paper's shadow model) is trained with the same recipe on a third,
-  disjoint group of people, so it has seen neither members nor non-members. It is trained on
-  first use (`ensure_reference`), so the default build stays short.
+* the reference MAE is trained with the same recipe on a third, disjoint group of people, so it
+  has seen neither members nor non-members: the per-example calibration of the attack (Watson
+  et al. 2022's difficulty calibration, LiRA's offset) compares each image's error under it with
+  the target's. It is trained on first use (`ensure_reference`), so the default build stays short;
+* the shadow MAE is the paper's shadow model (Li et al., background.md §3): the attacker's own
+  model, trained with the same recipe on a fourth group of people (its members), with fresh
+  renders of a fifth group as its non-members (`ensure_shadow`, first use too). The attack
+  picks the error threshold that best separates the shadow's members from its non-members and
+  applies it to the target. Shadow people come after every target role in the world's
+  (prefix-stable) order, so they are disjoint from members, non-members and reference people,
+  and adding them leaves the target lab unchanged.
 
 The lab MAE is its own artefact, fixed by `LabMAEConfig`: it lives in
 `<data home>/lab-mae/<config hash>/` (never touching the CLIP lab), is built once under a file
@@ -48,6 +57,8 @@ MARKER = "lab_mae.json"
 LAB_MAE_MODEL = "lab-mae"
 LAB_MAE_REFERENCE = "lab-mae-reference"
 LAB_MAE_DATA = "lab-mae"
+LAB_MAE_SHADOW = "lab-mae-shadow"
+"""The shadow MAE (as a model) and its own members / non-members (as data)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,23 @@ class LabMAE:
         return (self.reference_dir / "training.json").is_file()
 
     @property
+    def shadow_root(self) -> Path:
+        return self.root / "shadow"
+
+    @property
+    def shadow_model_dir(self) -> Path:
+        return self.shadow_root / "mae"
+
+    @property
+    def shadow_data_dir(self) -> Path:
+        """The shadow MAE's training images (its members) and fresh renders of other people, with members.csv."""
+        return self.shadow_root / "data"
+
+    @property
+    def has_shadow(self) -> bool:
+        return (self.shadow_root / SHADOW_MARKER).is_file()
+
+    @property
     def config_hash(self) -> str:
         return config_hash(self.config)
 
@@ -227,6 +255,67 @@ def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
         (staging / "mae").rename(lab.reference_dir)  # the folder appears complete or not at all
         shutil.rmtree(staging, ignore_errors=True)
     return lab.reference_dir
+
+
+SHADOW_MARKER = "shadow.json"
+
+
+def shadow_roles(config: LabMAEConfig) -> tuple[list[Identity], list[Identity]]:
+    """The shadow MAE's members and non-members: as many of each as the target has members, taken
+    after every target role in the world (prefix-stable), so disjoint from all of them."""
+    first = config.n_members + config.n_nonmembers + config.n_reference
+    world = make_world(config.seed, first + 2 * config.n_members)
+    people = list(world.identities[first:])
+    random.Random(f"lab-mae-shadow/{config.seed}").shuffle(people)
+    members, nonmembers = people[: config.n_members], people[config.n_members :]
+    return sorted(members, key=lambda person: person.id), sorted(nonmembers, key=lambda person: person.id)
+
+
+def ensure_shadow(lab: LabMAE, progress: Progress | None = None) -> Path:
+    """The shadow MAE and its data (`lab.shadow_root`), built first (once) if the lab does not have them yet.
+
+    The attacker's side of the paper's shadow-model attack: the target's recipe (architecture,
+    epochs, images per person, number of members) on people the target never saw, plus as many
+    fresh non-member people, so the threshold is chosen on a balanced set.
+    """
+    if lab.has_shadow:
+        return lab.shadow_root
+    with file_lock(lab.root.with_name(lab.root.name + ".lock")):  # the lock build_once takes
+        if lab.has_shadow:
+            return lab.shadow_root
+        progress = progress or _no_progress
+        config = lab.config
+        members, nonmembers = shadow_roles(config)
+        first = config.n_members + config.n_nonmembers + config.n_reference
+        world = make_world(config.seed, first + 2 * config.n_members)
+        staging = lab.root / "shadow.building"
+        shutil.rmtree(staging, ignore_errors=True)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        people = sorted(members + nonmembers, key=lambda person: person.name)
+        member_names = {person.name for person in members}
+        write_dataset(
+            world, staging / "data", people, config.images_per_person, size=config.architecture.image_size,
+            members={person.name: person.name in member_names for person in people},
+            occurrences={person.name: config.images_per_person if person.name in member_names else 0 for person in people},
+            progress=lambda done, total: progress("render shadow images", done, total),
+        )
+        render_seconds = time.perf_counter() - started
+        # As for the target: the shadow's members are the very files it is pre-trained on.
+        files = sorted(path for person in members for path in (staging / "data" / person.name).glob("*.png"))
+        model, report = train_mae(files, config, progress=_training_progress(progress, "pre-train shadow MAE"))
+        report["people"] = [person.name for person in members]
+        save_mae(model, staging / "mae", report, config)
+        (staging / SHADOW_MARKER).write_text(json.dumps({
+            "members": sorted(member_names),
+            "nonmembers": sorted(person.name for person in nonmembers),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "build_cpu_seconds": round(time.process_time() - cpu_started, 2),
+            "render_seconds": round(render_seconds, 2),
+            "train_seconds": report["seconds"],
+            "code_version": code_version(),
+        }, indent=2))
+        staging.rename(lab.shadow_root)  # the folder appears complete or not at all
+    return lab.shadow_root
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
