@@ -13,12 +13,12 @@ set is actually loaded, so that check is instant.
 from __future__ import annotations
 
 import importlib
+from leakage.progress import Progress
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-Progress = Callable[[str, int, int], None]
 
 
 def _resolve(reference: str) -> Callable[..., Any]:

@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from leakage.store import DB_URL_ENV, RunStore, RunSummary
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a runs command runs: every CLI call builds this parser
+    from leakage.store import RunStore, RunSummary
 
 FORMATS = ("json", "csv", "html", "pdf")
 
@@ -22,7 +25,7 @@ def add_runs_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     """Add the ``runs`` command (and its sub-commands) to a CLI; it runs :func:`cmd_runs`."""
     runs = subparsers.add_parser("runs", help="stored runs: list, show, export, delete, import")
     runs.add_argument("--db", default=None, metavar="URL",
-                      help=f"database URL (default ${DB_URL_ENV}, else runs.sqlite in the data directory)")
+                      help="database URL (default $LEAKAGE_DB_URL, else runs.sqlite in the data directory)")
     commands = runs.add_subparsers(dest="runs_command", required=True)
 
     listing = commands.add_parser("list", help="stored runs, newest first")
@@ -59,6 +62,8 @@ register = add_runs_parser
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """Carry out a ``runs`` sub-command; 0 on success, 1 when a run does not exist."""
+    from leakage.store import RunStore
+
     with RunStore(args.db) as store:
         try:
             return _COMMANDS[args.runs_command](store, args)

@@ -23,7 +23,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from leakage.names import sample_distractors, sample_from_names
 from leakage.provenance import data_home
 from leakage.results import AttackResult, RunCancelled
 from leakage.text_embeddings import prompt_embeddings
+from leakage.progress import CancelFlag, Progress
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "{}",
@@ -65,11 +66,8 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 TIE_BREAK_WEIGHT = 0.99
 """The mean true-name probability is scaled below 1 so it orders people within a count, never across counts."""
 
-Progress = Callable[[str, int, int], None]
 
 
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -49,16 +49,14 @@ from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import best_threshold, membership_summary, roc_auc
 from leakage.results import AttackResult, RunCancelled
+from leakage.progress import CancelFlag, Progress
 
-Progress = Callable[[str, int, int], None]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 """What `ViTImageProcessor` defaults to, and so what facebook/vit-mae-* were trained with."""
 
 
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)

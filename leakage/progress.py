@@ -1,10 +1,23 @@
-"""Terminal progress for the CLI: one tqdm bar per stage of a `progress(stage, done, total)` callback."""
+"""How long work reports progress and is stopped, for every engine: the `Progress` callback
+`progress(stage, done, total)`, the `CancelFlag` checked between batches, and terminal progress for
+the CLI (one tqdm bar per stage)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Protocol
 
 from tqdm import tqdm
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total); total 0 means "no count known"."""
+
+
+class CancelFlag(Protocol):
+    """Anything with `is_set()` (a `threading.Event`); engines check it between batches."""
+
+    def is_set(self) -> bool: ...
 
 
 class StageBars:

@@ -21,10 +21,10 @@ import copy
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from leakage.names import sample_distractors
 from leakage.results import AttackResult, RunCancelled
 from leakage.vlm_calibration import ClosedSetScorer, check_score_kind, person_scores, score_metrics
 from leakage.vlm_families import Family, family_of, family_of_processor
+from leakage.progress import CancelFlag, Progress
 
 DEFAULT_QUESTIONS: tuple[str, ...] = (
     "Who is this person?",
@@ -50,11 +51,8 @@ DEFAULT_QUESTIONS: tuple[str, ...] = (
 )
 """Open, direct, context-priming and imperative phrasings; editable in the CLI and the page."""
 
-Progress = Callable[[str, int, int], None]
 
 
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,24 +15,15 @@ import importlib
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
+from leakage.progress import CancelFlag, Progress
 from leakage.results import AttackResult, RunCancelled
 
 __all__ = [
     "Attack", "CancelFlag", "Headline", "MembershipMetrics", "Progress", "RunCancelled", "RunContext", "THREATS",
     "check_cancel", "config_fields",
 ]
-
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total); total 0 means "no count known"."""
-
-
-class CancelFlag(Protocol):
-    """Anything with `is_set()` (a `threading.Event`); attacks check it between batches."""
-
-    def is_set(self) -> bool: ...
-
 
 def check_cancel(cancel: CancelFlag | None) -> None:
     if cancel is not None and cancel.is_set():

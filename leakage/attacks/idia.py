@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
 from leakage.results import AttackResult
@@ -69,8 +70,6 @@ def decision_rule(result: AttackResult) -> str | None:
 
 
 def summary_lines(result: AttackResult) -> list[str]:
-    from leakage.metrics import tpr_at_fpr_rows
-
     metrics, config = result.metrics, result.config
     distractors = (f"{len(config['distractor_names'])} names from the names file" if config.get("distractor_names")
                    else "the built-in pool")
@@ -94,12 +93,7 @@ def summary_lines(result: AttackResult) -> list[str]:
         lines.append(f"{len(short)} people scored on fewer than k images (flagged too_few_images):")
         lines += [f"  {entry['name']}: {entry['reason']}" for entry in short[:20]]
     if "auc" in metrics:
-        low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} members and "
-                     f"{metrics.get('n_nonmembers', '?')} non-members")
-        for row in tpr_at_fpr_rows(metrics):
-            ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
-            lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
+        lines += auc_lines(metrics, "members", "non-members")
         at = metrics["at_threshold"]
         lines.append(
             f"at tau: TPR {at['tpr']:.3f}  FPR {at['fpr']:.3f}  precision {at['precision']:.3f}  accuracy {at['accuracy']:.3f}"
@@ -111,9 +105,7 @@ def summary_lines(result: AttackResult) -> list[str]:
                 f"over {draws['n']} draws of {draws['k']} images (mean ± {spread}): "
                 f"TPR {draws['tpr']['mean']:.3f} ± {draws['tpr']['std']:.3f}, FPR {draws['fpr']['mean']:.3f} ± {draws['fpr']['std']:.3f}"
             )
-    if result.problems:
-        lines.append(f"{len(result.problems)} files skipped:")
-        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines += problem_lines(result)
     cache = result.details.get("image_cache") or {}
     if "listed" in cache:
         lines.append(f"images: {cache['images']} of {cache['listed']} needed, {cache['from_cache']} read back from the cache, "

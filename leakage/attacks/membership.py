@@ -7,8 +7,13 @@ from __future__ import annotations
 
 
 from leakage.attacks.base import Headline
-from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
+
+def tpr_at_fpr_rows(metrics: dict) -> list[dict]:
+    from leakage.metrics import tpr_at_fpr_rows as rows  # NumPy loads when a result is shown, not when the CLI starts
+
+    return rows(metrics)
+
 
 def headline(result: AttackResult) -> list[Headline]:
     metrics = result.metrics
@@ -38,6 +43,24 @@ def decision_rule(result: AttackResult) -> str | None:
     return None
 
 
+def auc_lines(metrics: dict, members: str = "members", nonmembers: str = "non-members") -> list[str]:
+    """AUC with its interval and the honestly labelled TPR-at-low-FPR rows, for a CLI summary."""
+    low, high = metrics["auc_ci"]
+    lines = [f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} {members} and "
+             f"{metrics.get('n_nonmembers', '?')} {nonmembers}"]
+    for row in tpr_at_fpr_rows(metrics):
+        ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
+        lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
+    return lines
+
+
+def problem_lines(result: AttackResult, limit: int = 20) -> list[str]:
+    """The input files a run skipped, with why."""
+    if not result.problems:
+        return []
+    return [f"{len(result.problems)} files skipped:"] + [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:limit]]
+
+
 def summary_lines(result: AttackResult) -> list[str]:
     """The CLI's summary of any membership-style result."""
     from leakage.attacks import attack_spec
@@ -51,14 +74,9 @@ def summary_lines(result: AttackResult) -> list[str]:
         f"{len(result.identities)} {spec.units} scored",
     ]
     if "auc" in metrics:
-        low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics['n_members']} members and "
-                     f"{metrics['n_nonmembers']} non-members")
-        lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
+        lines += auc_lines(metrics)
     else:
         lines.append("no ground truth with both members and non-members: scores only")
-    if result.problems:
-        lines.append(f"{len(result.problems)} files skipped:")
-        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines += problem_lines(result)
     lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s")
     return lines

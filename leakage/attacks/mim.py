@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, RunContext
 from leakage.results import AttackResult
 
@@ -74,8 +75,6 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
 
 
 def summary_lines(result: AttackResult) -> list[str]:
-    from leakage.metrics import tpr_at_fpr_rows
-
     metrics, config = result.metrics, result.config
     method = result.details.get("method", "calibrated" if config.get("reference_model") else "plain")
     against = {"calibrated": f", calibrated with reference model {config.get('reference_model')}",
@@ -95,12 +94,7 @@ def summary_lines(result: AttackResult) -> list[str]:
         lines.append(f"mean reconstruction error: members {metrics['mean_error_members']:.4f}, "
                      f"non-members {metrics['mean_error_nonmembers']:.4f}")
     if "auc" in metrics:
-        low, high = metrics["auc_ci"]
-        lines.append(f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} member and "
-                     f"{metrics.get('n_nonmembers', '?')} non-member images")
-        for row in tpr_at_fpr_rows(metrics):
-            ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
-            lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
+        lines += auc_lines(metrics, "member", "non-member images")
     else:
         lines.append("no ground truth with both members and non-members: scores only (lower error = more likely a member)")
     shadow = result.details.get("shadow")
@@ -113,9 +107,7 @@ def summary_lines(result: AttackResult) -> list[str]:
                          f"TPR {metrics['threshold_tpr']:.3f}, FPR {metrics['threshold_fpr']:.3f}, "
                          f"precision {metrics['threshold_precision']:.3f}")
         lines.append(f"predicted members: {metrics.get('n_predicted_members', 0)} of {metrics['n_images']} images")
-    if result.problems:
-        lines.append(f"{len(result.problems)} files skipped:")
-        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines += problem_lines(result)
     lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('images_per_second', 0):.0f} images/s)")
     lines += ["", f"{'image':<40} {'member':>6} {'error':>8} {'score':>8}"]
     for row in sorted(result.identities, key=lambda r: -r["score"])[:10]:

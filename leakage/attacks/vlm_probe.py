@@ -12,7 +12,8 @@ from typing import Any
 
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
-from leakage.metrics import tpr_at_fpr_rows
+from leakage.attacks.membership import problem_lines
+from leakage.attacks.membership import tpr_at_fpr_rows
 from leakage.results import AttackResult
 
 
@@ -108,9 +109,7 @@ def summary_lines(result: AttackResult) -> list[str]:
         lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
-    if result.problems:
-        lines.append(f"{len(result.problems)} files skipped:")
-        lines += [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:20]]
+    lines += problem_lines(result)
     lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('answers_per_second', 0):.1f} answers/s)")
     return lines
 

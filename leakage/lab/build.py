@@ -20,11 +20,10 @@ from leakage.lab.world import Identity, World, describe, make_world
 from leakage.lab.portraits import render, write_dataset
 from leakage.locks import file_lock
 from leakage.provenance import code_version, config_hash
+from leakage.progress import Progress
 
 LAB_FORMAT = 1
 """Bump when the renderer or the build recipe changes, so labs built by older code are not reused."""
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total)"""
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,10 @@ from leakage.lab.world import Identity, make_world
 from leakage.lab.portraits import write_dataset
 from leakage.locks import file_lock
 from leakage.provenance import code_version, config_hash
+from leakage.progress import Progress
 
 LAB_MAE_FORMAT = 1
 """Bump when the recipe changes, so labs built by older code are not reused."""
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total)"""
 
 MARKER = "lab_mae.json"
 """Written last: a lab MAE folder without it is not complete."""

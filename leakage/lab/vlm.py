@@ -62,12 +62,12 @@ from leakage.lab.vlm_train import train_alignment, train_language
 from leakage.lab.artifacts import artifact_root, build_once
 from leakage.names import FIRST_NAMES, LAST_NAMES
 from leakage.provenance import code_version, config_hash
+from leakage.progress import Progress
 
 LAB_VLM_FORMAT = 2
 """Bump when the recipe changes, so lab VLMs built by older code are not reused."""
 ATTACK_INDEX_OFFSET = 10_000
 """Attack photos use render indices from here on, never those of training photos."""
-Progress = Callable[[str, int, int], None]
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<image>")
 CHAT_TEMPLATE = (

@@ -10,7 +10,7 @@ import functools
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from leakage.lab.vlm_texts import DESCRIBE_QUESTIONS, PAD_WORD, SLOTS, WHO_QUESTIONS, biography, profile, slot_values
 from leakage.lab.world import Identity, describe
+from leakage.progress import Progress
 
 if TYPE_CHECKING:  # annotations only: the recipe imports this module, never the other way at run time
     from leakage.lab.vlm import AlignmentPhoto, LabVLMConfig
 
-Progress = Callable[[str, int, int], None]
 IGNORE = -100
 
 
