@@ -28,6 +28,7 @@ class Events(Protocol):
     def finished(self, index: int, result: dict[str, Any]) -> None: ...
     def failed(self, index: int, error: str, cancelled: bool = False) -> None: ...
     def retrying(self, index: int, attempt: int, reason: str) -> None: ...
+    def worker(self, index: int, worker: str) -> None: ...
 
 
 def describe_error(error: BaseException) -> str:
@@ -228,7 +229,8 @@ class RayBackend:
                 ready, _ = ray.wait(busy, num_returns=len(busy), timeout=0.5) if busy else ([], [])
                 ready_ids = {ref.hex() for ref in ready}
                 for slot in slots:
-                    self._read_worker_name(ray, slot)
+                    if self._read_worker_name(ray, slot) and slot.index is not None:
+                        events.worker(slot.index, slot.worker)
                     if slot.ref is None or slot.ref.hex() not in ready_ids:
                         continue
                     index, ref = slot.index, slot.ref
@@ -269,16 +271,20 @@ class RayBackend:
             self.shutdown()
 
     @staticmethod
-    def _read_worker_name(ray: Any, slot: _Slot) -> None:
+    def _read_worker_name(ray: Any, slot: _Slot) -> bool:
+        """Whether the worker's name (host and pid) just became known."""
         from ray.exceptions import RayActorError, WorkerCrashedError
 
         if slot.pid_ref is None or not ray.wait([slot.pid_ref], timeout=0)[0]:
-            return
+            return False
         try:
             slot.worker = ray.get(slot.pid_ref)
         except (RayActorError, WorkerCrashedError):
             slot.worker = "restarting"
+            slot.pid_ref = slot.handle.pid.remote()
+            return False
         slot.pid_ref = None
+        return True
 
     @staticmethod
     def _poll_progress(ray: Any, slots: list[_Slot], events: Events) -> None:

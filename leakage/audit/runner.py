@@ -120,12 +120,10 @@ def format_seconds(seconds: float) -> str:
 
 def stored_run(store: RunStore, key: str, fingerprint: str) -> int | None:
     """The id of a stored run of this job on this data (newest), or None."""
-    audit = runs_table.c.result[("details", "audit")]
     query = (sa.select(runs_table.c.id)
              .where(runs_table.c.result[("details", "audit", "job_key")].as_string() == key)
              .where(runs_table.c.result[("details", "audit", "data_fingerprint")].as_string() == fingerprint)
              .order_by(runs_table.c.id.desc()).limit(1))
-    del audit
     with store.engine.connect() as conn:
         return conn.scalar(query)
 
@@ -149,6 +147,10 @@ class _Recorder:
             job = self.state.jobs[index]
             job.status, job.worker, job.started, job.stage = "running", worker, time.monotonic(), "starting"
             job.attempts += 1
+        self._changed()
+
+    def worker(self, index: int, worker: str) -> None:
+        self.state.jobs[index].worker = worker
         self._changed()
 
     def progress(self, index: int, stage: str, done: int, total: int) -> None:

@@ -1,0 +1,113 @@
+"""The Ray backend on a local Ray cluster with this machine's 2 CPUs: the same plan gives the same
+runs as the local backend, and a worker killed mid-job is restarted and its job sent again."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+PLAN = """
+[[job]]
+attack = "idia"
+model = ["lab", "lab-control"]
+data = "lab"
+images_per_person = [2, 3]
+n_candidates = 100
+n_draws = 0
+
+[[job]]
+attack = "mim"
+model = "lab-mae"
+data = "lab"
+n_masks = [1, 2]
+"""
+
+
+@pytest.fixture(scope="module")
+def lab_dirs():
+    """The lab, the control CLIP and the lab MAE, built once in the shared data home."""
+    from leakage.lab.build import ensure_control, ensure_lab
+    from leakage.lab.mae import ensure_lab_mae
+
+    lab = ensure_lab()
+    ensure_control(lab)
+    return {"LEAKAGE_LAB_DIR": str(lab.root), "LEAKAGE_LAB_MAE_DIR": str(ensure_lab_mae().root)}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray cluster for the module (starting one costs seconds of this machine's 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch, lab_dirs):
+    """A fresh data home (store and caches) per run, the labs shared; Ray workers get the same."""
+    def fresh(name: str) -> Path:
+        path = tmp_path / name
+        monkeypatch.setenv("LEAKAGE_HOME", str(path))
+        for key, value in lab_dirs.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("LEAKAGE_DB_URL", raising=False)
+        return path
+
+    return fresh
+
+
+def comparable(summary: dict) -> list[tuple]:
+    return [(job["name"], job["status"], job["config_hash"], job["job_key"], job["data_fingerprint"], job["metrics"])
+            for job in summary["jobs"]]
+
+
+def test_local_and_ray_give_the_same_runs(cluster, home, tmp_path: Path) -> None:
+    from leakage.audit.backends import LocalBackend, RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.store import RunStore
+
+    plan = parse_plan(PLAN, source="same.toml")
+    assert len(plan.jobs) == 6
+    home("local")  # separate caches: the Ray workers compute every embedding again
+    local = run_plan(plan, tmp_path / "local-out", LocalBackend())
+    home("ray")
+    backend = RayBackend(workers=2)
+    remote = run_plan(plan, tmp_path / "ray-out", backend)
+    assert local["counts"]["done"] == remote["counts"]["done"] == 6
+    assert comparable(remote) == comparable(local)
+    assert backend.workers_started == 2
+    with RunStore() as store:  # the driver stored every run of the Ray backend
+        assert store.count() == 6
+        assert {store.get(job["run_id"]).details["audit"]["worker"].split(" pid ")[1] for job in remote["jobs"]} != {str(os.getpid())}
+
+
+def test_a_worker_killed_mid_job_is_restarted_and_the_plan_completes(cluster, home, tmp_path: Path) -> None:
+    from leakage.audit.backends import RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+
+    home("killed")
+    plan = parse_plan(PLAN.split("[[job]]\nattack = \"mim\"")[0].replace('["lab", "lab-control"]', '"lab"'), source="kill.toml")
+    killed: list[int] = []
+
+    def kill_first_running_worker(state) -> None:
+        job = state.jobs[0]
+        if not killed and job.status == "running" and " pid " in job.worker and job.stage not in ("", "starting"):
+            pid = int(job.worker.rsplit(" pid ", 1)[1])
+            assert pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    summary = run_plan(plan, tmp_path / "out", RayBackend(workers=1, max_retries=2), on_update=kill_first_running_worker)
+    assert killed, "the worker was never seen running a job"
+    first, second = summary["jobs"]
+    assert [first["status"], second["status"]] == ["done", "done"]
+    assert first["attempts"] == 2 and len(first["retries"]) == 1
+    assert str(killed[0]) not in first["worker"]  # finished by the restarted worker
+    assert first["metrics"]["auc"] > 0.9
