@@ -345,8 +345,12 @@ def run_idia(
     dataset_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    image_features: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> AttackResult:
     """Run the IDIA on every person in `data` and return a plain-data result.
+
+    `image_features` (embeddings in `collect_images` order, failures by index) replaces encoding
+    the images here: a batch audit shards that step across Ray workers (`leakage.audit.sharding`).
 
     Ground truth comes from `members` or, for a dataset folder, its members.csv; metrics that
     need it (ROC, AUC, TPR at low FPR) are computed only when both members and non-members exist.
@@ -375,7 +379,14 @@ def run_idia(
         progress("encode prompts", text_stats["prompts"], text_stats["prompts"])
 
     tick = time.perf_counter()
-    image_features, failures, image_stats = embed_images(clip, images, runtime, progress, cancel)
+    if image_features is not None:
+        image_features, failures = image_features
+        if len(image_features) != len(images):
+            raise ValueError(f"got {len(image_features)} image embeddings for {len(images)} images")
+        failures = {int(index): str(reason) for index, reason in failures.items()}
+        image_stats = {"images": len(images), "from_cache": 0, "encoded": 0, "precomputed": len(images)}
+    else:
+        image_features, failures, image_stats = embed_images(clip, images, runtime, progress, cancel)
     timing["image_seconds"] = time.perf_counter() - tick
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
     usable = {person: [i for i in indices if i not in failures] for person, indices in by_person.items()}

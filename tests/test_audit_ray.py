@@ -79,7 +79,8 @@ def test_local_and_ray_give_the_same_runs(cluster, home, tmp_path: Path) -> None
     home("ray")
     backend = RayBackend(workers=2)
     remote = run_plan(plan, tmp_path / "ray-out", backend)
-    assert local["counts"]["done"] == remote["counts"]["done"] == 6
+    assert local["counts"]["done"] == 6, [(job["name"], job["status"], job["error"]) for job in local["jobs"]]
+    assert remote["counts"]["done"] == 6, [(job["name"], job["status"], job["error"]) for job in remote["jobs"]]
     assert comparable(remote) == comparable(local)
     assert backend.workers_started == 2
     with RunStore() as store:  # the driver stored every run of the Ray backend

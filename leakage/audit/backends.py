@@ -85,7 +85,7 @@ class JobActor:
 
         return f"{socket.gethostname()} pid {os.getpid()}"
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+    def run(self, job: dict[str, Any], options: dict[str, Any] | None = None) -> dict[str, Any]:
         self.cancel_flag.clear()
         self.state = {"stage": "starting", "done": 0, "total": 0}
 
@@ -93,7 +93,8 @@ class JobActor:
             self.state = {"stage": stage, "done": done, "total": total}
 
         try:
-            return execute_job(Job.from_dict(job), self.models, progress=progress, cancel=self.cancel_flag, **self.options)
+            return execute_job(Job.from_dict(job), self.models, progress=progress, cancel=self.cancel_flag, options=options,
+                               **self.options)
         finally:
             self.state = {"stage": "idle", "done": 0, "total": 0}
 
@@ -103,8 +104,8 @@ class JobActor:
     def cancel(self) -> None:
         self.cancel_flag.set()
 
-    def models_loaded(self) -> int:
-        return self.models.loads
+    def model_load_seconds(self) -> list[float]:
+        return list(self.models.load_seconds)
 
 
 FORWARDED_ENV = ("LEAKAGE_HOME", "LEAKAGE_LAB_DIR", "LEAKAGE_LAB_MAE_DIR", "LEAKAGE_LAB_VLM_DIR", "OMP_WAIT_POLICY")
@@ -147,6 +148,8 @@ class RayBackend:
         self.options = {"device": device, "batch_size": batch_size, "num_workers": num_workers}
         self.started_cluster = False
         self.actors_started = 0
+        self.workers_started = 0
+        self.model_load_seconds: list[float] = []
 
     @property
     def parallelism(self) -> int:
@@ -198,6 +201,15 @@ class RayBackend:
         ray = self.connect()
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
 
+        from leakage.audit.sharding import SHARDABLE
+
+        sharded = [(index, job) for index, job in jobs if job.shards > 1 and job.attack in SHARDABLE]
+        for index, job in sharded:  # first, while the whole cluster is free for their shards
+            if cancel.is_set():
+                events.failed(index, "cancelled before it started", cancelled=True)
+            else:
+                self._run_sharded(ray, index, job, events)
+        jobs = [(index, job) for index, job in jobs if (index, job) not in sharded]
         by_index = dict(jobs)
         pending: dict[tuple, collections.deque[int]] = collections.defaultdict(collections.deque)
         for index, job in sorted(jobs, key=lambda item: (item[1].model_key, item[0])):
@@ -266,9 +278,50 @@ class RayBackend:
                     last_poll = time.monotonic()
                     self._poll_progress(ray, slots, events)
         finally:
+            self.model_load_seconds = self._load_times(ray, slots)
             for slot in slots:
                 ray.kill(slot.handle, no_restart=True)
             self.shutdown()
+
+    def _run_sharded(self, ray: Any, index: int, job: Job, events: Events) -> None:
+        """Encode the job's images on `job.shards` Ray Data actors, then run the attack on one worker."""
+        from ray.exceptions import RayTaskError
+
+        from leakage.audit.sharding import shard_image_features
+
+        events.started(index, f"{job.shards} Ray Data workers")
+        events.progress(index, f"encode images on {job.shards} workers", 0, 0)
+        slot = None
+        try:
+            features = shard_image_features(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
+                                            device=self.options.get("device"), runtime_env=self.runtime_env() or None)
+            events.progress(index, "scoring", 0, 0)
+            slot = self.start_actor(ray, (job.num_cpus, job.num_gpus))
+            result = ray.get(slot.handle.run.remote(job.to_dict(), {"image_features": features}))
+        except RayTaskError as error:
+            cause = getattr(error, "cause", None)
+            events.failed(index, describe_error(cause) if cause is not None else str(error).splitlines()[-1],
+                          cancelled=isinstance(cause, RunCancelled))
+        except Exception as error:
+            events.failed(index, describe_error(error))
+        else:
+            events.finished(index, result)
+        finally:
+            if slot is not None:
+                ray.kill(slot.handle, no_restart=True)
+
+    @staticmethod
+    def _load_times(ray: Any, slots: list[_Slot]) -> list[float]:
+        """Seconds each worker spent loading models (for the scaling bench); [] from a worker that is gone."""
+        refs = [slot.handle.model_load_seconds.remote() for slot in slots]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=5)
+        times: list[float] = []
+        for ref in ready:
+            try:
+                times += ray.get(ref)
+            except Exception:
+                continue
+        return times
 
     @staticmethod
     def _read_worker_name(ray: Any, slot: _Slot) -> bool:

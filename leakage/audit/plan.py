@@ -7,7 +7,9 @@ config's default. Optional keys of a job:
 - `name`: a label (default: made from the attack, the model and the values that vary);
 - `pretrained`: the open_clip pretrained tag of the model;
 - the attack's further models by role (`reference = "lab-mae-reference"` for MIM);
-- `num_gpus` and `num_cpus`: what one job asks of a Ray worker (fractions allowed, e.g. 0.25).
+- `num_gpus` and `num_cpus`: what one job asks of a Ray worker (fractions allowed, e.g. 0.25);
+- `shards`: on Ray, encode a large IDIA job's images on this many workers at once (Ray Data);
+  where and how fast a job runs never enters its key, so it never changes what is stored.
 
 An optional `[defaults]` table is merged under every job.
 
@@ -35,7 +37,7 @@ from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields
 from leakage.provenance import config_hash, to_plain
 
-JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "num_gpus", "num_cpus")
+JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "num_gpus", "num_cpus", "shards")
 """Keys of a `[[job]]` table that are not config fields."""
 
 
@@ -57,6 +59,8 @@ class Job:
     name: str = ""
     num_gpus: float = 0.0
     num_cpus: float = 1.0
+    shards: int = 0
+    """On Ray: encode this job's images on this many workers at once (IDIA); 0 = on the job's own worker."""
 
     @property
     def key(self) -> str:
@@ -151,6 +155,7 @@ def expand_job(table: Mapping[str, Any], position: int, defaults: Mapping[str, A
             extra_models={role: str(chosen[role]) for role in sorted(roles) if chosen.get(role)},
             pretrained=chosen.get("pretrained"), name=name.strip(),
             num_gpus=float(chosen.get("num_gpus", 0.0)), num_cpus=float(chosen.get("num_cpus", 1.0)),
+            shards=int(chosen.get("shards", 0)),
         ))
     return jobs
 

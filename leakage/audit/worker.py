@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ class ModelCache:
         self.size = size
         self.models: dict[tuple, Any] = {}
         self.loads = 0
+        self.load_seconds: list[float] = []
 
     def get(self, kind: str, spec: str, pretrained: str | None, device: str | None, progress: Progress | None) -> Any:
         from leakage.catalog import resolve_model
@@ -31,7 +33,9 @@ class ModelCache:
         if key in self.models:
             self.models[key] = self.models.pop(key)  # most recently used last
             return self.models[key]
+        started = time.perf_counter()
         model = resolve_model(spec, kind, pretrained=pretrained, device=device, progress=progress)
+        self.load_seconds.append(time.perf_counter() - started)
         self.loads += 1
         self.models[key] = model
         while len(self.models) > self.size:
@@ -40,7 +44,8 @@ class ModelCache:
 
 
 def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = None, cancel: threading.Event | None = None,
-                device: str | None = None, batch_size: int | None = None, num_workers: int | None = None) -> dict[str, Any]:
+                device: str | None = None, batch_size: int | None = None, num_workers: int | None = None,
+                options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `job` and return its result as a dict (`AttackResult.to_dict()`); raise on failure.
 
     Nothing is stored here: only the process that runs the plan writes the run store.
@@ -56,7 +61,7 @@ def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = Non
     extra = {role: models.get(attack.model_kind, spec, None, device, progress) for role, spec in job.extra_models.items()}
     data, data_id = resolve_data(job.data, model=job.model, default_lab=attack.default_data, progress=progress)
     context = RunContext(progress=progress, cancel=cancel, dataset_id=data_id, device=device, batch_size=batch_size,
-                         num_workers=num_workers, extra_models=extra)
+                         num_workers=num_workers, extra_models=extra, options=dict(options or {}))
     return attack.execute(model, data, config, context).to_dict()
 
 
