@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from test_audit_ray import small_lab_folder
 from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 
 pytest.importorskip("ray")
@@ -14,19 +15,20 @@ pytestmark = pytest.mark.e2e
 PLAN = """[[job]]
 attack = "idia"
 model = "lab"
-data = "lab"
+data = "{people}"
 images_per_person = [2, 3]
 n_candidates = 100
 n_draws = 0
 """
 
 
-def test_batch_audit_on_a_local_ray_cluster(server, page, tmp_path: Path) -> None:
+def test_batch_audit_on_a_local_ray_cluster(server, page, default_lab, tmp_path: Path) -> None:
+    people = small_lab_folder(str(default_lab.root), tmp_path / "people")
     page.goto(f"{server['url']}/audits")
     page.get_by_role("heading", name="Batch audits").wait_for()
     settle(page)
     plan = page.get_by_label("Plan")
-    plan.fill(PLAN)
+    plan.fill(PLAN.format(people=people))
     plan.press("Control+Enter")
     settle(page)
     page.get_by_text("2 jobs: idia lab lab images_per_person=2; idia lab lab images_per_person=3").wait_for()

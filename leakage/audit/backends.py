@@ -231,14 +231,21 @@ class RayBackend:
                         if slot.ref is not None:
                             slot.handle.cancel.remote()
                 for slot in slots:
-                    if slot.ref is None and pending[slot.shape]:
+                    self._read_worker_name(ray, slot)
+                    # a restarting actor refuses calls: wait until it answers pid() again
+                    if slot.ref is None and slot.pid_ref is None and pending[slot.shape]:
                         index = self._next(pending[slot.shape], by_index, slot.loaded)
                         slot.index, slot.loaded = index, by_index[index].model_key
                         slot.ref = slot.handle.run.remote(by_index[index].to_dict())
                         attempts[index] += 1
                         events.started(index, slot.worker)
                 busy = [slot.ref for slot in slots if slot.ref is not None]
-                ready, _ = ray.wait(busy, num_returns=len(busy), timeout=0.5) if busy else ([], [])
+                if busy:
+                    ready, _ = ray.wait(busy, num_returns=len(busy), timeout=0.5)
+                else:  # every worker is starting or restarting
+                    ready = []
+                    starting = [slot.pid_ref for slot in slots if slot.pid_ref is not None]
+                    ray.wait(starting, num_returns=1, timeout=0.5) if starting else time.sleep(0.1)
                 ready_ids = {ref.hex() for ref in ready}
                 for slot in slots:
                     if self._read_worker_name(ray, slot) and slot.index is not None:

@@ -91,7 +91,8 @@ class PlanProgress:
         waiting = sum(state.status == "pending" for state in self.jobs)
         running_left = [max(0.0, mean - (now - state.started)) for state in self.jobs
                         if state.status == "running" and state.started]
-        return (waiting * mean + sum(running_left)) / max(1, self.parallelism)
+        workers = max(1, self.parallelism, len(running_left))
+        return (waiting * mean + sum(running_left)) / workers
 
     def line(self) -> str:
         counts = self.counts()
