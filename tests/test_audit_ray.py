@@ -161,3 +161,4 @@ def test_a_sharded_idia_job_gives_the_local_result(cluster, home, people, tmp_pa
     with RunStore() as store:
         details = store.get(remote["jobs"][0]["run_id"]).details
     assert details["image_cache"] == {"images": 96, "from_cache": 0, "encoded": 0, "precomputed": 96}
+    assert details["shards"] == {"workers": 2, "images": 96}  # both workers of the pool encoded images

@@ -300,11 +300,12 @@ class RayBackend:
         events.progress(index, f"encode images on {job.shards} workers", 0, 0)
         slot = None
         try:
-            features = shard_image_features(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
-                                            device=self.options.get("device"), runtime_env=self.runtime_env() or None)
+            *features, workers = shard_image_features(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
+                                                      device=self.options.get("device"), runtime_env=self.runtime_env() or None)
             events.progress(index, "scoring", 0, 0)
             slot = self.start_actor(ray, (job.num_cpus, job.num_gpus))
-            result = ray.get(slot.handle.run.remote(job.to_dict(), {"image_features": features}))
+            result = ray.get(slot.handle.run.remote(job.to_dict(), {"image_features": tuple(features)}))
+            result["details"]["shards"] = {"workers": workers, "images": len(features[0])}
         except RayTaskError as error:
             cause = getattr(error, "cause", None)
             events.failed(index, describe_error(cause) if cause is not None else str(error).splitlines()[-1],

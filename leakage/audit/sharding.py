@@ -9,6 +9,8 @@ included, whose float16 rows are what every run reads), so the result is the sam
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,9 @@ from leakage.audit.plan import Job
 
 SHARDABLE = ("idia",)
 """Attacks whose image side can be sharded (the VLM probe's answers could be, not yet done)."""
+
+
+WAIT_FOR_WORKERS_SECONDS = 600
 
 
 class EmbedShard:
@@ -39,13 +44,14 @@ class EmbedShard:
         except ValueError as error:  # not one image of this batch could be read
             features = np.full((len(images), 1), np.nan, dtype=np.float32)
             failures = {index: str(error) for index in range(len(images))}
-        return {"index": batch["index"], "embedding": list(features),
+        return {"index": batch["index"], "embedding": list(features), "worker": np.full(len(images), os.getpid()),
                 "failure": np.array([failures.get(index, "") for index in range(len(images))], dtype=object)}
 
 
 def shard_image_features(ray: Any, job: Job, workers: int, batch_size: int = 64,
-                         device: str | None = None, runtime_env: dict | None = None) -> tuple[np.ndarray, dict[int, str]]:
-    """The job's image embeddings (in `collect_images` order) and failures, computed by `workers` Ray actors."""
+                         device: str | None = None, runtime_env: dict | None = None) -> tuple[np.ndarray, dict[int, str], int]:
+    """The job's image embeddings (in `collect_images` order), failures by index, and how many
+    workers took part, computed by a pool of `workers` Ray actors."""
     import ray.data
 
     from leakage.catalog import resolve_data
@@ -60,11 +66,16 @@ def shard_image_features(ray: Any, job: Job, workers: int, batch_size: int = 64,
         options["num_gpus"] = job.num_gpus
     if runtime_env:
         options["runtime_env"] = runtime_env
-    rows = (ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // batch_size, 4 * workers)))
+    # every worker of the pool loads its model before the first block goes out, so that all of them share the work
+    # (and a cluster without room for the pool fails clearly instead of running on fewer)
+    ray.data.DataContext.get_current().wait_for_min_actors_s = WAIT_FOR_WORKERS_SECONDS
+    # enough blocks that every worker gets some, none larger than a batch the worker encodes at once
+    blocks = max(workers, min(len(items), max(4 * workers, math.ceil(len(items) / batch_size))))
+    rows = (ray.data.from_items(items, override_num_blocks=blocks)
             .map_batches(EmbedShard, fn_constructor_kwargs={"model": job.model, "pretrained": job.pretrained,
                                                              "device": device, "batch_size": batch_size},
-                         batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), batch_format="numpy",
-                         **options)
+                         batch_size=min(batch_size, math.ceil(len(items) / blocks)), batch_format="numpy",
+                         compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1), **options)
             .take_all())
     width = max(np.asarray(row["embedding"]).shape[-1] for row in rows)
     features = np.full((len(images), width), np.nan, dtype=np.float32)
@@ -77,4 +88,4 @@ def shard_image_features(ray: Any, job: Job, workers: int, batch_size: int = 64,
             features[index] = row["embedding"]
     if len(failures) == len(images):
         raise ValueError("no image could be read: " + "; ".join(list(failures.values())[:5]))
-    return features, failures
+    return features, failures, len({int(row["worker"]) for row in rows})
