@@ -212,3 +212,31 @@ def test_pages_refuse_paths_outside_the_roots_and_read_nothing(roots: dict[str, 
     assert any("'/etc' is outside" in element.value for element in app.error)
     assert app.button(key="audit-launch").disabled
     assert touched == []
+
+
+def test_the_batch_audits_page_runs_a_plan_on_this_server(isolated_home: Path, default_lab, tmp_path: Path) -> None:
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from audit_fixtures import small_lab_folder
+
+    people = small_lab_folder(str(default_lab.root), tmp_path / "people", people=12, images=3)
+    app = AppTest.from_file(str(Path(__file__).parents[1] / "app_pages" / "audits.py"), default_timeout=60)
+    app.run()
+    plan = (f'[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "{people}"\nimages_per_person = [1, 2]\n{SMALL_IDIA}'
+            f'[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "{tmp_path / "missing"}"\n{SMALL_IDIA}')
+    app.text_area(key="plan-text").input(plan).run()
+    assert "3 jobs" in " ".join(element.value for element in app.caption)
+    app.button(key="audit-launch").click().run()
+    deadline = time.monotonic() + 300
+    while not any("Audit finished" in element.value for element in app.warning) and time.monotonic() < deadline:
+        time.sleep(1)
+        app.run()
+    finished = [element.value for element in app.warning]
+    assert any("Audit finished: 2 jobs run, 0 already stored, 1 failed" in text for text in finished), finished
+    table = app.dataframe[0].value
+    assert list(table["status"]) == ["done", "done", "failed"]
+    assert "unreadable data" in table["error"][2]
+    links = " ".join(element.value for element in app.markdown)
+    assert "Open the 2 runs side by side on the Runs page](runs?run=" in links
