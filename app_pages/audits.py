@@ -71,7 +71,8 @@ def plan_refusals(plan: Plan) -> list[str]:
     """Model and data paths outside the folders this server may read (`leakage.paths`)."""
     refusals = []
     for job in plan.jobs:
-        for spec, kind in [(job.model, "model"), *((spec, "model") for spec in job.extra_models.values()), (job.data, "data")]:
+        specs = [job.model, job.pretrained, *job.extra_models.values()]
+        for spec, kind in [*((spec, "model") for spec in specs), (job.data, "data")]:
             try:
                 check_allowed(spec, kind)
             except PathNotAllowed as refusal:

@@ -60,7 +60,7 @@ def start_attack(
     attack = get_attack(attack_name)
     extra_models = dict(extra_models or {})
     try:  # a shared server reads only its configured folders (LEAKAGE_MODEL_ROOTS / LEAKAGE_DATA_ROOTS)
-        for spec in (model, *extra_models.values()):
+        for spec in (model, pretrained, *extra_models.values()):
             check_allowed(spec, "model")
         if dataset is None:
             check_allowed(data, "data")
