@@ -145,3 +145,36 @@ def test_a_sharded_idia_job_gives_the_local_result(cluster, home, people, tmp_pa
         details = store.get(remote["jobs"][0]["run_id"]).details
     assert details["image_cache"] == {"images": 96, "from_cache": 0, "encoded": 0, "precomputed": 96}
     assert details["shards"] == {"workers": 2, "images": 96}  # both workers of the pool encoded images
+
+
+def test_on_ray_a_bad_job_is_reported_the_rest_stored_and_a_rerun_starts_no_worker(cluster, home, people, tmp_path: Path) -> None:
+    from leakage.audit.backends import RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.store import RunStore
+
+    home("bad")
+    missing = tmp_path / "no-such-model.pt"
+    plan = parse_plan(f'[[job]]\nattack = "idia"\nmodel = ["lab", "{missing}"]\ndata = "{people}"\nimages_per_person = 2\n'
+                      'n_candidates = 100\nn_draws = 0\n', source="bad.toml")
+    summary = run_plan(plan, tmp_path / "out", RayBackend(workers=1))
+    good, bad = summary["jobs"]
+    assert (good["status"], bad["status"]) == ("done", "failed")
+    assert str(missing) in bad["error"] and bad["attempts"] == 1  # an error of the attack is final: no retry
+    with RunStore() as store:
+        assert store.count() == 1
+    rerun = run_plan(plan, tmp_path / "again", RayBackend(workers=1))
+    assert [job["status"] for job in rerun["jobs"]] == ["skipped", "failed"]  # only the failed job is tried again
+    finished = RayBackend(workers=1)
+    rerun = run_plan(parse_plan(plan_text_of(plan.jobs[:1])), tmp_path / "finished", finished)
+    assert [job["status"] for job in rerun["jobs"]] == ["skipped"] and finished.workers_started == 0
+    with RunStore() as store:
+        assert store.count() == 1
+
+
+def plan_text_of(jobs) -> str:
+    """A plan file that gives these jobs again."""
+    import json
+
+    return "".join(f'[[job]]\nattack = "{job.attack}"\nmodel = "{job.model}"\ndata = "{job.data}"\n'
+                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items()) for job in jobs)
