@@ -218,6 +218,18 @@ class RayBackend:
                  for _ in range(self.pool_size(ray, shape, len(queue)))]
         self.workers_started = len(slots)
         attempts: collections.Counter[int] = collections.Counter()
+        # Workers on this machine share one embedding cache: the first job on a model and data set
+        # encodes its images, and the other jobs on them wait for it and read them back, instead of
+        # every worker encoding the same images at once (which made 2 workers slower than 1 here).
+        warming: dict[tuple, int] = {}
+        warm: set[tuple] = set()
+
+        def group(index: int) -> tuple:
+            return (by_index[index].model_key, by_index[index].data)
+
+        def may_start(index: int) -> bool:
+            return not self.forward_env or group(index) in warm or warming.get(group(index), index) == index
+
         cancelled = False
         last_poll = 0.0
         try:
@@ -234,12 +246,17 @@ class RayBackend:
                     self._read_worker_name(ray, slot)
                     # a restarting actor refuses calls: wait until it answers pid() again
                     if slot.ref is None and slot.pid_ref is None and pending[slot.shape]:
-                        index = self._next(pending[slot.shape], by_index, slot.loaded)
+                        index = self._next(pending[slot.shape], by_index, slot.loaded, may_start)
+                        if index is None:
+                            continue
+                        warming.setdefault(group(index), index)
                         slot.index, slot.loaded = index, by_index[index].model_key
                         slot.ref = slot.handle.run.remote(by_index[index].to_dict())
                         attempts[index] += 1
                         events.started(index, slot.worker)
                 busy = [slot.ref for slot in slots if slot.ref is not None]
+                if not busy and all(slot.pid_ref is None for slot in slots) and any(pending.values()):
+                    warm.update(group(index) for queue in pending.values() for index in queue)  # never wait on nothing
                 if busy:
                     ready, _ = ray.wait(busy, num_returns=len(busy), timeout=0.5)
                 else:  # every worker is starting or restarting
@@ -256,6 +273,7 @@ class RayBackend:
                     slot.ref = slot.index = None
                     try:
                         result = ray.get(ref)
+                        warm.add(group(index))
                     except (RayActorError, WorkerCrashedError) as error:
                         # the worker died (killed, out of memory, node lost): Ray restarts the actor;
                         # its models are gone, and the job goes back to the front of the queue
@@ -268,12 +286,14 @@ class RayBackend:
                             events.retrying(index, attempts[index] + 1, describe_error(error).splitlines()[0])
                             pending[slot.shape].appendleft(index)
                         else:
+                            warm.add(group(index))  # given up: the jobs waiting for it start without it
                             events.failed(index, f"the worker died {attempts[index]} times: " + describe_error(error).splitlines()[0])
                         slot.deaths += 1
                         if slot.deaths > self.max_retries:  # Ray's restarts of this actor are spent
                             ray.kill(slot.handle, no_restart=True)
                             slots[slots.index(slot)] = self.start_actor(ray, slot.shape)
                     except RayTaskError as error:
+                        warm.add(group(index))  # failed for good: the others need not wait for it
                         cause = getattr(error, "cause", None)
                         if isinstance(cause, RunCancelled):
                             events.failed(index, str(cause), cancelled=True)
@@ -364,10 +384,13 @@ class RayBackend:
                 events.progress(index, state["stage"], state["done"], state["total"])
 
     @staticmethod
-    def _next(queue: collections.deque[int], by_index: dict[int, Job], loaded: tuple | None) -> int:
-        """The next job for a worker: one on the model it holds, if any is waiting, else the first."""
-        for position, index in enumerate(queue):
-            if by_index[index].model_key == loaded:
-                del queue[position]
-                return index
-        return queue.popleft()
+    def _next(queue: collections.deque[int], by_index: dict[int, Job], loaded: tuple | None,
+              may_start: Any = lambda index: True) -> int | None:
+        """The next job for a worker among those that may start: one on the model it holds, if any
+        is waiting, else the first; None when none may start yet."""
+        allowed = [index for index in queue if may_start(index)]
+        if not allowed:
+            return None
+        chosen = next((index for index in allowed if by_index[index].model_key == loaded), allowed[0])
+        queue.remove(chosen)
+        return chosen
