@@ -199,7 +199,7 @@ class RayBackend:
 
     def run(self, jobs: Sequence[tuple[int, Job]], events: Events, cancel: threading.Event) -> None:
         ray = self.connect()
-        from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
+        from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
         from leakage.audit.sharding import SHARDABLE
 
