@@ -26,6 +26,7 @@ PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     *(attack_page(attack) for attack in list_attacks()),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
+    st.Page("app_pages/audits.py", title="Batch audits", icon=":material/playlist_play:", url_path="audits"),
 ]
 
 st.navigation(PAGES).run()

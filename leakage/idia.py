@@ -397,11 +397,14 @@ def select_and_encode(
     runtime: RuntimeOptions,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    precomputed: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> Selection:
     """Encode the images the run needs: every image when `encode_all` (repeated draws pick from
     all of them), else the first k of each person's draw order, replacing unreadable ones with
     the next in order until k are usable or the person has no more. People with fewer than k
-    images in their folder are not encoded at all unless `keep_short`.
+    images in their folder are not encoded at all unless `keep_short`. With `precomputed`
+    (embeddings of every image in `images` order, failures by index; e.g. encoded on a cluster),
+    the same images are chosen and read from it instead of encoded.
     """
     k = config.images_per_person
     orders = {person: image_order(indices, person, config.seed) for person, indices in by_person.items()}
@@ -412,7 +415,12 @@ def select_and_encode(
     cursor = {person: 0 for person in by_person}
 
     def encode(indices: list[int]) -> None:
-        encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
+        if precomputed is not None:
+            encoded, failed = precomputed[0][indices], {row: precomputed[1][index] for row, index in enumerate(indices)
+                                                          if index in precomputed[1]}
+            counts = {"images": len(indices), "from_cache": 0, "encoded": 0}
+        else:
+            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
         for row, index in enumerate(indices):
             if row in failed:
                 failures[index] = failed[row]
@@ -471,8 +479,12 @@ def run_idia(
     dataset_id: str | None = None,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    image_features: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> AttackResult:
     """Run the IDIA on every person in `data` and return a plain-data result.
+
+    `image_features` (embeddings in `collect_images` order, failures by index) replaces encoding
+    the images here: a batch audit shards that step across Ray workers (`leakage.audit.sharding`).
 
     Ground truth comes from `members` or, for a dataset folder, its members.csv; metrics that
     need it (ROC, AUC, TPR at low FPR) are computed only when both members and non-members exist.
@@ -499,7 +511,8 @@ def run_idia(
         candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
 
     tick = time.perf_counter()
-    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel)
+    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel,
+                               precomputed=image_features)
     timing["image_seconds"] = time.perf_counter() - tick
     failures = chosen.failures
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]

@@ -15,6 +15,7 @@ import streamlit as st
 from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields, field_choices, field_help
 from leakage.catalog import LAB_DATA, MODEL_KINDS, lab_models
+from leakage.paths import PathNotAllowed, check_allowed
 from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
 from ui.result_view import show_result
@@ -31,8 +32,18 @@ def model_picker(attack: Attack, label: str, key: str, default: str | None = Non
     choice = st.radio(label, options, index=index, key=f"{key}-choice",
                       captions=[descriptions.get(name, kind.accepts) for name in options])
     if choice == OTHER:
-        return st.text_input(f"{label}: path or id", key=f"{key}-path", help=kind.accepts).strip() or None
+        return allowed(st.text_input(f"{label}: path or id", key=f"{key}-path", help=kind.accepts).strip() or None, "model")
     return choice
+
+
+def allowed(spec: str | None, kind: str) -> str | None:
+    """`spec`, or None with the refusal shown when it is a path outside this server's roots."""
+    try:
+        check_allowed(spec, kind)
+    except PathNotAllowed as refusal:
+        st.error(str(refusal))
+        return None
+    return spec
 
 
 def data_picker(attack: Attack, key: str) -> str | None:
@@ -41,7 +52,7 @@ def data_picker(attack: Attack, key: str) -> str | None:
     captions += [LAB_DATA[name].description for name in options[1:-1]] + ["one subfolder of images per person; members.csv for ground truth"]
     choice = st.radio("Data", options, key=f"{key}-data-choice", captions=captions, label_visibility="collapsed")
     if choice == "Folder":
-        return st.text_input("Folder", key=f"{key}-data-path").strip() or None
+        return allowed(st.text_input("Folder", key=f"{key}-data-path").strip() or None, "data")
     return choice
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 from leakage.attacks import get_attack
 from leakage.attacks.base import RunContext
 from leakage.catalog import resolve_data
+from leakage.paths import PathNotAllowed, check_allowed
 from leakage.provenance import config_hash
 from leakage.results import AttackResult
 from leakage.store import RunStore
@@ -58,6 +59,14 @@ def start_attack(
     """
     attack = get_attack(attack_name)
     extra_models = dict(extra_models or {})
+    try:  # a shared server reads only its configured folders (LEAKAGE_MODEL_ROOTS / LEAKAGE_DATA_ROOTS)
+        for spec in (model, pretrained, *extra_models.values()):
+            check_allowed(spec, "model")
+        if dataset is None:
+            check_allowed(data, "data")
+    except PathNotAllowed as refusal:
+        st.error(str(refusal))
+        return
     key = run_key(attack.name, model, pretrained, data, config, extra_models=extra_models, **dict(key_extra or {}))
     if key in result_cache():
         st.session_state[f"{job_key}-result"] = key

@@ -1,0 +1,96 @@
+"""Running one job of a plan, the same way on every backend: the attack from the registry, the
+model and data from the catalog, the result as plain data. Models stay loaded in the process
+(a Ray actor, or the local runner) for the next job on the same model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leakage.audit.plan import Job
+
+Progress = Callable[[str, int, int], None]
+
+
+class ModelCache:
+    """Loaded models by (kind, spec, pretrained); keeps the most recent `size` (a worker's memory)."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self.models: dict[tuple, Any] = {}
+        self.loads = 0
+        self.load_seconds: list[float] = []
+
+    def get(self, kind: str, spec: str, pretrained: str | None, device: str | None, progress: Progress | None) -> Any:
+        from leakage.catalog import resolve_model
+
+        key = (kind, spec, pretrained, device)
+        if key in self.models:
+            self.models[key] = self.models.pop(key)  # most recently used last
+            return self.models[key]
+        started = time.perf_counter()
+        model = resolve_model(spec, kind, pretrained=pretrained, device=device, progress=progress)
+        self.load_seconds.append(time.perf_counter() - started)
+        self.loads += 1
+        self.models[key] = model
+        while len(self.models) > self.size:
+            self.models.pop(next(iter(self.models)))
+        return model
+
+
+def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = None, cancel: threading.Event | None = None,
+                device: str | None = None, batch_size: int | None = None, num_workers: int | None = None,
+                options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `job` and return its result as a dict (`AttackResult.to_dict()`); raise on failure.
+
+    Nothing is stored here: only the process that runs the plan writes the run store.
+    """
+    from leakage.attacks.base import RunContext
+    from leakage.catalog import resolve_data
+
+    attack = job.spec()
+    config = job.make_config()
+    if progress:
+        progress("loading the model", 0, 0)
+    model = models.get(attack.model_kind, job.model, job.pretrained, device, progress)
+    extra = {role: models.get(attack.model_kind, spec, None, device, progress) for role, spec in job.extra_models.items()}
+    data, data_id = resolve_data(job.data, model=job.model, default_lab=attack.default_data, progress=progress)
+    context = RunContext(progress=progress, cancel=cancel, dataset_id=data_id, device=device, batch_size=batch_size,
+                         num_workers=num_workers, extra_models=extra, options=dict(options or {}))
+    return attack.execute(model, data, config, context).to_dict()
+
+
+def data_folder(job: Job) -> Path:
+    """The folder a job's data spec names (a lab name is built on first use)."""
+    from leakage.catalog import LAB_DATA, _resolve, check_data_name, lab_data_for
+
+    check_data_name(job.data)
+    name = lab_data_for(job.model, job.spec().default_data) if job.data == "lab" else job.data
+    if name in LAB_DATA:
+        return Path(_resolve(LAB_DATA[name].folder)())
+    folder = Path(job.data).expanduser()
+    if not folder.is_dir():
+        raise NotADirectoryError(f"data folder not found: {job.data}")
+    return folder.resolve()
+
+
+def data_fingerprint(folder: str | Path) -> str:
+    """A hash of every file's relative path, size and modification time under `folder`: any file
+    added, removed, replaced or edited changes it; reading the images is not needed."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for root, directories, files in os.walk(folder):
+        directories.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            try:
+                status = path.stat()
+            except OSError:
+                continue
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,180 @@
+"""The Ray backend on a local Ray cluster with this machine's 2 CPUs: the same plan gives the same
+runs as the local backend, and a worker killed mid-job is restarted and its job sent again."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from audit_fixtures import small_lab_folder
+
+ray = pytest.importorskip("ray")
+
+PLAN = """
+[[job]]
+attack = "idia"
+model = ["lab", "lab-control"]
+data = "{people}"
+images_per_person = [2, 3]
+n_candidates = 100
+n_draws = 0
+
+[[job]]
+attack = "mim"
+model = "lab-mae"
+data = "lab"
+n_masks = [1, 2]
+"""
+
+
+@pytest.fixture(scope="module")
+def lab_dirs():
+    """The lab, the control CLIP and the lab MAE, built once in the shared data home."""
+    from leakage.lab.build import ensure_control, ensure_lab
+    from leakage.lab.mae import ensure_lab_mae
+
+    lab = ensure_lab()
+    ensure_control(lab)
+    return {"LEAKAGE_LAB_DIR": str(lab.root), "LEAKAGE_LAB_MAE_DIR": str(ensure_lab_mae().root)}
+
+
+@pytest.fixture(scope="module")
+def people(lab_dirs, tmp_path_factory) -> Path:
+    """24 people of the lab's attack set, 4 images each: the IDIA encodes every image of a data set,
+    and the whole lab (4,000 images) per model and backend would cost minutes on 2 cores."""
+    return small_lab_folder(lab_dirs["LEAKAGE_LAB_DIR"], tmp_path_factory.mktemp("people") / "people")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray cluster for the module (starting one costs seconds of this machine's 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch, lab_dirs):
+    """A fresh data home (store and caches) per run, the labs shared; Ray workers get the same."""
+    def fresh(name: str) -> Path:
+        path = tmp_path / name
+        monkeypatch.setenv("LEAKAGE_HOME", str(path))
+        for key, value in lab_dirs.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("LEAKAGE_DB_URL", raising=False)
+        return path
+
+    return fresh
+
+
+def comparable(summary: dict) -> list[tuple]:
+    return [(job["name"], job["status"], job["config_hash"], job["job_key"], job["data_fingerprint"], job["metrics"])
+            for job in summary["jobs"]]
+
+
+def test_local_and_ray_give_the_same_runs(cluster, home, people, tmp_path: Path) -> None:
+    from leakage.audit.backends import LocalBackend, RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.store import RunStore
+
+    plan = parse_plan(PLAN.format(people=people), source="same.toml")
+    assert len(plan.jobs) == 6
+    home("local")  # separate caches: the Ray workers compute every embedding again
+    local = run_plan(plan, tmp_path / "local-out", LocalBackend())
+    home("ray")
+    backend = RayBackend(workers=2)
+    remote = run_plan(plan, tmp_path / "ray-out", backend)
+    assert local["counts"]["done"] == 6, [(job["name"], job["status"], job["error"]) for job in local["jobs"]]
+    assert remote["counts"]["done"] == 6, [(job["name"], job["status"], job["error"]) for job in remote["jobs"]]
+    assert comparable(remote) == comparable(local)
+    assert backend.workers_started == 2
+    with RunStore() as store:  # the driver stored every run of the Ray backend
+        assert store.count() == 6
+        assert {store.get(job["run_id"]).details["audit"]["worker"].split(" pid ")[1] for job in remote["jobs"]} != {str(os.getpid())}
+
+
+def test_a_worker_killed_mid_job_is_restarted_and_the_plan_completes(cluster, home, people, tmp_path: Path) -> None:
+    from leakage.audit.backends import LocalBackend, RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+
+    home("killed")
+    plan = parse_plan(PLAN.format(people=people).split("[[job]]\nattack = \"mim\"")[0].replace('["lab", "lab-control"]', '"lab"'),
+                      source="kill.toml")
+    killed: list[int] = []
+
+    def kill_first_running_worker(state) -> None:
+        job = state.jobs[0]
+        if not killed and job.status == "running" and " pid " in job.worker and job.stage not in ("", "starting"):
+            pid = int(job.worker.rsplit(" pid ", 1)[1])
+            assert pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    summary = run_plan(plan, tmp_path / "out", RayBackend(workers=1, max_retries=2), on_update=kill_first_running_worker)
+    assert killed, "the worker was never seen running a job"
+    first, second = summary["jobs"]
+    assert [first["status"], second["status"]] == ["done", "done"]
+    assert first["attempts"] == 2 and len(first["retries"]) == 1
+    assert str(killed[0]) not in first["worker"]  # finished by the restarted worker
+    home("killed-local")
+    local = run_plan(plan, None, LocalBackend())
+    assert comparable(summary) == comparable(local)  # the retried job's result is the one it would have had
+
+
+def test_a_sharded_idia_job_gives_the_local_result(cluster, home, people, tmp_path: Path) -> None:
+    from leakage.audit.backends import LocalBackend, RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.store import RunStore
+
+    plan = parse_plan(f'[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "{people}"\nimages_per_person = 3\n'
+                      f'n_candidates = 100\nn_draws = 0\nshards = 2\n', source="shard.toml")
+    home("local")
+    local = run_plan(plan, None, LocalBackend())
+    home("ray")
+    remote = run_plan(plan, None, RayBackend())
+    assert remote["jobs"][0]["status"] == "done", remote["jobs"][0]["error"]
+    assert comparable(remote) == comparable(local)
+    assert remote["jobs"][0]["worker"] == "2 Ray Data workers"
+    with RunStore() as store:
+        details = store.get(remote["jobs"][0]["run_id"]).details
+    assert details["image_cache"] == {"images": 96, "from_cache": 0, "encoded": 0, "precomputed": 96}
+    assert details["shards"] == {"workers": 2, "images": 96}  # both workers of the pool encoded images
+
+
+def test_on_ray_a_bad_job_is_reported_the_rest_stored_and_a_rerun_starts_no_worker(cluster, home, people, tmp_path: Path) -> None:
+    from leakage.audit.backends import RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.store import RunStore
+
+    home("bad")
+    missing = tmp_path / "no-such-model.pt"
+    plan = parse_plan(f'[[job]]\nattack = "idia"\nmodel = ["lab", "{missing}"]\ndata = "{people}"\nimages_per_person = 2\n'
+                      'n_candidates = 100\nn_draws = 0\n', source="bad.toml")
+    summary = run_plan(plan, tmp_path / "out", RayBackend(workers=1))
+    good, bad = summary["jobs"]
+    assert (good["status"], bad["status"]) == ("done", "failed")
+    assert str(missing) in bad["error"] and bad["attempts"] == 1  # an error of the attack is final: no retry
+    with RunStore() as store:
+        assert store.count() == 1
+    rerun = run_plan(plan, tmp_path / "again", RayBackend(workers=1))
+    assert [job["status"] for job in rerun["jobs"]] == ["skipped", "failed"]  # only the failed job is tried again
+    finished = RayBackend(workers=1)
+    rerun = run_plan(parse_plan(plan_text_of(plan.jobs[:1])), tmp_path / "finished", finished)
+    assert [job["status"] for job in rerun["jobs"]] == ["skipped"] and finished.workers_started == 0
+    with RunStore() as store:
+        assert store.count() == 1
+
+
+def plan_text_of(jobs) -> str:
+    """A plan file that gives these jobs again."""
+    import json
+
+    return "".join(f'[[job]]\nattack = "{job.attack}"\nmodel = "{job.model}"\ndata = "{job.data}"\n'
+                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items()) for job in jobs)
