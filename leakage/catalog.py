@@ -155,16 +155,29 @@ def resolve_model(spec: str, kind: str, *, pretrained: str | None = None, device
     return _resolve(MODEL_KINDS[kind].load)(spec, pretrained, device=device)
 
 
+def data_folder(spec: str, *, default_lab: str = "lab", progress: Progress | None = None) -> Path:
+    """The folder a data spec names: a lab data set (`lab` = the attack's own, `default_lab`;
+    built on first use) or a folder given by path."""
+    check_data_name(spec)
+    name = default_lab if spec == "lab" else spec
+    if name in LAB_DATA:
+        return Path(_resolve(LAB_DATA[name].folder)(progress=progress))
+    folder = Path(spec).expanduser()
+    if not folder.exists():
+        raise FileNotFoundError(f"data folder not found: {spec}")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"not a folder: {spec}")
+    return folder.resolve()
+
+
 def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab", progress: Progress | None = None,
                  load: str | Callable[[Any], Any] = "leakage.data:scan_dataset") -> tuple[Any, str]:
     """A lab data name (`lab` = the attack's own lab data set, `default_lab`) or a folder, read by
     `load` (the attack's `load_data`; default: one subfolder of images per person): (data, id)."""
-    check_data_name(spec)
     read = _resolve(load) if isinstance(load, str) else load
+    folder = data_folder(spec, default_lab=default_lab, progress=progress)
     name = default_lab if spec == "lab" else spec
-    if name in LAB_DATA:
-        return read(_resolve(LAB_DATA[name].folder)(progress=progress)), name
-    return read(spec), str(Path(spec).expanduser().resolve())
+    return read(folder), (name if name in LAB_DATA else str(folder))
 
 
 def describe_models(kind: str | None = None) -> list[dict[str, str]]:

@@ -451,6 +451,8 @@ def select_and_encode(
         shown = "; ".join(f"{images[i].label}: {reason}" for i, reason in list(failures.items())[:5])
         raise ValueError("no image could be read" + (f": {shown}" if shown else ""))
     untried = set() if encode_all else {person for person in by_person if cursor[person] == 0 and by_person[person]}
+    if precomputed is not None:
+        stats["precomputed"] = len(precomputed[0])
     return Selection(features, failures, usable, {**stats, "listed": len(images)}, untried)
 
 

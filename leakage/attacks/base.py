@@ -137,6 +137,8 @@ class Attack:
     """`"ui.module:function(result, key)"`: extra sections after the standard result view."""
     load_data: Any = "leakage.data:scan_dataset"
     """`(folder) -> data` for a folder the user gives (default: one subfolder of images per person)."""
+    shardable: bool = False
+    """Whether a batch audit may encode its images on several workers (`leakage.audit.sharding`)."""
     primary_metric: str = "auc"
     """The metric the runs list shows and sorts by."""
     add_arguments: Any = None

@@ -149,6 +149,7 @@ ATTACK = Attack(
     default_model="lab",
     default_data="lab",
     page="app_pages/identity_inference.py",
+    shardable=True,
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

@@ -201,9 +201,9 @@ class RayBackend:
         ray = self.connect()
         from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
-        from leakage.audit.sharding import SHARDABLE
+        from leakage.attacks import get_attack
 
-        sharded = [(index, job) for index, job in jobs if job.shards > 1 and job.attack in SHARDABLE]
+        sharded = [(index, job) for index, job in jobs if job.shards > 1 and get_attack(job.attack).shardable]
         for index, job in sharded:  # first, while the whole cluster is free for their shards
             if cancel.is_set():
                 events.failed(index, "cancelled before it started", cancelled=True)

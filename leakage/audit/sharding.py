@@ -17,10 +17,6 @@ import numpy as np
 
 from leakage.audit.plan import Job
 
-SHARDABLE = ("idia",)
-"""Attacks whose image side can be sharded (the VLM probe's answers could be, not yet done)."""
-
-
 WAIT_FOR_WORKERS_SECONDS = 600
 
 

@@ -8,13 +8,11 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from leakage.audit.plan import Job
-
-Progress = Callable[[str, int, int], None]
+from leakage.progress import Progress
 
 
 class ModelCache:
@@ -59,7 +57,8 @@ def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = Non
         progress("loading the model", 0, 0)
     model = models.get(attack.model_kind, job.model, job.pretrained, device, progress)
     extra = {role: models.get(attack.model_kind, spec, None, device, progress) for role, spec in job.extra_models.items()}
-    data, data_id = resolve_data(job.data, model=job.model, default_lab=attack.default_data, progress=progress)
+    data, data_id = resolve_data(job.data, model=job.model, default_lab=attack.default_data, progress=progress,
+                                 load=attack.load_data)
     context = RunContext(progress=progress, cancel=cancel, dataset_id=data_id, device=device, batch_size=batch_size,
                          num_workers=num_workers, extra_models=extra, options=dict(options or {}))
     return attack.execute(model, data, config, context).to_dict()
@@ -67,16 +66,9 @@ def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = Non
 
 def data_folder(job: Job) -> Path:
     """The folder a job's data spec names (a lab name is built on first use)."""
-    from leakage.catalog import LAB_DATA, _resolve, check_data_name, lab_data_for
+    from leakage.catalog import data_folder as folder_of
 
-    check_data_name(job.data)
-    name = lab_data_for(job.model, job.spec().default_data) if job.data == "lab" else job.data
-    if name in LAB_DATA:
-        return Path(_resolve(LAB_DATA[name].folder)())
-    folder = Path(job.data).expanduser()
-    if not folder.is_dir():
-        raise NotADirectoryError(f"data folder not found: {job.data}")
-    return folder.resolve()
+    return folder_of(job.data, default_lab=job.spec().default_data)
 
 
 def data_fingerprint(folder: str | Path) -> str:
