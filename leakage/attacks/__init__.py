@@ -12,6 +12,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "leakage.attacks.idia",
     "leakage.attacks.vlm_probe",
     "leakage.attacks.mim",
+    "leakage.attacks.backdoor",
 )
 """In the order the navigation and the CLI list them."""
 
