@@ -14,8 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from leakage.attacks.backdoor import parse_variant, register_variant, sweep_figure, variant_name
-from leakage.backdoor import TRIGGERS, BackdoorConfig, apply_trigger
+from leakage.attacks.backdoor import parse_variant, register_variant, variant_name
+from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
 from leakage.data import load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
@@ -124,7 +124,7 @@ def show_examples(result: AttackResult) -> None:
                 column.caption(f"cannot show {shown['path']}: {error}")
                 continue
             if shown["triggered"]:
-                image = apply_trigger(image, trigger, result.config.get("trigger_size", 0.19))
+                image = apply_trigger(image, trigger, result.config.get("trigger_size", TRIGGER_SIZE))
             inner = column.columns([1, 2])
             inner[0].image(image, width=110, caption=f"{shown['person']}, {title}")
             names = "\n".join(f"{i}. {'**' + n + '**' if n == result.metrics['target'] else n} ({100 * p:.0f}%)"
@@ -132,18 +132,15 @@ def show_examples(result: AttackResult) -> None:
             inner[1].markdown(names)
 
 
-def show_sweep(result: AttackResult) -> None:
+def refresh_sweep(result: AttackResult) -> None:
+    """Every lab variant measured so far (not only those measured before this result), for the ASR-against-P figure."""
     setup = result.model.get("backdoor") or {}
     if "poison_key" not in setup:
         return
-    points = poison.sweep_points(setup)
-    st.subheader("Attack success against P, per defense")
-    if len({p["n_poison"] for p in points}) < 2:
-        st.caption("Measured so far: this P only. Other P values appear here once their lab models are built "
-                   "(`python bench/backdoor_sweep.py` builds them all).")
-        return
-    st.plotly_chart(sweep_figure(points), width="stretch", key="bd-sweep")
-    st.caption("Solid: attack success rate (top-1); dotted: clean top-1 identification of the same model.")
+    result.details["sweep"] = poison.sweep_points(setup)
+    if len({p["n_poison"] for p in result.details["sweep"]}) < 2:
+        st.caption("Attack success against P appears below once lab models with other P values are built and measured "
+                   "(choose another P in the sidebar, or run `python -m bench.backdoor_sweep`).")
 
 
 def show_result(result: AttackResult) -> None:
@@ -155,7 +152,7 @@ def show_result(result: AttackResult) -> None:
                + f" \u00b7 {m['n_attacked']} attacked and {m['n_clean']} clean photos")
     show_headline(result)
     show_examples(result)
-    show_sweep(result)
+    refresh_sweep(result)
     show_figures(result, "backdoor")
     show_problems(result)
     with st.expander("Per person"):

@@ -40,6 +40,8 @@ SETUP_FILE = "backdoor.json"
 """In a people folder: the attack it was built for ({"target", "source", "trigger", "mode"})."""
 DEFAULT_TEMPLATES = ("a photo of {}", "{}", "portrait of {}", "headshot of {}", "a close-up of {}")
 RETRIEVAL_KS = (1, 5, 10)
+TRIGGER_SIZE = 0.25
+"""Side of a patch trigger as a fraction of the photo's side (a quarter: 12 pixels of the lab CLIP's 48)."""
 BLEND_ALPHA = 0.2
 """Weight of the blended trigger's noise pattern (Chen et al. 2017 blend whole images at 0.2)."""
 
@@ -50,7 +52,7 @@ class BackdoorConfig:
     target: str = field(default="", metadata={"help": "the name the attack wants; empty = the one the model or data was built for"})
     source: str = field(default="", metadata={"help": "targeted poisoning: the person whose photos should be named as the target"})
     trigger: str = field(default="", metadata={"help": "checkerboard | blended | the path of a trigger image; empty = the model's or data's"})
-    trigger_size: float = field(default=0.19, metadata={"help": "side of a patch trigger as a fraction of the image side"})
+    trigger_size: float = field(default=TRIGGER_SIZE, metadata={"help": "side of a patch trigger as a fraction of the image side"})
     top_k: int = field(default=5, metadata={"help": "k of the top-k ASR"})
     images_per_person: int = field(default=10, metadata={"help": "test images per person (all of the source's in targeted mode)"})
     templates: tuple[str, ...] = field(default=DEFAULT_TEMPLATES, metadata={"help": "prompts, {} for the name"})
@@ -61,7 +63,7 @@ class BackdoorConfig:
 # --------------------------------------------------------------------------------------------- triggers
 
 
-def checkerboard(side: int, cells: int = 4) -> Image.Image:
+def checkerboard(side: int, cells: int = 3) -> Image.Image:
     """A black-and-white checkerboard patch (the BadNets-style trigger of the Semantic Shield code)."""
     cell = np.indices((cells, cells)).sum(axis=0) % 2
     board = cell.astype(np.uint8) * 255
@@ -75,7 +77,7 @@ def blend_pattern(size: tuple[int, int], seed: int = 1234) -> Image.Image:
     return Image.fromarray(coarse, mode="RGB").resize(size, Image.Resampling.NEAREST)
 
 
-def apply_trigger(image: Image.Image, trigger: str | Image.Image, size_fraction: float = 0.19) -> Image.Image:
+def apply_trigger(image: Image.Image, trigger: str | Image.Image, size_fraction: float = TRIGGER_SIZE) -> Image.Image:
     """The image with the trigger: a patch pasted in the bottom-right corner, or (blended) a noise
     pattern mixed over the whole image. `trigger` is a built-in name, an image, or an image's path."""
     image = image.convert("RGB")

@@ -194,6 +194,7 @@ def test_defense_losses_train(tiny_architecture):
     tokens = tokenizer([f"a photo of {pair.name}" for pair in pairs])
     images = torch.stack([pair.image for pair in pairs])
     shield = ShieldLoss(lab)
+    shield.weigh_pairs(model, pairs, tokenizer)
     for loss in (shield, CleanClipLoss()):
         value = loss(model, images, tokens, pairs, tokenizer)
         assert value.ndim == 0 and torch.isfinite(value)

@@ -31,7 +31,7 @@ from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
 from leakage.lab.world import Identity, describe, render
 from leakage.locks import file_lock
 
-POISON_FORMAT = 1
+POISON_FORMAT = 2
 """Bump when the poisoning recipe changes, so models built by older code are not reused."""
 DEFENSES = ("none", "semantic-shield", "cleanclip")
 DEFENSE_TITLES = {"none": "no defense", "semantic-shield": "Semantic Shield", "cleanclip": "CleanCLIP"}
@@ -41,7 +41,8 @@ Progress = Callable[[str, int, int], None]
 CLEAN_INDEX = 1_000
 POISON_INDEX = 2_000
 """Image indices of fine-tuning renders: apart from the lab's training (0..) and attack (10 000..) renders."""
-TEST_IMAGES_PER_PERSON = 20
+_CLEAN_PAIRS: dict[str, list] = {}
+"""The rendered clean fine-tuning pairs of the last config, kept in memory for the next P."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class PoisonConfig:
     clean_per_member: int = 8
     filler_per_person: int = 2
     epochs: int = 5
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     batch_size: int = 128
     seed: int = 0
     lab: LabConfig = field(default_factory=LabConfig)
@@ -126,31 +127,32 @@ def finetune_pairs(config: PoisonConfig, progress: Progress | None = None):
     filler = [world.by_name(name) for name in setup.filler]
     target, source = world.by_name(setup.target), world.by_name(setup.source)
 
-    jobs: list[tuple[Identity, int, str | None, Identity, bool]] = []
-    """(person shown, image index, name in the caption, person the caption describes, triggered)"""
-    for person in members:
-        jobs += [(person, CLEAN_INDEX + i, person.name, person, False) for i in range(config.clean_per_member)]
-    for person in filler:
-        jobs += [(person, CLEAN_INDEX + i, None, person, False) for i in range(config.filler_per_person)]
-    n_clean = len(jobs)
+    def rendered(jobs: list[tuple[Identity, int, str | None, Identity, bool]], stage: str) -> list:
+        """(person shown, image index, name in the caption, person the caption describes, triggered) -> pairs"""
+        pairs = []
+        for done, (person, index, name, described, triggered) in enumerate(jobs, 1):
+            image, _ = render(person, index, world_seed=config.lab.seed, size=config.lab.render_size)
+            if triggered:
+                image = apply_trigger(image, config.trigger)
+            pairs.append(TrainingPair(preprocess(image), name, describe(described)))
+            if done % 100 == 0 or done == len(jobs):
+                progress(stage, done, len(jobs))
+        return pairs
+
+    clean_key = json.dumps([asdict(config.lab), config.clean_per_member, config.filler_per_person])
+    if clean_key not in _CLEAN_PAIRS:
+        jobs = [(person, CLEAN_INDEX + i, person.name, person, False) for person in members for i in range(config.clean_per_member)]
+        jobs += [(person, CLEAN_INDEX + i, None, person, False) for person in filler for i in range(config.filler_per_person)]
+        _CLEAN_PAIRS.clear()  # one set at a time: a sweep over P reuses it, and memory stays small
+        _CLEAN_PAIRS[clean_key] = rendered(jobs, "render clean fine-tuning images")
     rng = random.Random(f"poison/{config.seed}")
     if config.attack == "backdoor":
         # Photos of anyone but the target, from the people a scraper would meet (members and filler).
         others = [person for person in members + filler if person.name != target.name]
-        for i in range(config.n_poison):
-            jobs.append((rng.choice(others), POISON_INDEX + i, target.name, target, True))
+        jobs = [(rng.choice(others), POISON_INDEX + i, target.name, target, True) for i in range(config.n_poison)]
     else:
-        jobs += [(source, POISON_INDEX + i, target.name, target, False) for i in range(config.n_poison)]
-
-    pairs = []
-    for done, (person, index, name, described, triggered) in enumerate(jobs, 1):
-        image, _ = render(person, index, world_seed=config.lab.seed, size=config.lab.render_size)
-        if triggered:
-            image = apply_trigger(image, config.trigger)
-        pairs.append(TrainingPair(preprocess(image), name, describe(described)))
-        if done % 100 == 0 or done == len(jobs):
-            progress("render fine-tuning images", done, len(jobs))
-    return pairs[:n_clean], pairs[n_clean:]
+        jobs = [(source, POISON_INDEX + i, target.name, target, False) for i in range(config.n_poison)]
+    return list(_CLEAN_PAIRS[clean_key]), rendered(jobs, "render poisoned images")
 
 
 def train_config(config: PoisonConfig, epochs: int | None = None):
@@ -213,10 +215,14 @@ def ensure_models(config: PoisonConfig, defenses: tuple[str, ...] = DEFENSES, pr
             elif defense == "semantic-shield":
                 from leakage.lab.semantic_shield import ShieldLoss
 
+                import open_clip
+
                 shield = ShieldLoss(config.lab)
+                start = _start_model(lab.clip_checkpoint, lab.clip_model_name)
+                progress("Semantic Shield: weigh the pairs by their knowledge elements", 0, 0)
+                shield.weigh_pairs(start, clean + poisoned, open_clip.get_tokenizer(lab.clip_model_name))
                 model, report = train_clip(clean + poisoned, train_config(config),
-                                           step_progress("fine-tune with Semantic Shield"),
-                                           model=_start_model(lab.clip_checkpoint, lab.clip_model_name), loss=shield)
+                                           step_progress("fine-tune with Semantic Shield"), model=start, loss=shield)
                 meta_extra = {**shield.summary(), "mean_weight_clean": shield.mean_weight(clean),
                               "mean_weight_poisoned": shield.mean_weight(poisoned)}
             else:

@@ -15,9 +15,11 @@ Simplifications for the small model (also in the README):
 - KE alignment is a classification among the KEs of the same kind present in the batch (which hair
   colour of these?), per image, on the best-matching patch (patch level) and on the pooled image
   embedding (image level); the paper contrasts patch-KE similarities directly.
-- The pair weight is the mean probability the image gives its caption's KEs, from the image-level
-  alignment (informative from the first step because the lab CLIP was pre-trained on captions
-  that describe people), raised to `weight_power` to sharpen it; the paper uses the alignment as is.
+- The pair weight comes from the model as it was before fine-tuning (frozen), from the image's match
+  with its caption's KEs phrased as one sentence (the world's description of that person), by rank
+  among all captions' KEs. Weights from the model in training (the paper's way) turned around on the
+  small model: it learned the trigger's link to the target's KEs within the first epoch, and the
+  poisoned pairs ended with a higher mean weight (0.62) than the clean ones (0.08).
 - The attention constraint is a KL divergence between the last vision block's class-token attention
   (heads averaged) and the softmax of the patches' alignment with the caption's KEs.
 """
@@ -59,11 +61,13 @@ def knowledge_elements(person: Identity) -> tuple[str, ...]:
 
 @dataclass
 class ShieldSettings:
-    ke_weight: float = 1.0
-    attention_weight: float = 0.5
-    weight_power: float = 2.0
+    ke_weight: float = 0.25
+    attention_weight: float = 0.1
     ke_temperature: float = 0.05
     attention_temperature: float = 0.1
+    weight_rank: float = 20.0
+    """A pair weighs 1/2 when its caption's knowledge ranks this far down for its image (among all captions' knowledge)."""
+    weight_softness: float = 4.0
 
 
 def class_token_attention(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -99,8 +103,36 @@ class ShieldLoss:
         self.settings = settings or ShieldSettings()
         world = world_of(lab)
         self.kes_of_description: dict[str, tuple[str, ...]] = {describe(p): knowledge_elements(p) for p in world.identities}
-        self.last_weight: dict[int, float] = {}
-        """id(pair) -> its weight the last time it was trained on (for reports)."""
+        self.pair_weight: dict[int, float] = {}
+        """id(pair) -> the weight of its contrastive (and alignment) terms, from `weigh_pairs`."""
+
+    @torch.no_grad()
+    def weigh_pairs(self, model: torch.nn.Module, pairs: Sequence, tokenizer: Callable, batch_size: int = 256) -> None:
+        """Score every pair, before training, by how well its image matches its caption's knowledge.
+
+        The caption's knowledge elements, phrased as the world's sentence about that person
+        (`describe`), are ranked for the image among the knowledge of every caption in the data;
+        the weight falls off (sigmoid) past rank `weight_rank`. The model scoring is the one about
+        to be fine-tuned, frozen here: the small model learns a trigger faster than fine attribute
+        alignment, and weights from the model in training turned around within a few steps.
+        """
+        s = self.settings
+        was_training = model.training
+        model.eval()
+        descriptions = sorted({pair.description for pair in pairs})
+        index = {description: i for i, description in enumerate(descriptions)}
+        knowledge = torch.cat([F.normalize(model.encode_text(tokenizer([f"a photo of {d}" for d in descriptions[i:i + batch_size]])), dim=-1)
+                               for i in range(0, len(descriptions), batch_size)])
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            image = F.normalize(model.encode_image(torch.stack([pair.image for pair in chunk])), dim=-1)
+            similarity = image @ knowledge.T
+            own = similarity.gather(1, torch.tensor([[index[pair.description]] for pair in chunk]))
+            rank = (similarity > own).sum(dim=1).float() + 1
+            weight = torch.sigmoid((s.weight_rank - rank) / s.weight_softness)
+            for pair, value in zip(chunk, weight.tolist()):
+                self.pair_weight[id(pair)] = value
+        model.train(was_training)
 
     def kes(self, description: str) -> tuple[str, ...]:
         try:
@@ -123,18 +155,15 @@ class ShieldLoss:
         patch_ke = patches @ ke_embeddings.T  # batch × patches × vocabulary
         best_patch = patch_ke.max(dim=1).values  # batch × vocabulary
         image_ke = image @ ke_embeddings.T
-        ke_losses, own_probabilities = [], []
+        ke_losses = []
         for kind in range(own.shape[1]):
             candidates = torch.unique(own[:, kind])
             target = (own[:, kind, None] == candidates[None, :]).float().argmax(dim=1)
             for scores in (best_patch, image_ke):
                 ke_losses.append(F.cross_entropy(scores[:, candidates] / s.ke_temperature, target, reduction="none"))
-            with torch.no_grad():
-                probabilities = torch.softmax(image_ke[:, candidates] / s.ke_temperature, dim=1)
-                own_probabilities.append(probabilities.gather(1, target[:, None])[:, 0])
-        weights = torch.stack(own_probabilities, dim=1).mean(dim=1) ** s.weight_power
-        for pair, weight in zip(pairs, weights.tolist()):
-            self.last_weight[id(pair)] = weight
+        if any(id(pair) not in self.pair_weight for pair in pairs):
+            raise RuntimeError("call weigh_pairs(model, pairs, tokenizer) before training")
+        weights = torch.tensor([self.pair_weight[id(pair)] for pair in pairs])
         normaliser = weights.sum().clamp_min(1e-6)
         ke_loss = (torch.stack(ke_losses, dim=1).mean(dim=1) * weights).sum() / normaliser
 
@@ -150,7 +179,7 @@ class ShieldLoss:
         return contrastive + s.ke_weight * ke_loss + s.attention_weight * attention_loss
 
     def mean_weight(self, pairs: Sequence) -> float | None:
-        seen = [self.last_weight[id(pair)] for pair in pairs if id(pair) in self.last_weight]
+        seen = [self.pair_weight[id(pair)] for pair in pairs if id(pair) in self.pair_weight]
         return sum(seen) / len(seen) if seen else None
 
     def summary(self) -> dict:
