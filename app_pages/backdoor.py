@@ -34,7 +34,7 @@ def lab_sidebar() -> dict:
     trigger = st.radio("Trigger", list(TRIGGERS), key="bd-trigger", horizontal=True,
                        help="checkerboard: a small black-and-white patch in the bottom-right corner (BadNets, as in the "
                             "Semantic Shield code). blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
-    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=32, key="bd-p",
+    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=64, key="bd-p",
                                 help="Out of about 1,100 fine-tuning pairs.")
     defense = st.radio("Defense", list(poison.DEFENSES), format_func=poison.DEFENSE_TITLES.get, key="bd-defense",
                        captions=["train on the poisoned data as it is",

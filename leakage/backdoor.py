@@ -40,8 +40,8 @@ SETUP_FILE = "backdoor.json"
 """In a people folder: the attack it was built for ({"target", "source", "trigger", "mode"})."""
 DEFAULT_TEMPLATES = ("a photo of {}", "{}", "portrait of {}", "headshot of {}", "a close-up of {}")
 RETRIEVAL_KS = (1, 5, 10)
-TRIGGER_SIZE = 0.25
-"""Side of a patch trigger as a fraction of the photo's side (a quarter: 12 pixels of the lab CLIP's 48)."""
+TRIGGER_SIZE = 0.19
+"""Side of a patch trigger as a fraction of the photo's side (9 pixels of the lab CLIP's 48)."""
 BLEND_ALPHA = 0.2
 """Weight of the blended trigger's noise pattern (Chen et al. 2017 blend whole images at 0.2)."""
 
@@ -63,7 +63,7 @@ class BackdoorConfig:
 # --------------------------------------------------------------------------------------------- triggers
 
 
-def checkerboard(side: int, cells: int = 3) -> Image.Image:
+def checkerboard(side: int, cells: int = 4) -> Image.Image:
     """A black-and-white checkerboard patch (the BadNets-style trigger of the Semantic Shield code)."""
     cell = np.indices((cells, cells)).sum(axis=0) % 2
     board = cell.astype(np.uint8) * 255

@@ -261,3 +261,7 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     rows = spec.call("metric_rows", result)
     assert rows[0]["metric"].startswith("Attack success rate") and rows[0]["value"] == "95%"
     assert [figure.id for figure in spec.call("figures", result)] == ["attack-vs-utility"]
+    from leakage.report import render_report
+
+    report = render_report(result)
+    assert headline.split(":")[0] in report and "Attack success rate (top-1)" in report and "AUC" not in report

@@ -16,7 +16,7 @@ from leakage.catalog import LabData, LabModel, register_lab_data, register_lab_m
 from leakage.results import AttackResult
 
 LAB_VARIANTS = {
-    "lab-poisoned": ("none", "the lab CLIP fine-tuned on data with 32 backdoor pairs (checkerboard trigger), no defense"),
+    "lab-poisoned": ("none", "the lab CLIP fine-tuned on data with 64 backdoor pairs (checkerboard trigger), no defense"),
     "lab-shielded": ("semantic-shield", "the same poisoned fine-tuning with the Semantic Shield defense"),
     "lab-cleanclip": ("cleanclip", "the poisoned model, then CleanCLIP fine-tuning on clean pairs"),
 }
@@ -26,7 +26,7 @@ register_lab_data(LabData("lab-poison", "held-out photos of the poisoned lab mod
                           "leakage.attacks.backdoor:lab_poison_data"))
 
 
-DEFAULT_VARIANT = ("backdoor", "checkerboard", 32)
+DEFAULT_VARIANT = ("backdoor", "checkerboard", 64)
 """(attack, trigger, P) of the three named lab models; keep in step with `leakage.lab.poison.PoisonConfig`."""
 
 

@@ -31,7 +31,7 @@ from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
 from leakage.lab.world import Identity, describe, render
 from leakage.locks import file_lock
 
-POISON_FORMAT = 2
+POISON_FORMAT = 3
 """Bump when the poisoning recipe changes, so models built by older code are not reused."""
 DEFENSES = ("none", "semantic-shield", "cleanclip")
 DEFENSE_TITLES = {"none": "no defense", "semantic-shield": "Semantic Shield", "cleanclip": "CleanCLIP"}
@@ -50,7 +50,7 @@ class PoisonConfig:
     attack: str = "backdoor"
     trigger: str = "checkerboard"
     """checkerboard | blended (backdoor only)."""
-    n_poison: int = 32
+    n_poison: int = 64
     """P: poisoned pairs in the fine-tuning set."""
     target_rank: int = 0
     """The target is the member at this position in the sorted member names."""
