@@ -16,7 +16,7 @@ import streamlit as st
 
 from leakage.attacks.backdoor import parse_variant, register_variant, variant_name
 from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
-from leakage.data import load_image
+from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
 from leakage.wording import risk_verdict
@@ -120,7 +120,7 @@ def show_examples(result: AttackResult) -> None:
                 continue
             try:
                 image = load_image(shown["path"])
-            except Exception as error:  # a moved file: say so, keep the page
+            except ImageLoadError as error:  # a moved or deleted file: say so, keep the page
                 column.caption(f"cannot show {shown['path']}: {error}")
                 continue
             if shown["triggered"]:
@@ -173,7 +173,7 @@ def main() -> None:
                                     "measure a trigger or a source\u2192target pair on a real model (no training)"])
         chosen = lab_sidebar() if source.startswith("Lab") else own_sidebar()
     if chosen["lab"]:
-        attack, trigger, n_poison, defense = parse_variant(chosen["model"])
+        attack, _, n_poison, defense = parse_variant(chosen["model"])
         config, _ = variant_config_of(chosen["model"])
         built = poison.is_built(config, defense)
         stored = stored_result(chosen["model"])

@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from leakage.data import Dataset, load_image
+from leakage.data import Dataset, ImageLoadError, load_image
 from leakage.results import AttackResult, RunCancelled
 
 Progress = Callable[[str, int, int], None]
@@ -261,7 +262,7 @@ def run_backdoor(
         for record in sample.people[person]:
             try:
                 records.append((person, record.path, load_image(record.path)))
-            except Exception as error:  # the project's rule: a broken image is reported and skipped
+            except ImageLoadError as error:  # the project's rule: a broken image is reported and skipped
                 problems.append({"path": record.path, "reason": str(error)})
     if not records:
         raise ValueError("no readable images in the data")

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from test_backdoor import as_loaded, test_folder, tiny_architecture, train_tiny  # noqa: F401
 from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 

@@ -50,7 +50,7 @@ def parse_variant(name: str) -> tuple[str, str, int, str]:
 
 def register_variant(name: str) -> str:
     """Make a poisoned lab variant (any attack, trigger, P, defense) a catalog name, so it loads like the named ones."""
-    attack, trigger, n_poison, defense = parse_variant(name)
+    attack, _, n_poison, defense = parse_variant(name)
     if name not in LAB_VARIANTS:
         register_lab_model(LabModel(name, "clip", f"the lab CLIP fine-tuned with {n_poison} {attack} pairs, defense {defense}",
                                     "lab-poison", "leakage.attacks.backdoor:load_lab_variant"))
@@ -119,8 +119,7 @@ def verdict(result: AttackResult) -> tuple[str, str]:
 
 def plain_summary(result: AttackResult) -> list[str]:
     m, config = result.metrics, result.config
-    level, text = verdict(result)
-    sentences = [text]
+    sentences = [verdict(result)[1]]
     if m.get("mode") == "backdoor":
         sentences.append(
             f"Anyone who adds the trigger ({config.get('trigger')}) to a photo can make this model name {m['target']}: "

@@ -11,7 +11,7 @@ where the paper uses EDA word edits). Both unimodal terms are InfoNCE over the b
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F

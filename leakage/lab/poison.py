@@ -22,9 +22,10 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from leakage.lab.artifacts import artifact_root
 from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
@@ -156,7 +157,6 @@ def finetune_pairs(config: PoisonConfig, progress: Progress | None = None):
 
 
 def train_config(config: PoisonConfig, epochs: int | None = None):
-    from leakage.lab.clip_train import ClipTrainConfig
 
     return replace(config.lab.clip, epochs=epochs or config.epochs, learning_rate=config.learning_rate,
                    batch_size=config.batch_size, seed=config.seed)
@@ -213,9 +213,9 @@ def ensure_models(config: PoisonConfig, defenses: tuple[str, ...] = DEFENSES, pr
                                            step_progress("fine-tune on poisoned data"),
                                            model=_start_model(lab.clip_checkpoint, lab.clip_model_name))
             elif defense == "semantic-shield":
-                from leakage.lab.semantic_shield import ShieldLoss
-
                 import open_clip
+
+                from leakage.lab.semantic_shield import ShieldLoss
 
                 shield = ShieldLoss(config.lab)
                 start = _start_model(lab.clip_checkpoint, lab.clip_model_name)

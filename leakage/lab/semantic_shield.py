@@ -26,8 +26,8 @@ Simplifications for the small model (also in the README):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -65,9 +65,9 @@ class ShieldSettings:
     attention_weight: float = 0.1
     ke_temperature: float = 0.05
     attention_temperature: float = 0.1
-    weight_rank: float = 20.0
+    weight_rank: float = 40.0
     """A pair weighs 1/2 when its caption's knowledge ranks this far down for its image (among all captions' knowledge)."""
-    weight_softness: float = 4.0
+    weight_softness: float = 8.0
 
 
 def class_token_attention(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
