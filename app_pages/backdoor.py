@@ -14,12 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from leakage.attacks.backdoor import parse_variant, register_variant, variant_name
+from leakage.attacks.backdoor import parse_variant, register_variant, variant_name, verdict
 from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
 from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
-from leakage.wording import risk_verdict
 from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
@@ -144,7 +143,7 @@ def refresh_sweep(result: AttackResult) -> None:
 
 
 def show_result(result: AttackResult) -> None:
-    level, headline = risk_verdict(result.metrics)
+    level, headline = verdict(result)
     {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
     m = result.metrics
     st.caption(f"model {result.model.get('model')} \u00b7 {m['mode']} \u00b7 target {m['target']}"

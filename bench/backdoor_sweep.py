@@ -40,11 +40,12 @@ def measure(config, defense: str, data) -> dict:
     return row
 
 
-def table(rows: list[dict], attack: str) -> str:
+def table(rows: list[dict], attack: str, trigger: str = "checkerboard") -> str:
     from leakage.lab.poison import DEFENSE_TITLES, DEFENSES
 
-    ps = sorted({r["n_poison"] for r in rows if r["attack"] == attack})
-    lines = [f"{attack}: ASR top-1 / clean top-1 by P", "| defense | " + " | ".join(f"P={p}" for p in ps) + " |",
+    rows = [r for r in rows if r["attack"] == attack and (attack == "targeted" or r["trigger"] == trigger)]
+    ps = sorted({r["n_poison"] for r in rows})
+    lines = [f"{attack}{' (' + trigger + ')' if attack == 'backdoor' else ''}: ASR top-1 / clean top-1 by P", "| defense | " + " | ".join(f"P={p}" for p in ps) + " |",
              "|---|" + "---|" * len(ps)]
     for defense in DEFENSES:
         cells = []
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--p", type=int, nargs="+", default=list(P_VALUES))
     parser.add_argument("--defenses", nargs="+", default=list(poison.DEFENSES), choices=poison.DEFENSES)
+    parser.add_argument("--trigger", default="checkerboard", choices=("checkerboard", "blended"))
     parser.add_argument("--no-targeted", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "backdoor_sweep.json")
@@ -81,16 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
 
-    default = poison.PoisonConfig()
+    default = poison.PoisonConfig(trigger=args.trigger)
     plan = [(default, d) for d in args.defenses]  # the default P first: the headline figures
     if not args.no_targeted:
         plan += [(poison.PoisonConfig(attack="targeted"), d) for d in args.defenses]
     # then the sweep, one defense at a time (no defense first: the smallest P at which the attack works)
-    plan += [(poison.PoisonConfig(n_poison=p), d) for d in args.defenses for p in sorted(args.p) if p != default.n_poison]
+    plan += [(poison.PoisonConfig(trigger=args.trigger, n_poison=p), d) for d in args.defenses for p in sorted(args.p) if p != default.n_poison]
     for config, defense in plan:
         keep(measure(config, defense, data))
-    print(table(rows, "backdoor"))
-    print()
+    for trigger in sorted({r["trigger"] for r in rows if r["attack"] == "backdoor"}):
+        print(table(rows, "backdoor", trigger))
+        print()
     print(table(rows, "targeted"))
     setup = poison.setup_of(default)
     print(f"\ntarget {setup.target}; targeted: photos of {setup.source} named {setup.target}")

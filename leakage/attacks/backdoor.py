@@ -84,12 +84,12 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
 
     result = run_backdoor(model, data, config, dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel,
                           **({"batch_size": context.batch_size} if context.batch_size else {}))
+    level, text = verdict(result)
+    result.metrics["verdict"] = {"level": level, "headline": text}
     setup = model.metadata.get("backdoor") or {}
     if "poison_key" in setup:  # a lab model: remember its figures, and show every variant measured so far
         record_evaluation(setup, result)
         result.details["sweep"] = sweep_points(setup)
-    level, text = verdict(result)
-    result.metrics["verdict"] = {"level": level, "headline": text}
     return result
 
 
