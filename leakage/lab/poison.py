@@ -33,7 +33,8 @@ from leakage.lab.world import Identity, describe, render
 from leakage.locks import file_lock
 
 POISON_FORMAT = 3
-"""Bump when the poisoning recipe changes, so models built by older code are not reused."""
+"""Bump when the poisoning recipe or a defense's settings (`ShieldSettings`, `CleanClipLoss`) change,
+so models built by older code are not reused: the settings are not part of the config hash."""
 DEFENSES = ("none", "semantic-shield", "cleanclip")
 DEFENSE_TITLES = {"none": "no defense", "semantic-shield": "Semantic Shield", "cleanclip": "CleanCLIP"}
 ATTACKS = ("backdoor", "targeted")
