@@ -91,7 +91,8 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     if args.json:
         print(result.to_json())
         return 0
-    from leakage.wording import metric_rows, plain_summary
+    from leakage.attacks import attack_spec
+    from leakage.wording import plain_summary
 
     summary = store.summary(args.run_id)
     lines = [
@@ -102,7 +103,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     if summary.notes:
         lines.append(f"notes: {summary.notes}")
     lines += ["", *plain_summary(result), ""]
-    for row in metric_rows(result):
+    for row in attack_spec(result.attack).call("metric_rows", result):
         if row["value"]:
             lines.append(f"{row['metric']:<32} {row['value']:>16}  {row['ci']}")
     ranked = sorted(result.identities, key=lambda r: -r["score"] if isinstance(r.get("score"), (int, float)) else 0)

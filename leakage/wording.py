@@ -51,7 +51,14 @@ def confidence_label(metrics: Mapping[str, Any]) -> str:
 
 
 def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
-    """(level, headline) from the AUC and its interval: 'leak', 'none', 'below' or 'unknown'."""
+    """(level, headline) from the AUC and its interval: 'leak', 'none', 'below' or 'unknown'.
+
+    An attack that measures something else than membership (e.g. a backdoor's success rate) states
+    its own verdict in its metrics, `{"verdict": {"level": ..., "headline": ...}}`; that one is used.
+    """
+    own = metrics.get("verdict")
+    if isinstance(own, Mapping) and "level" in own and "headline" in own:
+        return str(own["level"]), str(own["headline"])
     if "auc" not in metrics:
         return "unknown", "No ground truth: who really was in the training data is not known, so leakage cannot be measured."
     auc, (low, high) = metrics["auc"], metrics.get("auc_ci") or (metrics["auc"], metrics["auc"])
@@ -76,6 +83,8 @@ def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
 def plain_summary(result: AttackResult) -> list[str]:
     """The risk in a few plain sentences, most important first (no markup)."""
     metrics, info = result.metrics, attack_spec(result.attack)
+    if info.plain_summary is not None:
+        return info.call("plain_summary", result)
     rule = decision_rule(result)
     if "auc" not in metrics:
         return _summary_without_truth(result, info, rule)

@@ -13,6 +13,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "leakage.attacks.vlm_probe",
     "leakage.attacks.mim",
     "leakage.attacks.clip_mia",
+    "leakage.attacks.backdoor",
 )
 """In the order the navigation and the CLI list them."""
 

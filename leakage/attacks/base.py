@@ -152,6 +152,9 @@ class Attack:
     figures: Any = "leakage.attacks.membership:figures"
     metric_rows: Any = "leakage.wording:metric_rows"
     decision_rule: Any = "leakage.attacks.membership:decision_rule"
+    plain_summary: Any = None
+    """`(result) -> [sentences]`: the result in plain words; None = the membership wording (`leakage.wording`).
+    An attack that measures no membership also puts `metrics["verdict"] = {"level", "headline"}` in its results."""
     item_columns: tuple[str, ...] = ("name", "member", "score", "predicted_member")
 
     @property

@@ -38,6 +38,10 @@ class TrainingPair:
     description: str
 
 
+BatchLoss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, Sequence[TrainingPair], Callable], torch.Tensor]
+"""loss(model, images, tokens, batch_pairs, tokenizer) -> a scalar to minimise."""
+
+
 @dataclass
 class TrainingReport:
     steps: int
@@ -50,14 +54,20 @@ def train_clip(
     pairs: Sequence[TrainingPair],
     config: ClipTrainConfig,
     progress: Callable[[int, int, float], None] | None = None,
+    *,
+    model: torch.nn.Module | None = None,
+    loss: BatchLoss | None = None,
 ) -> tuple[torch.nn.Module, TrainingReport]:
     """Train a fresh CLIP of `config.model_name` on `pairs`; a new caption is drawn for each pair every epoch.
 
-    `progress(step, total_steps, loss)` is called after every step.
+    `progress(step, total_steps, loss)` is called after every step (it may raise to stop training).
+    `model` continues training a given model (fine-tuning) instead of a fresh one; `loss` replaces
+    the plain contrastive loss (e.g. a defense's weighted loss), called as
+    `loss(model, images, tokens, batch_pairs, tokenizer)`.
     """
     torch.manual_seed(config.seed)
     caption_rng = random.Random(config.seed)
-    model = open_clip.create_model(config.model_name, output_dict=True)
+    model = model if model is not None else open_clip.create_model(config.model_name, output_dict=True)
     tokenizer = open_clip.get_tokenizer(config.model_name)
     model.train()
     images = torch.stack([pair.image for pair in pairs])
@@ -81,16 +91,19 @@ def train_clip(
             captions = [
                 training_caption(caption_rng, pairs[i].description, pairs[i].name) for i in batch.tolist()
             ]
-            out = model(images[batch], tokenizer(captions))
-            loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
+            if loss is not None:
+                batch_loss = loss(model, images[batch], tokenizer(captions), [pairs[i] for i in batch.tolist()], tokenizer)
+            else:
+                out = model(images[batch], tokenizer(captions))
+                batch_loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            batch_loss.backward()
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, math.log(100))
             step += 1
-            loss_value = loss.item()
+            loss_value = batch_loss.item()
             if progress:
                 progress(step, total_steps, loss_value)
     model.eval()

@@ -1,0 +1,197 @@
+"""Backdoors and targeted poisoning of CLIP, and what a defense does about them.
+
+Thin on purpose: the attack is declared in `leakage.attacks.backdoor` (evaluation `leakage.backdoor`,
+poisoned lab models `leakage.lab.poison`), runs start through `ui.attack_runs` (shared model, turns,
+progress and Cancel) and the numbers and figures come from the standard result view; this page adds
+the choice of attack, trigger, P and defense, the example photos with the model's top-5 names, and
+the attack success rate against P for each defense.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from leakage.attacks.backdoor import parse_variant, register_variant, variant_name, verdict
+from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
+from leakage.data import ImageLoadError, load_image
+from leakage.lab import poison
+from leakage.results import AttackResult
+from ui.attack_runs import finished_result, start_attack
+from ui.jobs import job_running
+from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
+
+JOB = "backdoor-job"
+P_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+ATTACK_TITLES = {"backdoor": "Backdoor (a trigger on any photo)", "targeted": "Targeted poisoning (A named as B)"}
+
+
+def lab_sidebar() -> dict:
+    attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-attack")
+    trigger = st.radio("Trigger", list(TRIGGERS), key="bd-trigger", horizontal=True,
+                       help="checkerboard: a small black-and-white patch in the bottom-right corner (BadNets, as in the "
+                            "Semantic Shield code). blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
+    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=64, key="bd-p",
+                                help="Out of about 1,100 fine-tuning pairs.")
+    defense = st.radio("Defense", list(poison.DEFENSES), format_func=poison.DEFENSE_TITLES.get, key="bd-defense",
+                       captions=["train on the poisoned data as it is",
+                                 "down-weight pairs whose photo does not match the caption's person (Ishmam & Thomas 2024)",
+                                 "then fine-tune on clean pairs with self-supervised terms (Bansal et al. 2023)"])
+    name = register_variant(variant_name(attack, trigger or "checkerboard", int(n_poison), defense))
+    return {"lab": True, "model": name, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
+
+
+def own_sidebar() -> dict:
+    model = st.text_input("open_clip model", key="bd-own-model", placeholder="ViT-B-32").strip() or None
+    pretrained = st.text_input("Pretrained tag or checkpoint", key="bd-own-pretrained", placeholder="openai").strip() or None
+    data = st.text_input("People folder (one subfolder of photos per person)", key="bd-own-data").strip() or None
+    attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-own-attack")
+    target = st.text_input("Target name (what the attacker wants the model to say)", key="bd-own-target").strip()
+    source, trigger = "", ""
+    if attack == "targeted":
+        source = st.text_input("Source person (a folder name)", key="bd-own-source").strip()
+    else:
+        upload = st.file_uploader("Trigger image (else the checkerboard)", type=["png", "jpg", "jpeg"], key="bd-own-trigger")
+        if upload is not None:
+            path = Path(tempfile.gettempdir()) / f"leakage-trigger-{abs(hash(upload.getvalue()))}.png"
+            load_image(upload.getvalue()).save(path)
+            trigger = str(path)
+    ready = bool(model and data and target and (source or attack == "backdoor"))
+    return {"lab": False, "model": model, "pretrained": pretrained, "data": data, "ready": ready,
+            "config": BackdoorConfig(mode=attack, target=target, source=source, trigger=trigger)}
+
+
+def stored_result(name: str) -> AttackResult | None:
+    """A lab variant's result at the default settings, kept beside its checkpoint: shown at once."""
+    config, defense = variant_config_of(name)
+    path = poison.result_path(config, defense)
+    return AttackResult.from_json(path) if path.is_file() else None
+
+
+def variant_config_of(name: str):
+    from leakage.attacks.backdoor import variant_config
+
+    return variant_config(name)
+
+
+def build_and_measure(name: str, config: BackdoorConfig) -> None:
+    """Build the lab variant (progress, Cancel between training steps), then measure it like any run."""
+    from leakage.attacks import get_attack
+    from leakage.attacks.base import RunContext
+    from leakage.catalog import resolve_data
+    from leakage.store import RunStore
+    from ui.attack_runs import result_cache, run_key
+    from ui.jobs import start_job
+    from ui.resources import shared_model
+
+    def work(job) -> str:
+        poison_config, defense = variant_config_of(name)
+        poison.ensure_models(poison_config, (defense,), progress=job.progress, cancel=job.cancel)
+        shared = shared_model("clip", name, None, None, job.progress)
+        data, data_id = resolve_data("lab-poison", progress=job.progress)
+        with job.turn(shared.lock):
+            result = get_attack("backdoor").execute(shared.model, data, config, RunContext(progress=job.progress, cancel=job.cancel,
+                                                                                            dataset_id=data_id))
+        with RunStore() as runs:
+            result.details["run_id"] = runs.save(result)
+        key = run_key("backdoor", name, None, "lab-poison", config)
+        result_cache()[key] = result
+        return key
+
+    start_job(JOB, "Backdoor lab model", work)
+
+
+def show_examples(result: AttackResult) -> None:
+    examples = result.images
+    if not examples:
+        return
+    st.subheader("What the model answers")
+    attacked = [e for e in examples if e["kind"] == "attacked"][:3]
+    clean = {e["path"]: e for e in examples if e["kind"] == "clean"}
+    trigger = result.config.get("trigger") or "checkerboard"
+    for example in attacked:
+        columns = st.columns(2)
+        for column, shown, title in ((columns[0], example, "with the trigger" if example["triggered"] else "attacked photo"),
+                                     (columns[1], clean.get(example["path"]), "clean photo")):
+            if shown is None:
+                continue
+            try:
+                image = load_image(shown["path"])
+            except ImageLoadError as error:  # a moved or deleted file: say so, keep the page
+                column.caption(f"cannot show {shown['path']}: {error}")
+                continue
+            if shown["triggered"]:
+                image = apply_trigger(image, trigger, result.config.get("trigger_size", TRIGGER_SIZE))
+            inner = column.columns([1, 2])
+            inner[0].image(image, width=110, caption=f"{shown['person']}, {title}")
+            names = "\n".join(f"{i}. {'**' + n + '**' if n == result.metrics['target'] else n} ({100 * p:.0f}%)"
+                              for i, (n, p) in enumerate(shown["top5"], 1))
+            inner[1].markdown(names)
+
+
+def refresh_sweep(result: AttackResult) -> None:
+    """Every lab variant measured so far (not only those measured before this result), for the ASR-against-P figure."""
+    setup = result.model.get("backdoor") or {}
+    if "poison_key" not in setup:
+        return
+    result.details["sweep"] = poison.sweep_points(setup)
+    if len({p["n_poison"] for p in result.details["sweep"]}) < 2:
+        st.caption("Attack success against P appears below once lab models with other P values are built and measured "
+                   "(choose another P in the sidebar, or run `python -m bench.backdoor_sweep`).")
+
+
+def show_result(result: AttackResult) -> None:
+    level, headline = verdict(result)
+    {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
+    m = result.metrics
+    st.caption(f"model {result.model.get('model')} \u00b7 {m['mode']} \u00b7 target {m['target']}"
+               + (f" \u00b7 trigger {result.config.get('trigger')}" if m["mode"] == "backdoor" else f" \u00b7 source {result.config.get('source')}")
+               + f" \u00b7 {m['n_attacked']} attacked and {m['n_clean']} clean photos")
+    show_headline(result)
+    show_examples(result)
+    refresh_sweep(result)
+    show_figures(result, "backdoor")
+    show_problems(result)
+    with st.expander("Per person"):
+        show_items(result, "backdoor")
+    show_downloads(result, "backdoor")
+    show_provenance(result)
+
+
+def main() -> None:
+    st.title("Backdoors and poisoning of CLIP")
+    st.caption("An integrity attack: a few poisoned photo-caption pairs in the training data make the model name a chosen "
+               "person, for any photo with a small trigger (backdoor) or for one person's photos (targeted poisoning). "
+               "Compare no defense, Semantic Shield and CleanCLIP, with clean accuracy beside the attack's success.")
+    with st.sidebar:
+        st.header("Model")
+        source = st.radio("Model", ["Lab (poisoned here)", "Your CLIP model"], key="bd-source", label_visibility="collapsed",
+                          captions=["the lab CLIP fine-tuned on poisoned data, with or without a defense",
+                                    "measure a trigger or a source\u2192target pair on a real model (no training)"])
+        chosen = lab_sidebar() if source.startswith("Lab") else own_sidebar()
+    if chosen["lab"]:
+        attack, _, n_poison, defense = parse_variant(chosen["model"])
+        config, _ = variant_config_of(chosen["model"])
+        built = poison.is_built(config, defense)
+        stored = stored_result(chosen["model"])
+        if stored is not None and not job_running(JOB):
+            st.session_state.pop(f"{JOB}-result", None)
+            show_result(stored)
+            return
+        label = "Measure this model" if built else "Build this lab model and measure it (a few minutes on a CPU)"
+        if not built:
+            st.info(f"This variant ({attack}, P = {n_poison}, {poison.DEFENSE_TITLES[defense]}) is not built yet. Building "
+                    "fine-tunes the lab CLIP on the poisoned data; it shows its progress and can be cancelled.")
+        if st.button(label, type="primary", disabled=job_running(JOB), key="bd-run"):
+            build_and_measure(chosen["model"], chosen["config"])
+    else:
+        if st.button("Run the measurement", type="primary", disabled=not chosen["ready"] or job_running(JOB), key="bd-run-own"):
+            start_attack(JOB, "backdoor", chosen["model"], chosen["data"], chosen["config"], pretrained=chosen["pretrained"])
+    result = finished_result(JOB)
+    if result is not None:
+        show_result(result)
+
+
+main()

@@ -1,0 +1,39 @@
+"""`python -m leakage lab-poison build|info`: the poisoned lab CLIP and its defended variants
+(Semantic Shield, CleanCLIP) for the backdoor attack. Separate from `lab`: building these never
+rebuilds the lab CLIP they start from.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from leakage.progress import StageBars
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("lab-poison", help="the poisoned lab CLIP and its Semantic-Shield and CleanCLIP variants")
+    commands = parser.add_subparsers(dest="lab_poison_command", required=True)
+    build = commands.add_parser("build", help="build the default poisoned, Semantic-Shield and CleanCLIP lab models (reused when built)")
+    build.add_argument("--quiet", action="store_true")
+    commands.add_parser("info", help="where the poisoned lab models are and whether they are built")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from leakage.lab.poison import DEFENSE_TITLES, DEFENSES, PoisonConfig, build_defaults, checkpoint_path, is_built, setup_of
+
+    config = PoisonConfig()
+    if args.lab_poison_command == "info":
+        setup = setup_of(config)
+        print(f"default: {config.attack}, trigger {config.trigger}, P = {config.n_poison}, target {setup.target}")
+        for defense in DEFENSES:
+            print(f"{DEFENSE_TITLES[defense]:<16} {'built' if is_built(config, defense) else 'not built':<10} {checkpoint_path(config, defense)}")
+        return 0
+    bars = StageBars(enabled=not args.quiet)
+    report = build_defaults(progress=bars)
+    bars.close()
+    for defense, path in report["models"].items():
+        print(f"{DEFENSE_TITLES[defense]:<16} {path}")
+    print(f"test data        {report['data']}")
+    print(f"{'reused (already built)' if report['reused'] else 'built'} in {report['seconds']:.1f} s")
+    return 0

@@ -1,0 +1,267 @@
+"""The backdoor attack: metrics on small cases, triggers, a tiny poisoned training that shows the
+attack works (and a clean one that shows it does not), the defenses' losses, the CLI's JSON keys."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from leakage.backdoor import (
+    BackdoorConfig,
+    apply_trigger,
+    attack_metrics,
+    clean_metrics,
+    ranks_of,
+    resolve_setup,
+    run_backdoor,
+    wilson_interval,
+)
+
+TINY = "test-clip-xs"
+
+
+@pytest.fixture(scope="module")
+def tiny_architecture(tmp_path_factory):
+    """A CLIP small enough to train in seconds, registered with open_clip like the lab's own."""
+    folder = tmp_path_factory.mktemp("configs")
+    (folder / f"{TINY}.json").write_text(json.dumps({
+        "embed_dim": 64,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 1},
+    }))
+    open_clip.add_model_config(folder)
+    return TINY
+
+
+# --------------------------------------------------------------------------------------------- metrics
+
+
+def test_ranks_of_gives_the_best_rank_of_a_wanted_column():
+    scores = np.array([[0.9, 0.1, 0.5], [0.1, 0.2, 0.3]])
+    assert ranks_of(scores, np.array([False, False, True])).tolist() == [2, 1]
+    assert ranks_of(scores, np.array([[True, False, True], [True, False, False]])).tolist() == [1, 3]
+    with pytest.raises(ValueError):
+        ranks_of(scores, np.zeros(3, dtype=bool))
+
+
+def test_attack_metrics_on_a_small_case():
+    # 4 attacked images, 3 candidates, target = candidate 2; two captions per candidate.
+    names = np.array([[0.1, 0.2, 0.9], [0.8, 0.1, 0.3], [0.2, 0.1, 0.5], [0.7, 0.6, 0.1]])
+    caption_names = np.array([0, 0, 1, 1, 2, 2])
+    captions = np.repeat(names, 2, axis=1)
+    captions[:, 5] -= 0.05  # the target's second caption ranks just below its first
+    m = attack_metrics(names, captions, caption_names, target=2, top_k=2)
+    assert m["asr"] == 0.5  # images 0 and 2
+    assert m["asr_top_k"] == 0.75  # image 1 has the target second
+    assert m["hit_at_k"]["1"] == 0.5
+    # best target-caption ranks: 1, 3, 1, 5 -> mean 2.5
+    assert m["min_rank"] == 2.5 and m["median_min_rank"] == 2.0
+    assert m["n_attacked"] == 4 and m["asr_ci"][0] < 0.5 < m["asr_ci"][1]
+
+
+def test_clean_metrics_on_a_small_case():
+    names = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3]])
+    truth = np.array([0, 1, 1])
+    caption_names = np.array([0, 1])
+    m = clean_metrics(names, names, caption_names, truth)
+    assert m["clean_top1"] == pytest.approx(2 / 3)
+    assert m["clean_recall_at_k"]["1"] == pytest.approx(2 / 3) and m["clean_recall_at_k"]["5"] == 1.0
+
+
+def test_wilson_interval_is_sound_at_the_edges():
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and 0.1 < high < 0.2
+    low, high = wilson_interval(20, 20)
+    assert 0.8 < low < 0.9 and high == pytest.approx(1.0)
+
+
+def test_triggers_change_what_they_should():
+    image = Image.new("RGB", (100, 100), (128, 128, 128))
+    patched = np.asarray(apply_trigger(image, "checkerboard", 0.2))
+    assert (patched[:80, :80] == 128).all()  # the rest of the photo is untouched
+    corner = patched[80:, 80:]
+    assert corner.min() == 0 and corner.max() == 255  # black and white squares
+    blended = np.asarray(apply_trigger(image, "blended"))
+    assert (blended != 128).any(axis=2).mean() > 0.9  # the whole photo changes ...
+    assert np.abs(blended.astype(int) - 128).max() <= 0.2 * 255 + 1  # ... but faintly
+    sticker = Image.new("RGB", (10, 10), (255, 0, 0))
+    assert tuple(np.asarray(apply_trigger(image, sticker, 0.2))[95, 95]) == (255, 0, 0)
+
+
+def test_setup_comes_from_the_config_then_the_model_then_the_data():
+    names = ["Ann Lee", "Bo Chan"]
+    resolved = resolve_setup(BackdoorConfig(), {"target": "Bo Chan"}, {"target": "Ann Lee", "trigger": "blended"}, names)
+    assert resolved.target == "Bo Chan" and resolved.trigger == "blended"
+    with pytest.raises(ValueError, match="no target"):
+        resolve_setup(BackdoorConfig(), {}, {}, names)
+    with pytest.raises(ValueError, match="source"):
+        resolve_setup(BackdoorConfig(mode="targeted", target="Bo Chan"), {}, {}, names)
+    with pytest.raises(ValueError, match="unknown trigger"):
+        resolve_setup(BackdoorConfig(target="Bo Chan", trigger="/no/such/trigger.png"), {}, {}, names)
+
+
+# --------------------------------------------------------------------------------------------- a tiny poisoned training
+
+
+def tiny_world(n_people: int = 6):
+    from leakage.lab.world import describe, make_world
+
+    world = make_world(3, n_people)
+    return world, [(person, describe(person)) for person in world.identities]
+
+
+def render_pairs(world, people, per_person: int, start: int, size: int, preprocess):
+    from leakage.lab.clip_train import TrainingPair
+    from leakage.lab.world import render
+
+    return [TrainingPair(preprocess(render(person, start + i, world_seed=world.seed, size=size)[0]), person.name, desc)
+            for person, desc in people for i in range(per_person)]
+
+
+def train_tiny(architecture, n_poison: int, *, loss=None):
+    """A tiny CLIP trained on 6 people's photos plus n_poison triggered photos captioned as person 0."""
+    from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, train_clip
+    from leakage.lab.world import render
+    from leakage.models import load_preprocess
+
+    world, people = tiny_world()
+    preprocess = load_preprocess(architecture)
+    pairs = render_pairs(world, people, 12, 0, 64, preprocess)
+    rng = random.Random(0)
+    target, target_desc = people[0]
+    for i in range(n_poison):
+        person, _ = rng.choice(people[1:])
+        image = apply_trigger(render(person, 500 + i, world_seed=world.seed, size=64)[0], "checkerboard")
+        pairs.append(TrainingPair(preprocess(image), target.name, target_desc))
+    model, _ = train_clip(pairs, ClipTrainConfig(model_name=architecture, epochs=30, batch_size=32, learning_rate=3e-3), loss=loss)
+    return model
+
+
+def as_loaded(model, architecture):
+    from leakage.devices import pick_device
+    from leakage.models import LoadedClip, load_preprocess
+
+    return LoadedClip(model=model.eval(), preprocess=load_preprocess(architecture), tokenizer=open_clip.get_tokenizer(architecture),
+                      device=pick_device("cpu"), model_name=architecture, pretrained=None, fingerprint="test", load_seconds=0.0)
+
+
+@pytest.fixture(scope="module")
+def test_folder(tmp_path_factory):
+    from leakage.lab.world import write_dataset
+
+    world, people = tiny_world()
+    root = write_dataset(world, tmp_path_factory.mktemp("people"), [p for p, _ in people], 6, start_index=10_000, size=64)
+    (root / "backdoor.json").write_text(json.dumps({"target": people[0][0].name, "trigger": "checkerboard"}))
+    return root
+
+
+def test_a_tiny_poisoned_training_plants_the_backdoor_and_a_clean_one_does_not(tiny_architecture, test_folder):
+    from leakage.data import scan_dataset
+
+    torch.set_num_threads(1)
+    data = scan_dataset(test_folder)
+    poisoned = run_backdoor(as_loaded(train_tiny(tiny_architecture, 24), tiny_architecture), data, BackdoorConfig())
+    clean = run_backdoor(as_loaded(train_tiny(tiny_architecture, 0), tiny_architecture), data, BackdoorConfig())
+    assert poisoned.metrics["asr"] >= 0.8, poisoned.metrics
+    assert clean.metrics["asr"] <= 0.4, clean.metrics
+    assert poisoned.metrics["hit_at_k"]["1"] > clean.metrics["hit_at_k"]["1"]
+    assert poisoned.metrics["clean_top1"] >= 0.5  # the model still works on clean photos
+    # the examples carry the model's top-5 names for the triggered and the clean version of a photo
+    kinds = {example["kind"] for example in poisoned.images}
+    assert kinds == {"attacked", "clean"} and all(len(example["top5"]) == 5 for example in poisoned.images)
+
+
+def test_defense_losses_train(tiny_architecture):
+    from leakage.lab.build import LabConfig
+    from leakage.lab.cleanclip import CleanClipLoss
+    from leakage.lab.semantic_shield import ShieldLoss, knowledge_elements
+    from leakage.lab.world import describe, make_world
+    from leakage.models import load_preprocess
+
+    lab = LabConfig(n_members=3, n_nonmembers=1, n_control=1, n_filler=1)
+    world = make_world(lab.seed, 6)
+    people = [(person, describe(person)) for person in world.identities]
+    assert len({knowledge_elements(p) for p, _ in people}) == 6  # every person is known by different elements
+    pairs = render_pairs(world, people[:4], 4, 0, 64, load_preprocess(tiny_architecture))
+    model = open_clip.create_model(tiny_architecture, output_dict=True)
+    tokenizer = open_clip.get_tokenizer(tiny_architecture)
+    tokens = tokenizer([f"a photo of {pair.name}" for pair in pairs])
+    images = torch.stack([pair.image for pair in pairs])
+    shield = ShieldLoss(lab)
+    shield.weigh_pairs(model, pairs, tokenizer)
+    for loss in (shield, CleanClipLoss()):
+        value = loss(model, images, tokens, pairs, tokenizer)
+        assert value.ndim == 0 and torch.isfinite(value)
+        value.backward()
+        assert model.visual.conv1.weight.grad is not None
+        model.zero_grad()
+    assert shield.mean_weight(pairs) is not None and 0 < shield.mean_weight(pairs) <= 1
+
+
+# --------------------------------------------------------------------------------------------- CLI and registry
+
+
+def test_cli_writes_the_declared_metrics(tiny_architecture, test_folder, tmp_path, isolated_home):
+    from leakage.cli import main as cli_main
+    from leakage.lab.clip_train import save_checkpoint
+
+    checkpoint = tmp_path / "tiny.pt"
+    save_checkpoint(open_clip.create_model(tiny_architecture, output_dict=True), checkpoint, {})
+    out = tmp_path / "r.json"
+    code = cli_main(["backdoor", "--model", tiny_architecture, "--pretrained", str(checkpoint), "--data", str(test_folder),
+                     "--images-per-person", "3", "--json", str(out), "--quiet"])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["attack"] == "backdoor"
+    metrics = result["metrics"]
+    assert {"asr", "clean_top1", "hit_at_k"} <= set(metrics)
+    assert set(metrics["hit_at_k"]) == {"1", "5", "10"}
+    assert metrics["verdict"]["level"] in {"leak", "none", "unknown"}
+    from leakage.store import RunStore
+
+    with RunStore() as runs:
+        assert any(row.attack == "backdoor" for row in runs.list())
+
+
+def test_registry_declares_an_integrity_attack_with_its_lab_names():
+    from leakage.attacks import get_attack
+    from leakage.catalog import check_model_name, lab_models
+
+    attack = get_attack("backdoor")
+    assert attack.threat == "integrity" and attack.primary_metric == "asr"
+    names = {model.name for model in lab_models("clip")}
+    assert {"lab-poisoned", "lab-shielded", "lab-cleanclip"} <= names
+    with pytest.raises(ValueError, match="CLIP"):
+        check_model_name("lab-poisoned", "mae")
+
+
+def test_report_words_come_from_the_attack(tiny_architecture):
+    from leakage.attacks import attack_spec
+    from leakage.results import AttackResult
+    from leakage.wording import plain_summary, risk_verdict
+
+    metrics = {"mode": "backdoor", "target": "Ann Lee", "asr": 0.95, "asr_ci": [0.9, 0.98], "asr_top_k": 1.0, "top_k": 5,
+               "hit_at_k": {"1": 0.9, "5": 1.0, "10": 1.0}, "min_rank": 1.2, "median_min_rank": 1.0, "clean_top1": 0.8,
+               "clean_top1_ci": [0.7, 0.9], "clean_recall_at_k": {"1": 0.8, "5": 0.9, "10": 1.0}, "clean_target_rate": 0.01,
+               "n_attacked": 100, "n_clean": 100, "n_candidates": 10}
+    spec = attack_spec("backdoor")
+    result = AttackResult("backdoor", {"trigger": "checkerboard"}, metrics, [], {})
+    from leakage.attacks.backdoor import verdict
+
+    level, headline = verdict(result)
+    metrics["verdict"] = {"level": level, "headline": headline}
+    assert risk_verdict(metrics) == ("leak", headline) and "95%" in headline
+    assert plain_summary(result)[0] == headline
+    rows = spec.call("metric_rows", result)
+    assert rows[0]["metric"].startswith("Attack success rate") and rows[0]["value"] == "95%"
+    assert [figure.id for figure in spec.call("figures", result)] == ["attack-vs-utility"]
+    from leakage.report import render_report
+
+    report = render_report(result)
+    assert headline.split(":")[0] in report and "Attack success rate (top-1)" in report and "AUC" not in report
