@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from leakage.attacks.backdoor import parse_variant, register_variant, variant_name, verdict
+from leakage.attacks.backdoor import ATTACK, parse_variant, register_variant, variant_name, verdict
 from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
 from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
@@ -78,7 +78,6 @@ def variant_config_of(name: str):
 
 def build_and_measure(name: str, config: BackdoorConfig) -> None:
     """Build the lab variant (progress, Cancel between training steps), then measure it like any run."""
-    from leakage.attacks import get_attack
     from leakage.attacks.base import RunContext
     from leakage.catalog import resolve_data
     from leakage.store import RunStore
@@ -92,11 +91,11 @@ def build_and_measure(name: str, config: BackdoorConfig) -> None:
         shared = shared_model("clip", name, None, None, job.progress)
         data, data_id = resolve_data("lab-poison", progress=job.progress)
         with job.turn(shared.lock):
-            result = get_attack("backdoor").execute(shared.model, data, config, RunContext(progress=job.progress, cancel=job.cancel,
+            result = ATTACK.execute(shared.model, data, config, RunContext(progress=job.progress, cancel=job.cancel,
                                                                                             dataset_id=data_id))
         with RunStore() as runs:
             result.details["run_id"] = runs.save(result)
-        key = run_key("backdoor", name, None, "lab-poison", config)
+        key = run_key(ATTACK.name, name, None, "lab-poison", config)
         result_cache()[key] = result
         return key
 
@@ -152,11 +151,11 @@ def show_result(result: AttackResult) -> None:
     show_headline(result)
     show_examples(result)
     refresh_sweep(result)
-    show_figures(result, "backdoor")
+    show_figures(result, "backdoor-result")
     show_problems(result)
     with st.expander("Per person"):
-        show_items(result, "backdoor")
-    show_downloads(result, "backdoor")
+        show_items(result, "backdoor-result")
+    show_downloads(result, "backdoor-result")
     show_provenance(result)
 
 
@@ -188,7 +187,7 @@ def main() -> None:
             build_and_measure(chosen["model"], chosen["config"])
     else:
         if st.button("Run the measurement", type="primary", disabled=not chosen["ready"] or job_running(JOB), key="bd-run-own"):
-            start_attack(JOB, "backdoor", chosen["model"], chosen["data"], chosen["config"], pretrained=chosen["pretrained"])
+            start_attack(JOB, ATTACK.name, chosen["model"], chosen["data"], chosen["config"], pretrained=chosen["pretrained"])
     result = finished_result(JOB)
     if result is not None:
         show_result(result)

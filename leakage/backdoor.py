@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,8 @@ from PIL import Image
 
 from leakage.data import Dataset, ImageLoadError, load_image
 from leakage.results import AttackResult, RunCancelled
+from leakage.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 
 TRIGGERS = ("checkerboard", "blended")
 """Built-in triggers; anything else is the path of a trigger image (pasted like the patch)."""

@@ -1,13 +1,12 @@
 """The Batch audits page end to end: a real `streamlit run` server and Chromium launch a 2-job plan
 on a Ray cluster that the server starts on this machine, and the page shows both results."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from audit_fixtures import small_lab_folder
-from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
+from test_e2e import keep_screenshot, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.e2e
@@ -48,8 +47,7 @@ def test_batch_audit_on_a_local_ray_cluster(server, page, default_lab, tmp_path:
     table.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(tmp_path / "audits.png"))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "audits.png", SCREENSHOTS / "audits.png")
+    keep_screenshot(tmp_path / "audits.png", "audits.png")
     href = link.get_attribute("href")  # a markdown link opens a new tab: follow it in this one
     assert href.startswith("runs?run=")
     page.goto(f"{server['url']}/{href}")

@@ -118,7 +118,7 @@ def tiny_world(n_people: int = 6):
 
 def render_pairs(world, people, per_person: int, start: int, size: int, preprocess):
     from leakage.lab.clip_train import TrainingPair
-    from leakage.lab.world import render
+    from leakage.lab.portraits import render
 
     return [TrainingPair(preprocess(render(person, start + i, world_seed=world.seed, size=size)[0]), person.name, desc)
             for person, desc in people for i in range(per_person)]
@@ -127,7 +127,7 @@ def render_pairs(world, people, per_person: int, start: int, size: int, preproce
 def train_tiny(architecture, n_poison: int, *, loss=None):
     """A tiny CLIP trained on 6 people's photos plus n_poison triggered photos captioned as person 0."""
     from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, train_clip
-    from leakage.lab.world import render
+    from leakage.lab.portraits import render
     from leakage.models import load_preprocess
 
     world, people = tiny_world()
@@ -153,7 +153,7 @@ def as_loaded(model, architecture):
 
 @pytest.fixture(scope="module")
 def test_folder(tmp_path_factory):
-    from leakage.lab.world import write_dataset
+    from leakage.lab.portraits import write_dataset
 
     world, people = tiny_world()
     root = write_dataset(world, tmp_path_factory.mktemp("people"), [p for p, _ in people], 6, start_index=10_000, size=64)

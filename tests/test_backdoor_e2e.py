@@ -7,12 +7,11 @@ default P); the page only reads those files. Switching the defense must change t
 success rate shown and the example predictions.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
 from test_backdoor import as_loaded, test_folder, tiny_architecture, train_tiny  # noqa: F401
-from test_e2e import SCREENSHOTS, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
+from test_e2e import keep_screenshot, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -71,5 +70,4 @@ def test_switching_the_defense_changes_the_asr_and_the_predictions(server, page,
     assert page.locator("[data-testid='stMarkdownContainer'] ol").all_inner_texts() != predictions
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "backdoor.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "backdoor.png", SCREENSHOTS / "backdoor.png")
+    keep_screenshot(tmp_path / "backdoor.png", "backdoor.png")

@@ -22,15 +22,16 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from leakage.lab.artifacts import artifact_root
 from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
-from leakage.lab.world import Identity, describe, render
+from leakage.lab.portraits import render
+from leakage.lab.world import Identity, describe
 from leakage.locks import file_lock
+from leakage.progress import Progress
 
 POISON_FORMAT = 3
 """Bump when the poisoning recipe or a defense's settings (`ShieldSettings`, `CleanClipLoss`) change,
@@ -38,7 +39,6 @@ so models built by older code are not reused: the settings are not part of the c
 DEFENSES = ("none", "semantic-shield", "cleanclip")
 DEFENSE_TITLES = {"none": "no defense", "semantic-shield": "Semantic Shield", "cleanclip": "CleanCLIP"}
 ATTACKS = ("backdoor", "targeted")
-Progress = Callable[[str, int, int], None]
 
 CLEAN_INDEX = 1_000
 POISON_INDEX = 2_000
