@@ -243,3 +243,30 @@ def _numeric(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def lab_vlm_variant_arguments(description: str, out_name: str) -> Any:
+    """The flags every lab-VLM-variant bench takes: photos per person, closed-set size, training steps, output."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images-per-person", type=int, default=4)
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--language-steps", type=int, default=None)
+    parser.add_argument("--alignment-steps", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / out_name)
+    return parser.parse_args()
+
+
+def lab_vlm_variant(config: Any, args: Any, progress: Any) -> tuple[Any, bool]:
+    """The lab VLM variant of `config` with the bench's step overrides, built when missing: (lab, was it built already)."""
+    from dataclasses import replace
+
+    from leakage.lab.vlm import ensure_lab_vlm, is_built
+
+    if args.language_steps is not None:
+        config = replace(config, language_steps=args.language_steps)
+    if args.alignment_steps is not None:
+        config = replace(config, alignment_steps=args.alignment_steps)
+    was_built = is_built(config)
+    return ensure_lab_vlm(config, progress=progress), was_built

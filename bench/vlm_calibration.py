@@ -12,17 +12,15 @@ Spearman correlation between a person's name length in tokens and their score, f
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from bench import lab_vlm_variant, lab_vlm_variant_arguments
 from bench.machine import machine_info
 from leakage.data import scan_dataset
-from leakage.lab.vlm import bpe_lab_vlm_config, ensure_lab_vlm, is_built
+from leakage.lab.vlm import bpe_lab_vlm_config
 from leakage.progress import StageBars
 from leakage.vlm import (
     DEFAULT_QUESTIONS,
@@ -34,7 +32,6 @@ from leakage.vlm import (
 )
 from leakage.vlm_calibration import SCORE_KINDS, spearman
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def length_bias(result, vlm, question: str) -> dict:
@@ -73,22 +70,10 @@ def score_spread(result) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images-per-person", type=int, default=4)
-    parser.add_argument("--candidates", type=int, default=100)
-    parser.add_argument("--language-steps", type=int, default=None)
-    parser.add_argument("--alignment-steps", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS / "vlm_calibration.json")
-    args = parser.parse_args()
+    args = lab_vlm_variant_arguments(__doc__, "vlm_calibration.json")
     started = time.perf_counter()
-    config = bpe_lab_vlm_config()
-    if args.language_steps is not None:
-        config = replace(config, language_steps=args.language_steps)
-    if args.alignment_steps is not None:
-        config = replace(config, alignment_steps=args.alignment_steps)
     bars = StageBars()
-    was_built = is_built(config)
-    lab = ensure_lab_vlm(config, progress=bars)
+    lab, was_built = lab_vlm_variant(bpe_lab_vlm_config(), args, bars)
     vlm = load_vlm(lab.model_dir, name="lab-vlm (BPE tokenizer)")
     probe_config = VLMProbeConfig(questions=DEFAULT_QUESTIONS, images_per_person=args.images_per_person, n_candidates=args.candidates)
     result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, dataset_id="lab-vlm-bpe", progress=bars)

@@ -11,22 +11,19 @@ once, and the closed-set top-1 rate and mean score.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from bench import lab_vlm_variant, lab_vlm_variant_arguments
 from bench.machine import machine_info
 from leakage.data import scan_dataset
-from leakage.lab.vlm import ensure_lab_vlm, exposure_lab_vlm_config, is_built
+from leakage.lab.vlm import exposure_lab_vlm_config
 from leakage.progress import StageBars
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_probe
 from leakage.vlm_calibration import spearman
 
-RESULTS = Path(__file__).resolve().parent / "results"
 FACE_BLUR = "blur:32"
 
 
@@ -50,22 +47,10 @@ def by_level(identities: list[dict], exposure: dict[str, int]) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images-per-person", type=int, default=4)
-    parser.add_argument("--candidates", type=int, default=100)
-    parser.add_argument("--language-steps", type=int, default=None)
-    parser.add_argument("--alignment-steps", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS / "vlm_exposure.json")
-    args = parser.parse_args()
+    args = lab_vlm_variant_arguments(__doc__, "vlm_exposure.json")
     started = time.perf_counter()
-    config = exposure_lab_vlm_config()
-    if args.language_steps is not None:
-        config = replace(config, language_steps=args.language_steps)
-    if args.alignment_steps is not None:
-        config = replace(config, alignment_steps=args.alignment_steps)
     bars = StageBars()
-    was_built = is_built(config)
-    lab = ensure_lab_vlm(config, progress=bars)
+    lab, was_built = lab_vlm_variant(exposure_lab_vlm_config(), args, bars)
     vlm = load_vlm(lab.model_dir, name="lab-vlm (exposure levels)")
     probe_config = VLMProbeConfig(
         questions=DEFAULT_QUESTIONS, anonymizations=(FACE_BLUR,), images_per_person=args.images_per_person, n_candidates=args.candidates

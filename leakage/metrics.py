@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from leakage.metrics_types import MembershipMetrics
 
 __all__ = [
     "TPR_FPR_LEVELS",
@@ -665,7 +666,7 @@ def membership_summary(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> MembershipMetrics:
     """The standard result block of a membership attack, as JSON-ready Python data.
 
     Parameters

@@ -15,8 +15,9 @@ import importlib
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
+from leakage.metrics_types import MembershipMetrics
 from leakage.progress import CancelFlag, Progress
 from leakage.results import AttackResult, RunCancelled
 
@@ -43,21 +44,6 @@ THREATS: dict[str, str] = {
     ),
     "availability": "Availability: the model stops working for its users (Jia, Liu and Gong).",
 }
-
-
-class MembershipMetrics(TypedDict, total=False):
-    """The metrics every membership-style result shares (`leakage.metrics.membership_summary`)."""
-
-    auc: float
-    auc_ci: list[float]
-    tpr_at_fpr: dict[str, float]
-    """"0.01", "0.001", "0" -> TPR at that FPR (highest ROC point with FPR <= the level)."""
-    tpr_at_fpr_ci: dict[str, list[float]]
-    n_members: int
-    n_nonmembers: int
-    roc: dict[str, list[float]]
-    bootstrap: dict[str, Any]
-    at_threshold: dict[str, float]
 
 
 @dataclass(frozen=True)
