@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from audit_fixtures import small_lab_folder
+from test_mim import tiny_lab  # noqa: F401  # a tiny lab MAE, really pre-trained (seconds)
 
 ray = pytest.importorskip("ray")
 
@@ -24,21 +25,21 @@ n_draws = 0
 
 [[job]]
 attack = "mim"
-model = "lab-mae"
-data = "lab"
+model = "{mae}"
+data = "{mae_data}"
 n_masks = [1, 2]
 """
 
 
 @pytest.fixture(scope="module")
 def lab_dirs():
-    """The lab, the control CLIP and the lab MAE, built once in the shared data home."""
+    """The lab and the control CLIP, built once in the shared data home (the MIM jobs use a tiny
+    really pre-trained MAE of test_mim.py instead of the lab MAE, minutes to build on 2 cores)."""
     from leakage.lab.build import ensure_control, ensure_lab
-    from leakage.lab.mae import ensure_lab_mae
 
     lab = ensure_lab()
     ensure_control(lab)
-    return {"LEAKAGE_LAB_DIR": str(lab.root), "LEAKAGE_LAB_MAE_DIR": str(ensure_lab_mae().root)}
+    return {"LEAKAGE_LAB_DIR": str(lab.root)}
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +76,13 @@ def comparable(summary: dict) -> list[tuple]:
             for job in summary["jobs"]]
 
 
-def test_local_and_ray_give_the_same_runs(cluster, home, people, tmp_path: Path) -> None:
+def test_local_and_ray_give_the_same_runs(cluster, home, people, tiny_lab, tmp_path: Path) -> None:
     from leakage.audit.backends import LocalBackend, RayBackend
     from leakage.audit.plan import parse_plan
     from leakage.audit.runner import run_plan
     from leakage.store import RunStore
 
-    plan = parse_plan(PLAN.format(people=people), source="same.toml")
+    plan = parse_plan(PLAN.format(people=people, mae=tiny_lab["lab"].model_dir, mae_data=tiny_lab["lab"].attack_dir), source="same.toml")
     assert len(plan.jobs) == 6
     home("local")  # separate caches: the Ray workers compute every embedding again
     local = run_plan(plan, tmp_path / "local-out", LocalBackend())
@@ -97,13 +98,13 @@ def test_local_and_ray_give_the_same_runs(cluster, home, people, tmp_path: Path)
         assert {store.get(job["run_id"]).details["audit"]["worker"].split(" pid ")[1] for job in remote["jobs"]} != {str(os.getpid())}
 
 
-def test_a_worker_killed_mid_job_is_restarted_and_the_plan_completes(cluster, home, people, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_job_is_restarted_and_the_plan_completes(cluster, home, people, tiny_lab, tmp_path: Path) -> None:
     from leakage.audit.backends import LocalBackend, RayBackend
     from leakage.audit.plan import parse_plan
     from leakage.audit.runner import run_plan
 
     home("killed")
-    plan = parse_plan(PLAN.format(people=people).split("[[job]]\nattack = \"mim\"")[0].replace('["lab", "lab-control"]', '"lab"'),
+    plan = parse_plan(PLAN.format(people=people, mae=tiny_lab["lab"].model_dir, mae_data=tiny_lab["lab"].attack_dir).split("[[job]]\nattack = \"mim\"")[0].replace('["lab", "lab-control"]', '"lab"'),
                       source="kill.toml")
     killed: list[int] = []
 
