@@ -10,6 +10,7 @@ import streamlit as st
 
 from leakage.attacks import list_attacks
 from ui.attack_page import render
+from ui.run_backend import backend_picker
 
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
 
@@ -29,4 +30,7 @@ PAGES = [
     st.Page("app_pages/audits.py", title="Batch audits", icon=":material/playlist_play:", url_path="audits"),
 ]
 
-st.navigation(PAGES).run()
+current = st.navigation(PAGES)
+if current.url_path in {attack.url_path for attack in list_attacks()}:
+    backend_picker()  # where this session's attacks run: here or on a Ray cluster
+current.run()

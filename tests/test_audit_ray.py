@@ -180,3 +180,49 @@ def plan_text_of(jobs) -> str:
 
     return "".join(f'[[job]]\nattack = "{job.attack}"\nmodel = "{job.model}"\ndata = "{job.data}"\n'
                    + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items()) for job in jobs)
+
+
+def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result(cluster, home, lab_dirs, monkeypatch) -> None:
+    """The attack pages' "Run attacks on: a Ray cluster": the page's run goes to the cluster as a one-job
+    plan and comes back into this server's run store, with the numbers of a run here."""
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.attacks import get_attack
+    from leakage.attacks.clip_mia import CLIPMIAConfig, build_lab_pairs, read_pairs
+    from leakage.catalog import resolve_model
+    from leakage.store import RunStore
+
+    home("page")
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the page loaded the model on this server")
+
+    monkeypatch.setattr("ui.attack_runs.shared_model", not_here)  # a run here would fail the page
+
+    def attack_page() -> None:
+        import streamlit as st
+
+        from ui.attack_page import render
+
+        st.session_state["run-backend"] = ""  # a Ray cluster: the one this process has joined
+        render("clip-mia")
+
+    app = AppTest.from_function(attack_page, default_timeout=120).run()
+    app.button(key="clip-mia-run").click().run()
+    deadline = time.monotonic() + 300
+    while not any(button.label == "Download result (JSON)" for button in app.get("download_button")):
+        assert time.monotonic() < deadline, "the run did not come back"
+        assert not app.exception and not app.error, [element.value for element in app.error]
+        time.sleep(0.5)
+        app.run()
+    with RunStore() as store:
+        (run,) = store.list()
+        from_ray = store.get(run.id)
+    here = get_attack("clip-mia").execute(resolve_model("lab", "clip"), read_pairs(build_lab_pairs()), CLIPMIAConfig())
+    assert from_ray.attack == "clip-mia" and from_ray.config_hash == here.config_hash
+    assert from_ray.metrics["auc"] == pytest.approx(here.metrics["auc"], abs=1e-6)
+    from ui.attack_runs import cached_result
+
+    assert cached_result(app.session_state["clip-mia-job-result"]).details["backend"] == "ray"

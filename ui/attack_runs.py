@@ -18,6 +18,7 @@ from leakage.provenance import config_hash
 from leakage.results import AttackResult
 from leakage.store import RunStore
 from ui.jobs import Job, start_job
+from ui.run_backend import ray_address
 from ui.resources import shared_model
 
 
@@ -72,6 +73,16 @@ def start_attack(
         st.session_state[f"{job_key}-result"] = key
         return
 
+    address = ray_address()
+    on_ray = address is not None and dataset is None and after is None and not options
+    if address is not None and not on_ray:
+        st.info("This run uses data held in this server's memory (or a step of its own), so it runs here, not on Ray.")
+
+    def work_on_ray(job: Job) -> str:
+        result = run_on_ray(attack.name, model, data, config, pretrained, extra_models, address, job)
+        result_cache()[key] = result
+        return key
+
     def work(job: Job) -> str:
         job.progress("loading the model", 0, 0)
         shared = shared_model(attack.model_kind, model, pretrained, None, job.progress)
@@ -94,7 +105,41 @@ def start_attack(
         result_cache()[key] = result
         return key
 
-    start_job(job_key, attack.title, work)
+    start_job(job_key, attack.title, work_on_ray if on_ray else work)
+
+
+def run_on_ray(attack: str, model: str, data: str, config: Any, pretrained: str | None, extra_models: Mapping[str, str],
+               address: str, job: Job) -> AttackResult:
+    """The run as a one-job plan on a Ray cluster (`leakage.audit`): the cluster's workers load the
+    model and compute; the result comes back into this server's run store."""
+    from leakage.audit.backends import RayBackend
+    from leakage.audit.plan import Job as PlanJob
+    from leakage.audit.plan import plan_from_jobs
+    from leakage.audit.runner import run_plan
+    from leakage.provenance import to_plain
+
+    plan = plan_from_jobs([PlanJob(attack=attack, model=model, data=data, config=to_plain(asdict(config)),
+                                   extra_models=dict(extra_models), pretrained=pretrained, name=f"{attack} from the page")],
+                          source="attack page")
+    job.progress("sending the run to the Ray cluster", 0, 0)
+
+    def update(state) -> None:
+        current = state.jobs[0]
+        job.progress(f"on Ray ({current.worker or 'starting'}): {current.stage or current.status}", current.done, current.total)
+
+    summary = run_plan(plan, None, RayBackend(address=address or None), cancel=job.cancel, on_update=update)
+    outcome = summary["jobs"][0]
+    if outcome["status"] == "cancelled" or job.cancel.is_set():
+        from leakage.results import RunCancelled
+
+        raise RunCancelled("cancelled on the Ray cluster")
+    if outcome["status"] not in ("done", "skipped") or outcome.get("run_id") is None:
+        raise RuntimeError(f"the run failed on the Ray cluster: {outcome.get('error')}")
+    with RunStore() as runs:
+        result = runs.get(outcome["run_id"])
+    result.details["run_id"] = outcome["run_id"]
+    result.details["backend"] = "ray"
+    return result
 
 
 def cached_result(key: str | None) -> AttackResult | None:
