@@ -110,7 +110,8 @@ def test_a_worker_killed_mid_job_is_restarted_and_the_plan_completes(cluster, ho
 
     def kill_first_running_worker(state) -> None:
         job = state.jobs[0]
-        if not killed and job.status == "running" and " pid " in job.worker and job.stage not in ("", "starting"):
+        # as soon as the job is on a known worker: waiting for a later stage raced a job that finished in a second
+        if not killed and job.status == "running" and " pid " in job.worker:
             pid = int(job.worker.rsplit(" pid ", 1)[1])
             assert pid != os.getpid()
             os.kill(pid, signal.SIGKILL)
