@@ -180,10 +180,6 @@ def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab
     return read(folder), (name if name in LAB_DATA else str(folder))
 
 
-def describe_models(kind: str | None = None) -> list[dict[str, str]]:
-    return [{"name": m.name, "kind": m.kind, "what": m.description, "data": m.data} for m in lab_models(kind)]
-
-
 # --------------------------------------------------------------------------- loaders of the lab's names
 
 
