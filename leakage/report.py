@@ -62,6 +62,20 @@ window.addEventListener("load", function () {
 _IDENTITY_FIRST_COLUMNS = ("name", "member", "predicted_member", "score")
 
 
+REPORT_TITLE = {"confidentiality": "What {model} leaks: {title}", "integrity": "How {model} can be manipulated: {title}"}
+NUMBERS_NOTE = {
+    "confidentiality": (
+        "The field reports membership attacks by their true positive rate (TPR, share of members found) at a low false "
+        "positive rate (FPR, share of non-members wrongly accused), because an attack that finds a few people with "
+        "certainty matters more than one that is slightly better than guessing on average (Carlini et al., "
+        "\u201cMembership Inference Attacks From First Principles\u201d, 2022)."
+    ),
+    "integrity": (
+        "An integrity attack is reported by its attack success rate (ASR, share of attacked photos named as the target) "
+        "with the model's clean accuracy beside it, because a defense that breaks the model also stops the attack."
+    ),
+}
+
 def _identity_table(result: AttackResult) -> str:
     rows = sorted(result.identities, key=lambda row: -row["score"] if isinstance(row.get("score"), (int, float)) else math.inf)
     columns = [c for c in _IDENTITY_FIRST_COLUMNS if any(c in row for row in rows)]
@@ -157,7 +171,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
     if result.problems:
         problems = f"<p class=\"note\">{len(result.problems)} input files were skipped (unreadable or unusable).</p>"
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    title = f"What {model} leaks: {info.title}"
+    title = REPORT_TITLE.get(info.threat, "{model}: {title}").format(model=model, title=info.title)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -187,10 +201,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
 
 <section id="numbers">
 <h2>The numbers</h2>
-<p class="note">The field reports membership attacks by their true positive rate (TPR, share of members found) at a
-low false positive rate (FPR, share of non-members wrongly accused), because an attack that finds a few people with
-certainty matters more than one that is slightly better than guessing on average (Carlini et al., \u201cMembership
-Inference Attacks From First Principles\u201d, 2022).</p>
+<p class="note">{esc(NUMBERS_NOTE.get(info.threat, ''))}</p>
 {_metrics_table(info.call("metric_rows", result))}
 </section>
 

@@ -265,3 +265,4 @@ def test_report_words_come_from_the_attack(tiny_architecture):
 
     report = render_report(result)
     assert headline.split(":")[0] in report and "Attack success rate (top-1)" in report and "AUC" not in report
+    assert "can be manipulated" in report and " leaks:" not in report and "non-members" not in report

@@ -52,7 +52,7 @@ def test_report_holds_the_numbers_the_plain_summary_and_provenance(result: Attac
     assert f"for {at['tp']} of {at['tp'] + at['fn']} members" in report
     assert f"wrongly accusing {at['fp']} of {at['fp'] + at['tn']} non-members" in report
     assert "a few photos and the name of a person" in report
-    assert "Confidentiality" in report
+    assert "Confidentiality" in report and " leaks: " in report and "low false positive rate" in report
     for key in ("0.01", "0.001", "0"):
         assert f"{100 * metrics['tpr_at_fpr'][key]:.1f}".rstrip("0").rstrip(".") + "%" in report
     assert result.config_hash in report and result.code_version in report
