@@ -204,6 +204,37 @@ def test_defense_losses_train(tiny_architecture):
     assert shield.mean_weight(pairs) is not None and 0 < shield.mean_weight(pairs) <= 1
 
 
+def test_a_pair_the_shield_weighs_zero_counts_neither_as_anchor_nor_as_negative(tiny_architecture):
+    from leakage.lab.build import LabConfig
+    from leakage.lab.semantic_shield import ShieldLoss, ShieldSettings
+    from leakage.lab.world import describe, make_world
+    from leakage.models import load_preprocess
+
+    lab = LabConfig(n_members=3, n_nonmembers=1, n_control=1, n_filler=1)
+    world = make_world(lab.seed, 6)
+    people = [(person, describe(person)) for person in world.identities]
+    pairs = render_pairs(world, people[:4], 2, 0, 64, load_preprocess(tiny_architecture))
+    torch.manual_seed(0)
+    model = open_clip.create_model(tiny_architecture, output_dict=True).eval()
+    tokenizer = open_clip.get_tokenizer(tiny_architecture)
+
+    def loss(shield, chosen):
+        tokens = tokenizer([f"a photo of {pair.name}" for pair in chosen])
+        with torch.no_grad():
+            return float(shield(model, torch.stack([pair.image for pair in chosen]), tokens, chosen, tokenizer))
+
+    contrastive_only = {"ke_weight": 0.0, "attention_weight": 0.0}
+    for weighted_negatives in (True, False):
+        shield = ShieldLoss(lab, ShieldSettings(weighted_negatives=weighted_negatives, **contrastive_only))
+        shield.pair_weight = {id(pair): 1.0 for pair in pairs}
+        shield.pair_weight[id(pairs[-1])] = 0.0
+        without, with_zero = loss(shield, pairs[:-1]), loss(shield, pairs)
+        if weighted_negatives:
+            assert with_zero == pytest.approx(without, abs=1e-5)
+        else:  # weighed on the anchors only, the pair still pushes the others away as a negative
+            assert abs(with_zero - without) > 1e-4
+
+
 # --------------------------------------------------------------------------------------------- CLI and registry
 
 

@@ -33,7 +33,7 @@ from leakage.lab.world import Identity, describe
 from leakage.locks import file_lock
 from leakage.progress import Progress
 
-POISON_FORMAT = 3
+POISON_FORMAT = 4
 """Bump when the poisoning recipe or a defense's settings (`ShieldSettings`, `CleanClipLoss`) change,
 so models built by older code are not reused: the settings are not part of the config hash."""
 DEFENSES = ("none", "semantic-shield", "cleanclip")
@@ -60,7 +60,7 @@ class PoisonConfig:
     """Targeted poisoning: the source person A, likewise."""
     clean_per_member: int = 8
     filler_per_person: int = 2
-    epochs: int = 5
+    epochs: int = 6
     learning_rate: float = 1e-3
     batch_size: int = 128
     seed: int = 0

@@ -22,6 +22,9 @@ Simplifications for the small model (also in the README):
   poisoned pairs ended with a higher mean weight (0.62) than the clean ones (0.08).
 - The attention constraint is a KL divergence between the last vision block's class-token attention
   (heads averaged) and the softmax of the patches' alignment with the caption's KEs.
+- A pair's weight also scales its share as a negative in the other pairs' softmax (`weighted_negatives`):
+  with weights on the anchors only, the down-weighted clean pairs still pushed their neighbours apart
+  and clean top-1 fell 0.08 below the undefended model at the weight that stops the backdoor.
 """
 
 from __future__ import annotations
@@ -65,9 +68,12 @@ class ShieldSettings:
     attention_weight: float = 0.1
     ke_temperature: float = 0.05
     attention_temperature: float = 0.1
-    weight_rank: float = 40.0
+    weight_rank: float = 20.0
     """A pair weighs 1/2 when its caption's knowledge ranks this far down for its image (among all captions' knowledge)."""
-    weight_softness: float = 8.0
+    weight_softness: float = 4.0
+    weighted_negatives: bool = True
+    """A pair weighs as a negative too (its share of the softmax denominator scales with its weight), so a
+    down-weighted poisoned pair does not still shape the space by pushing the other pairs away."""
 
 
 def class_token_attention(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -174,7 +180,13 @@ class ShieldLoss:
 
         logits = model.logit_scale.exp() * image @ text.T
         labels = torch.arange(len(pairs))
-        per_pair = (F.cross_entropy(logits, labels, reduction="none") + F.cross_entropy(logits.T, labels, reduction="none")) / 2
+        if s.weighted_negatives:
+            mass = weights.clamp_min(1e-12).log()
+            off_diagonal = 1 - torch.eye(len(pairs))
+            image_to_text, text_to_image = logits + mass[None, :] * off_diagonal, logits.T + mass[None, :] * off_diagonal
+        else:
+            image_to_text, text_to_image = logits, logits.T
+        per_pair = (F.cross_entropy(image_to_text, labels, reduction="none") + F.cross_entropy(text_to_image, labels, reduction="none")) / 2
         contrastive = (per_pair * weights).sum() / normaliser
         return contrastive + s.ke_weight * ke_loss + s.attention_weight * attention_loss
 
