@@ -297,3 +297,37 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     report = render_report(result)
     assert headline.split(":")[0] in report and "Attack success rate (top-1)" in report and "AUC" not in report
     assert "can be manipulated" in report and " leaks:" not in report and "non-members" not in report
+
+
+def test_lab_poison_list_and_clean_remove_only_what_an_older_recipe_built(tmp_path, monkeypatch, capsys):
+    from leakage.cli import main as cli_main
+    from leakage.lab import poison
+    from leakage.lab.artifacts import artifact_root
+
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    config = poison.PoisonConfig(n_poison=3)
+
+    def plant(root, key):
+        root.mkdir(parents=True)
+        (root / "none.pt").write_bytes(b"0" * 2048)
+        (root / "none.json").write_text(json.dumps({"poison": key}))
+
+    current = poison.poison_root(config)
+    older = artifact_root("lab-poison", poison.POISON_FORMAT - 1, config.setup_key())
+    plant(current, config.setup_key())
+    plant(older, config.setup_key())
+    interrupted = current.with_name("0123456789abcdef")
+    interrupted.mkdir()
+
+    assert cli_main(["lab-poison", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    state = {line.split()[0]: line.rsplit("MB", 1)[1].strip() for line in listing}
+    assert state == {current.name: "current", older.name: "stale: built by an older recipe",
+                     interrupted.name: "stale: built by an older recipe"}
+    assert any("P = 3" in line and "none" in line for line in listing)
+
+    assert cli_main(["lab-poison", "clean"]) == 0
+    assert "removed 2 of 3" in capsys.readouterr().out
+    assert current.is_dir() and (current / "none.pt").is_file() and not older.exists() and not interrupted.exists()
+    assert cli_main(["lab-poison", "clean", "--all"]) == 0
+    assert not current.exists() and poison.built_variants() == []

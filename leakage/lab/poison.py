@@ -305,6 +305,54 @@ def build_defaults(progress: Progress | None = None, cancel: Any = None) -> dict
             "seconds": time.perf_counter() - started}
 
 
+# --------------------------------------------------------------------------------------------- what is on disk
+
+
+@dataclass
+class BuiltVariant:
+    """A folder of poisoned lab models in the data home."""
+
+    root: Path
+    poison_key: dict | None
+    """The PoisonConfig it was built for (None: no readable record, e.g. an interrupted build)."""
+    defenses: list[str]
+    megabytes: float
+    current: bool
+    """Built by this code's recipe; a stale one (older `POISON_FORMAT`) is never loaded again."""
+
+
+def built_variants() -> list[BuiltVariant]:
+    """Every poisoned-lab folder in the data home, current or left behind by an older recipe."""
+    from leakage.provenance import data_home
+
+    variants = []
+    for root in sorted(path for path in (data_home() / "lab-poison").glob("*") if path.is_dir()):
+        key = None
+        for info in sorted(root.glob("*.json")):
+            try:
+                key = json.loads(info.read_text()).get("poison") or key
+            except (OSError, ValueError, AttributeError):
+                continue
+            if key:
+                break
+        defenses = [d for d in DEFENSES if (root / f"{d}.pt").is_file()]
+        size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
+        current = key is not None and artifact_root("lab-poison", POISON_FORMAT, key) == root
+        variants.append(BuiltVariant(root, key, defenses, size, current))
+    return variants
+
+
+def remove_variants(variants: list[BuiltVariant]) -> float:
+    """Delete these folders (each under its build lock, so a build in progress finishes first); MB freed."""
+    freed = 0.0
+    for variant in variants:
+        with file_lock(variant.root.with_name(variant.root.name + ".lock")):
+            shutil.rmtree(variant.root, ignore_errors=True)
+        variant.root.with_name(variant.root.name + ".lock").unlink(missing_ok=True)
+        freed += variant.megabytes
+    return freed
+
+
 # --------------------------------------------------------------------------------------------- measured figures
 
 
