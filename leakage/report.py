@@ -76,6 +76,7 @@ NUMBERS_NOTE = {
     ),
 }
 
+
 def _identity_table(result: AttackResult) -> str:
     rows = sorted(result.identities, key=lambda row: -row["score"] if isinstance(row.get("score"), (int, float)) else math.inf)
     columns = [c for c in _IDENTITY_FIRST_COLUMNS if any(c in row for row in rows)]

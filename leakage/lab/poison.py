@@ -330,7 +330,7 @@ def built_variants() -> list[BuiltVariant]:
         key = None
         for info in sorted(root.glob("*.json")):
             try:
-                key = json.loads(info.read_text()).get("poison") or key
+                key = json.loads(info.read_text()).get("poison")
             except (OSError, ValueError, AttributeError):
                 continue
             if key:

@@ -73,7 +73,8 @@ class ShieldSettings:
     weight_softness: float = 4.0
     weighted_negatives: bool = True
     """A pair weighs as a negative too (its share of the softmax denominator scales with its weight), so a
-    down-weighted poisoned pair does not still shape the space by pushing the other pairs away."""
+    down-weighted pair neither pulls nor pushes; weighted on the anchors only, down-weighted clean pairs
+    still pushed the others apart, at a cost in clean accuracy."""
 
 
 def class_token_attention(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
