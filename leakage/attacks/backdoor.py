@@ -239,7 +239,8 @@ def sweep_figure(points: list[dict]):
         figure.add_trace(go.Scatter(x=xs, y=[p["clean_top1"] for p in mine], mode="lines+markers",
                                     name=f"clean top-1, {DEFENSE_TITLES[defense]}", line={"color": colour, "dash": "dot"}))
     figure.update_layout(template="plotly_white", height=380, title="Attack success rate against P (poisoned pairs)",
-                         xaxis={"type": "log", "title": "P, poisoned pairs (log scale)"},
+                         xaxis={"type": "log", "title": "P, poisoned pairs (log scale)",
+                                "tickvals": sorted({max(p["n_poison"], 0.5) for p in points})},
                          yaxis={"range": [0, 1.02], "tickformat": ".0%"}, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return figure
 
