@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from leakage.backdoor_config import MODES, TRIGGERS
 from leakage.lab.artifacts import artifact_root
 from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
 from leakage.lab.portraits import render
@@ -38,7 +39,6 @@ POISON_FORMAT = 4
 so models built by older code are not reused: the settings are not part of the config hash."""
 DEFENSES = ("none", "semantic-shield", "cleanclip")
 DEFENSE_TITLES = {"none": "no defense", "semantic-shield": "Semantic Shield", "cleanclip": "CleanCLIP"}
-ATTACKS = ("backdoor", "targeted")
 
 CLEAN_INDEX = 1_000
 POISON_INDEX = 2_000
@@ -67,10 +67,10 @@ class PoisonConfig:
     lab: LabConfig = field(default_factory=LabConfig)
 
     def __post_init__(self) -> None:
-        if self.attack not in ATTACKS:
-            raise ValueError(f"unknown attack {self.attack!r}: {' or '.join(ATTACKS)}")
-        if self.trigger not in ("checkerboard", "blended"):
-            raise ValueError(f"unknown trigger {self.trigger!r}: checkerboard or blended")
+        if self.attack not in MODES:
+            raise ValueError(f"unknown attack {self.attack!r}: {' or '.join(MODES)}")
+        if self.trigger not in TRIGGERS:
+            raise ValueError(f"unknown trigger {self.trigger!r}: {' or '.join(TRIGGERS)}")
         if self.n_poison < 0:
             raise ValueError("n_poison must be at least 0")
 
