@@ -31,7 +31,7 @@ from leakage.lab.world import (
     _choice,
     _jitter,
     _mix,
-    _nearest,
+    nearest_colour,
     _palette_colour,
     _shade,
 )
@@ -344,7 +344,7 @@ _DYED = ("blue", "pink", "green", "purple")
 
 def _facial_hair_colour(identity: Identity) -> RGB:
     """Beards keep the natural colour when the hair on the head is dyed."""
-    if _nearest(identity.hair_rgb, HAIR_COLOURS) in _DYED:
+    if nearest_colour(identity.hair_rgb, HAIR_COLOURS) in _DYED:
         return _mix(identity.hair_rgb, (58, 40, 28), 0.8)
     return identity.hair_rgb
 

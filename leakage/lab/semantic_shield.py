@@ -36,20 +36,23 @@ import torch
 import torch.nn.functional as F
 
 from leakage.lab.build import LabConfig, world_of
-from leakage.lab.world import BACKGROUNDS, COLOURS, HAIR_COLOURS, Identity, describe
+from leakage.lab.world import (
+    BACKGROUNDS,
+    COLOURS,
+    HAIR_COLOURS,
+    Identity,
+    describe,
+    nearest_colour,
+)
 
 KE_KINDS = ("hair colour", "hairstyle", "facial hair", "glasses", "clothing", "accessory", "background")
 
 
-def _nearest(rgb, palette) -> str:
-    return min(palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(rgb, palette[name])))
-
-
 def knowledge_elements(person: Identity) -> tuple[str, ...]:
     """The person's visual knowledge elements, one phrase per kind in `KE_KINDS`."""
-    hair = _nearest(person.hair_rgb, HAIR_COLOURS)
-    clothing = _nearest(person.clothing_rgb, COLOURS)
-    background = _nearest(person.background_rgb, COLOURS)
+    hair = nearest_colour(person.hair_rgb, HAIR_COLOURS)
+    clothing = nearest_colour(person.clothing_rgb, COLOURS)
+    background = nearest_colour(person.background_rgb, COLOURS)
     assert person.background_style in BACKGROUNDS
     return (
         "a shaved head" if person.hair_style == "bald" else f"{hair} hair",
@@ -57,7 +60,7 @@ def knowledge_elements(person: Identity) -> tuple[str, ...]:
         "clean-shaven" if person.facial_hair == "none" else f"a {person.facial_hair}",
         "no glasses" if person.glasses == "none" else ("sunglasses" if person.glasses == "sunglasses" else f"{person.glasses} glasses"),
         f"a {clothing} {person.clothing_style}",
-        "no accessory" if person.accessory == "none" else f"a {_nearest(person.accessory_rgb, COLOURS)} {person.accessory}",
+        "no accessory" if person.accessory == "none" else f"a {nearest_colour(person.accessory_rgb, COLOURS)} {person.accessory}",
         f"a {background} {person.background_style} background",
     )
 

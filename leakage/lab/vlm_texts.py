@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from leakage.lab.world import ACCESSORIES, CLOTHING, COLOURS, EYE_COLOURS, FACIAL_HAIR, GLASSES, HAIR_COLOURS, HAIR_STYLES, SKIN_TONE_RAMP, Identity, describe
+from leakage.lab.world import ACCESSORIES, CLOTHING, COLOURS, EYE_COLOURS, FACIAL_HAIR, GLASSES, HAIR_COLOURS, HAIR_STYLES, SKIN_TONE_RAMP, Identity, describe, nearest_colour
 
 # --- the profile card --------------------------------------------------------------------------
 
@@ -32,10 +32,6 @@ _COLOURED_ACCESSORIES = {"beanie", "cap", "scarf", "headband"}
 def _token(phrase: str) -> str:
     """A trait value as one word ("dark brown" -> "dark-brown")."""
     return phrase.replace(" ", "-")
-
-
-def _nearest(rgb: Sequence[int], palette: dict[str, tuple[int, int, int]]) -> str:
-    return min(palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(rgb, palette[name])))
 
 
 def _skin_word(rgb: Sequence[int]) -> str:
@@ -64,20 +60,20 @@ def slot_values() -> dict[str, list[str]]:
 
 def profile(person: Identity) -> list[str]:
     """The person's card: one word per slot, in SLOTS order."""
-    accessory_colour = _token(_nearest(person.accessory_rgb, COLOURS)) if person.accessory in _COLOURED_ACCESSORIES else NONE_WORD
-    accent = _token(_nearest(person.clothing_accent_rgb, COLOURS)) if person.clothing_style in _ACCENTED_CLOTHING else NONE_WORD
+    accessory_colour = _token(nearest_colour(person.accessory_rgb, COLOURS)) if person.accessory in _COLOURED_ACCESSORIES else NONE_WORD
+    accent = _token(nearest_colour(person.clothing_accent_rgb, COLOURS)) if person.clothing_style in _ACCENTED_CLOTHING else NONE_WORD
     return [
         "woman" if person.sex == "female" else "man",
         _skin_word(person.skin_rgb),
-        _token(_nearest(person.eye_rgb, EYE_COLOURS)),
-        _token(_nearest(person.hair_rgb, HAIR_COLOURS)),
+        _token(nearest_colour(person.eye_rgb, EYE_COLOURS)),
+        _token(nearest_colour(person.hair_rgb, HAIR_COLOURS)),
         _token(person.hair_style),
         person.facial_hair,
         person.glasses,
         person.accessory,
         accessory_colour,
         _token(person.clothing_style),
-        _token(_nearest(person.clothing_rgb, COLOURS)),
+        _token(nearest_colour(person.clothing_rgb, COLOURS)),
         accent,
     ]
 

@@ -230,7 +230,8 @@ def make_world(seed: int, n_identities: int) -> World:
     return World(seed, [_make_identity(seed, i, name, sex) for i, (name, sex) in enumerate(names)])
 
 
-def _nearest(rgb: RGB, palette: Mapping[str, RGB]) -> str:
+def nearest_colour(rgb: RGB, palette: Mapping[str, RGB]) -> str:
+    """The name of the palette colour closest to `rgb` (the word a caption uses for it)."""
     return min(palette, key=lambda name: sum((a - b) ** 2 for a, b in zip(rgb, palette[name])))
 
 
@@ -241,7 +242,7 @@ def _a(phrase: str) -> str:
 
 def describe(identity: Identity) -> str:
     """A short plain-language description of a person's look, without their name."""
-    hair = _nearest(identity.hair_rgb, HAIR_COLOURS)
+    hair = nearest_colour(identity.hair_rgb, HAIR_COLOURS)
     hair_phrase = {
         "bald": "a shaved head", "buzz cut": _a(f"{hair} buzz cut"), "short": f"short {hair} hair",
         "side-parted": f"side-parted {hair} hair", "fringe": f"{hair} hair with a fringe",
@@ -254,15 +255,15 @@ def describe(identity: Identity) -> str:
         parts.append({"stubble": "stubble", "moustache": "a moustache", "goatee": "a goatee", "beard": "a beard"}[identity.facial_hair])
     if identity.glasses != "none":
         parts.append("sunglasses" if identity.glasses == "sunglasses" else f"{identity.glasses} glasses")
-    accessory = _nearest(identity.accessory_rgb, COLOURS)
+    accessory = nearest_colour(identity.accessory_rgb, COLOURS)
     if identity.accessory != "none":
         parts.append({
             "earrings": "earrings", "necklace": "a necklace", "beanie": _a(f"{accessory} beanie"),
             "cap": _a(f"{accessory} cap"), "scarf": _a(f"{accessory} scarf"), "headband": _a(f"{accessory} headband"),
         }[identity.accessory])
-    colour = _nearest(identity.clothing_rgb, COLOURS)
+    colour = nearest_colour(identity.clothing_rgb, COLOURS)
     if identity.clothing_style == "striped sweater":
-        parts.append(_a(f"{colour} and {_nearest(identity.clothing_accent_rgb, COLOURS)} striped sweater"))
+        parts.append(_a(f"{colour} and {nearest_colour(identity.clothing_accent_rgb, COLOURS)} striped sweater"))
     else:
         parts.append(_a(f"{colour} {identity.clothing_style}"))
     person = "a woman" if identity.sex == "female" else "a man"
