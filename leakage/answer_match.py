@@ -6,13 +6,23 @@ name José Álvarez). Whole words only, so "Ava" is not found in "available" nor
 "hilltop". Surnames that are also ordinary English words ("Brown", "King", "Young") count
 alone only where the answer writes them as a name: capitalised, and not as the first word of a
 sentence ("a man with brown hair" names nobody; "That is Mr Brown" names the Browns).
+
+Namesakes are not leaks: a surname alone names the person only when the answer does not name
+someone else with that surname, by another given name right before it ("Noah Williams" does not
+name Irina Williams; "Mr Williams" and "Irina M. Williams" still do) or by another candidate's
+full name anywhere in the answer. A given name is one of the name pool's (`leakage.names`), one
+of another candidate's, or any capitalised word inside a sentence that is not a title.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from leakage.names import FIRST_NAMES
 
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 """A word: letters and digits, with inner apostrophes ("O'Brien" stays one word)."""
@@ -33,7 +43,8 @@ melody autumn willow summer lily freeman booth cross good best hunt lane
 """.split())
 """Surnames and given names that are also everyday English words; see the module docstring."""
 
-TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lady", "lord", "madam", "mister"})
+TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lady", "lord", "madam", "mister", "professor",
+                    "doctor", "captain", "coach", "president", "senator", "judge", "officer", "agent"})
 
 
 def fold(text: str) -> str:
@@ -64,13 +75,23 @@ def words(text: str) -> list[Word]:
 
 def split_name(full_name: str) -> tuple[list[str], list[str]]:
     """(given names, surname) as folded words; particles stay with the surname ("de Vries", "van Dijk")."""
+    given, surname = _split(full_name)
+    return list(given), list(surname)
+
+
+@lru_cache(maxsize=65536)
+def _split(full_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     parts = [fold(match.group()) for match in _WORD.finditer(full_name)]
     if len(parts) < 2:
-        return [], parts
+        return (), tuple(parts)
     start = len(parts) - 1
     while start > 1 and parts[start - 1] in SURNAME_PARTICLES:
         start -= 1
-    return parts[:start], parts[start:]
+    return tuple(parts[:start]), tuple(parts[start:])
+
+
+GIVEN_NAMES = frozenset(fold(name) for names in FIRST_NAMES.values() for name in names)
+"""Folded given names of the name pool: a word known to be someone's given name."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +116,33 @@ def _written_as_name(answer: list[Word], index: int) -> bool:
     return not word.sentence_start or (index > 0 and answer[index - 1].folded in TITLES)
 
 
-def match_name(answer: str, full_name: str) -> NameMatch | None:
-    """The first place where `answer` names `full_name` (full name preferred), or None."""
+def _names_a_namesake(answer: list[Word], given: list[str], surname: list[str], others: Iterable[str]) -> bool:
+    """Whether the answer names someone else with this surname: another candidate's full name, or
+    another given name right before the surname (initials skipped: "Irina M. Williams" is hers)."""
+    namesakes = [list(g) + list(s) for g, s in map(_split, others) if list(s) == surname and g and list(g) != given]
+    if any(_find(name, answer) for name in namesakes):
+        return True
+    their_given = {part for name in namesakes for part in name[: -len(surname)]}
+    for index in _find(surname, answer):
+        before = index - 1
+        while before >= 0 and len(answer[before].folded) == 1:
+            before -= 1
+        if before < 0:
+            continue
+        word = answer[before]
+        if word.folded in given or word.folded in TITLES or word.folded in SURNAME_PARTICLES:
+            continue
+        if word.folded in GIVEN_NAMES or word.folded in their_given or (word.capitalised and not word.sentence_start):
+            return True
+    return False
+
+
+def match_name(answer: str, full_name: str, others: Iterable[str] = ()) -> NameMatch | None:
+    """The first place where `answer` names `full_name` (full name preferred), or None.
+
+    `others`: the other candidates' names, so that a surname alone is not credited when the answer
+    gives another candidate's full name with it (given names in the name pool are known anyway).
+    """
     answer_words = words(answer)
     given, surname = split_name(full_name)
     full = given + surname
@@ -105,7 +151,10 @@ def match_name(answer: str, full_name: str) -> NameMatch | None:
     for kind, sequence, ordinary in (("full", full, ordinary_full), ("surname", surname, ordinary_surname)):
         if kind == "surname" and not given:
             continue  # a one-word name was already looked for as "full"
-        for index in _find(sequence, answer_words):
+        found = _find(sequence, answer_words)
+        if kind == "surname" and found and _names_a_namesake(answer_words, given, surname, others):
+            return None  # the surname belongs to someone else the answer names
+        for index in found:
             # For an ordinary word, the last word of the match must be written as a name.
             last = index + len(sequence) - 1
             if ordinary and not _written_as_name(answer_words, last if kind == "surname" else index + len(given)):
@@ -114,5 +163,5 @@ def match_name(answer: str, full_name: str) -> NameMatch | None:
     return None
 
 
-def names_person(answer: str, full_name: str) -> bool:
-    return match_name(answer, full_name) is not None
+def names_person(answer: str, full_name: str, others: Iterable[str] = ()) -> bool:
+    return match_name(answer, full_name, others) is not None

@@ -78,6 +78,27 @@ def test_answers_that_do_not_name_the_person(answer, name):
     assert not names_person(answer, name)
 
 
+@pytest.mark.parametrize(
+    ("answer", "name", "others", "kind"),
+    [
+        ("Noah Williams", "Irina Williams", (), None),  # a namesake is someone else
+        ("This is Noah Williams.", "Irina Williams", (), None),
+        ("Williams, or maybe Noah Williams", "Irina Williams", (), None),  # the answer names another Williams
+        ("It is Zork Williams", "Irina Williams", (), None),  # an unknown given name, written as one
+        ("Zork Williams", "Irina Williams", ("Zork Williams",), None),  # another candidate's full name
+        ("Zork Williams", "Irina Williams", (), "surname"),  # sentence-initial and in no name list: not known to be a name
+        ("Williams", "Irina Williams", ("Noah Williams",), "surname"),
+        ("That is Mr Williams", "Irina Williams", ("Noah Williams",), "surname"),  # a title is not a given name
+        ("Irina M. Williams", "Irina Williams", (), "surname"),  # her own given name, an initial between
+        ("Irina Williams, not Noah Williams", "Irina Williams", (), "full"),  # a full name is always hers
+        ("Noah de Vries", "Emma de Vries", (), None),
+    ],
+)
+def test_namesakes_are_not_the_person(answer, name, others, kind):
+    match = match_name(answer, name, others)
+    assert (match and match.kind) == kind
+
+
 def test_split_name_keeps_particles_with_the_surname():
     assert split_name("Emma de Vries") == (["emma"], ["de", "vries"])
     assert split_name("Mary Ann Smith") == (["mary", "ann"], ["smith"])
@@ -258,6 +279,12 @@ def test_probe_result_rates_and_closed_set(trained, probe_data):
     assert set(rows["Irina Williams"]["leak_rates"]) == {"none", "mask@image", "blur:4"}
     leaked = [row for row in result.images if row["setting"] == "none" and row["answers"][0]["names_person"]]
     assert leaked and leaked[0]["answers"][0]["match"]["kind"] == "full"
+    # Full-name and surname-only hits are reported apart, and add up to the leak rate.
+    assert rates["none"]["members_full_name"] == 1.0 and rates["none"]["members_surname_only"] == 0.0
+    for label, entry in rates.items():
+        if entry["members"] is not None:
+            assert entry["members_full_name"] + entry["members_surname_only"] == pytest.approx(entry["members"])
+    assert rows["Irina Williams"]["leak_rates_full_name"]["none"] == 1.0
     json.loads(result.to_json())
 
 
