@@ -77,6 +77,8 @@ LAB_MODELS: dict[str, LabModel] = {
         LabModel("lab-control", "clip", "the control CLIP, trained on other people only", "lab", "leakage.catalog:_lab_clip"),
         LabModel("lab-vlm", "image-text-to-text", "the lab VLM (LLaVA), which learned the members' names from text only", "lab-vlm",
                  "leakage.catalog:_lab_vlm"),
+        LabModel("lab-vlm-bpe", "image-text-to-text", "the lab VLM's recipe with a subword (BPE) tokenizer, as real VLMs have "
+                 "(names take 3 to 10 tokens; 50 members)", "lab-vlm-bpe", "leakage.catalog:_lab_vlm"),
         LabModel("lab-mae", "mae", "the lab MAE, pre-trained on the member images", "lab-mae", "leakage.catalog:_lab_mae"),
         LabModel("lab-mae-reference", "mae", "a reference MAE pre-trained on other people (per-example calibration)",
                  "lab-mae", "leakage.catalog:_lab_mae"),
@@ -91,6 +93,7 @@ LAB_DATA: dict[str, LabData] = {
         LabData("lab", "the lab's held-out photos of 100 members and 100 non-members of the lab CLIP",
                 "leakage.catalog:_lab_clip_data"),
         LabData("lab-vlm", "the lab VLM's held-out photos of its members and non-members", "leakage.catalog:_lab_vlm_data"),
+        LabData("lab-vlm-bpe", "the BPE lab VLM's held-out photos of its members and non-members", "leakage.catalog:_lab_vlm_bpe_data"),
         LabData("lab-mae", "the lab MAE's member images (the exact training files) and fresh non-member renders",
                 "leakage.catalog:_lab_mae_data"),
         LabData("lab-mae-shadow", "the shadow MAE's own members and non-members", "leakage.catalog:_lab_mae_shadow_data"),
@@ -155,11 +158,19 @@ def resolve_model(spec: str, kind: str, *, pretrained: str | None = None, device
     return _resolve(MODEL_KINDS[kind].load)(spec, pretrained, device=device)
 
 
-def data_folder(spec: str, *, default_lab: str = "lab", progress: Progress | None = None) -> Path:
-    """The folder a data spec names: a lab data set (`lab` = the attack's own, `default_lab`;
-    built on first use) or a folder given by path."""
+def lab_data_name(spec: str, model: str | None = None, default_lab: str = "lab") -> str:
+    """What `--data lab` means: the lab data set of the lab model when one is named, else the attack's own."""
+    if spec != "lab":
+        return spec
+    entry = LAB_MODELS.get(model or "")
+    return entry.data if entry is not None else default_lab
+
+
+def data_folder(spec: str, *, default_lab: str = "lab", model: str | None = None, progress: Progress | None = None) -> Path:
+    """The folder a data spec names: a lab data set (`lab` = the lab model's own, else the attack's,
+    `default_lab`; built on first use) or a folder given by path."""
     check_data_name(spec)
-    name = default_lab if spec == "lab" else spec
+    name = lab_data_name(spec, model, default_lab)
     if name in LAB_DATA:
         return Path(_resolve(LAB_DATA[name].folder)(progress=progress))
     folder = Path(spec).expanduser()
@@ -175,8 +186,8 @@ def resolve_data(spec: str, *, model: str | None = None, default_lab: str = "lab
     """A lab data name (`lab` = the attack's own lab data set, `default_lab`) or a folder, read by
     `load` (the attack's `load_data`; default: one subfolder of images per person): (data, id)."""
     read = _resolve(load) if isinstance(load, str) else load
-    folder = data_folder(spec, default_lab=default_lab, progress=progress)
-    name = default_lab if spec == "lab" else spec
+    folder = data_folder(spec, default_lab=default_lab, model=model, progress=progress)
+    name = lab_data_name(spec, model, default_lab)
     return read(folder), (name if name in LAB_DATA else str(folder))
 
 
@@ -209,10 +220,10 @@ def _load_vlm(spec: str, pretrained: str | None = None, device: str | None = Non
 
 
 def _lab_vlm(name: str, device: str | None = None, progress: Progress | None = None):
-    from leakage.lab.vlm import ensure_lab_vlm
+    from leakage.lab.vlm import LAB_VLM_MODELS, ensure_lab_vlm
     from leakage.vlm import load_vlm
 
-    lab = ensure_lab_vlm(progress=progress)
+    lab = ensure_lab_vlm(LAB_VLM_MODELS[name](), progress=progress)
     vlm = load_vlm(lab.model_dir, device=device, name=name)
     vlm.metadata["lab_vlm"] = lab.describe()
     return vlm
@@ -222,6 +233,12 @@ def _lab_vlm_data(progress: Progress | None = None) -> Path:
     from leakage.lab.vlm import ensure_lab_vlm
 
     return ensure_lab_vlm(progress=progress).attack_dir
+
+
+def _lab_vlm_bpe_data(progress: Progress | None = None) -> Path:
+    from leakage.lab.vlm import bpe_lab_vlm_config, ensure_lab_vlm
+
+    return ensure_lab_vlm(bpe_lab_vlm_config(), progress=progress).attack_dir
 
 
 def _load_mae(spec: str, pretrained: str | None = None, device: str | None = None):
