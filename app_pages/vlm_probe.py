@@ -28,6 +28,7 @@ from leakage.vlm_views import (
     summary_lines,
 )
 from ui.attack_runs import finished_result, start_attack
+from ui import vlm_controls
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
 
@@ -35,6 +36,7 @@ JOB = "vlm-job"
 
 MODEL_SOURCES = {
     "Lab VLM": "a small LLaVA trained here (built on first use, a few minutes)",
+    "Lab VLM, BPE tokenizer": "the same recipe with subword tokens, as real VLMs have",
     "Local folder": "a folder written by save_pretrained",
     "Hub id": "e.g. HuggingFaceTB/SmolVLM-256M-Instruct (weights in the local cache, or downloads allowed)",
 }
@@ -44,8 +46,8 @@ BLOCK_SIZES = [2, 4, 6, 8, 12, 16, 24, 32]
 
 def model_picker() -> str | None:
     source = st.radio("Model", list(MODEL_SOURCES), horizontal=True, key="vlm-source", captions=list(MODEL_SOURCES.values()))
-    if source == "Lab VLM":
-        return "lab-vlm"
+    if source.startswith("Lab VLM"):
+        return "lab-vlm-bpe" if "BPE" in source else "lab-vlm"
     placeholder = "/models/smolvlm-256m" if source == "Local folder" else "HuggingFaceTB/SmolVLM-256M-Instruct"
     return st.text_input(f"Model: {source.lower()}", key="vlm-spec", placeholder=placeholder).strip() or None
 
@@ -87,13 +89,15 @@ def settings() -> dict:
         closed_set = st.checkbox("Closed-set scores (ROC)", value=True, key="vlm-closed",
                                  help="How likely the model finds it to answer with the person's name rather than with other names.")
         candidates = st.slider("Names in each closed set", 2, 200, 50, key="vlm-candidates", disabled=not closed_set)
+        controls = st.checkbox("Controls: whole image masked, mismatched photos", value=True, key="vlm-controls", disabled=not closed_set,
+                               help="Scores the closed set twice more, so the table shows which scores fall to chance without the photo.")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="vlm-seed")
         keep = st.checkbox("Keep this run in the run store", value=True, key="vlm-keep")
     config = None
     error = None
     try:
         config = VLMProbeConfig(questions=questions or DEFAULT_QUESTIONS, anonymizations=tuple(labels), images_per_person=int(images_per_person),
-                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed))
+                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed), controls=controls and closed_set)
     except ValueError as problem:
         error = str(problem)
     return {"model": model, "data": data, "config": config, "error": error, "keep": keep}
@@ -113,8 +117,9 @@ def show_metrics(result: AttackResult) -> None:
         if result.config.get("closed_set"):
             st.info("No ground truth with both members and non-members: no ROC (leak rates and scores are in the table).")
         return
-    st.subheader("Closed set: the name's likelihood as a membership score")
+    st.subheader("Closed set: what the photo reveals about the name")
     show_headline(result)
+    vlm_controls.show(result)
     show_figures(result, "vlm-result")
 
 
@@ -170,7 +175,8 @@ def show_design() -> None:
         st.markdown(
             "**Scoring.** An answer *names* the person when it contains their full name or their surname as whole "
             "words, ignoring case, accents and punctuation; surnames that are ordinary words (Brown, King) count "
-            "only when written as a name. The *leak rate* is the share of a person's answers that name them, "
+            "only when written as a name, and a surname alone does not count when the answer names someone else with it "
+            "(\u201cNoah Williams\u201d does not name Irina Williams). The *leak rate* is the share of a person's answers that name them, "
             "averaged over members and over non-members."
         )
         st.markdown(notes["probe_deviations"] + " " + detector_note())
@@ -185,7 +191,7 @@ def main() -> None:
     if chosen["error"]:
         st.error(chosen["error"])
     ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
-    if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
+    if chosen["model"] in lab_vlm.LAB_VLM_MODELS and not lab_vlm.is_built(lab_vlm.LAB_VLM_MODELS[chosen["model"]]()):
         st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
     if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
         start_probe(chosen)

@@ -39,7 +39,20 @@ from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import membership_summary, threshold_metrics
 from leakage.names import sample_distractors
 from leakage.results import AttackResult, RunCancelled
-from leakage.vlm_calibration import ClosedSetScorer, check_score_kind, person_scores, score_metrics
+from leakage.vlm_calibration import (
+    DEFAULT_SCORE_KIND,
+    MIN_REFERENCE_PHOTOS,
+    REFERENCE_PHOTOS,
+    ClosedSetScorer,
+    ImageScores,
+    check_score_kind,
+    condition_entries,
+    fewest_reference_photos,
+    name_references,
+    person_scores,
+    reference_people,
+    score_metrics,
+)
 from leakage.vlm_families import Family, family_of, family_of_processor
 from leakage.progress import CancelFlag, Progress
 
@@ -50,6 +63,8 @@ DEFAULT_QUESTIONS: tuple[str, ...] = (
     "Tell me the name of this person.",
 )
 """Open, direct, context-priming and imperative phrasings; editable in the CLI and the page."""
+MASKED = Anonymization("mask", 0, "image")
+"""The masked-image control: the whole image one solid colour, nothing of the person left."""
 
 
 
@@ -329,6 +344,14 @@ _CACHE_FALLBACK: set[str] = set()
 """Model types for which continuing from a cached prompt failed once: they use full sequences."""
 
 
+def scored_answer_ids(vlm: LoadedVLM, question: str, answers: Sequence[str]) -> list[list[int]]:
+    """The tokens of each answer that `answer_logprobs` scores: after the family's prompt, what its
+    processor appends, and its separator (so per-token means divide by exactly these counts)."""
+    prompt = build_prompt(vlm.processor, question, vlm.family)
+    separator = answer_separator(vlm.processor, question, vlm.family)
+    return [answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator) for answer in answers]
+
+
 @torch.inference_mode()
 def answer_logprobs(
     vlm: LoadedVLM, image: Image.Image, question: str, answers: Sequence[str], batch_size: int = 64, use_cache: bool = True
@@ -340,8 +363,7 @@ def answer_logprobs(
     equal, within 1e-4, a plain one-answer-at-a-time forward pass (tests/test_vlm_families.py).
     """
     prompt = build_prompt(vlm.processor, question, vlm.family)
-    separator = answer_separator(vlm.processor, question, vlm.family)
-    answer_ids = [answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator) for answer in answers]
+    answer_ids = scored_answer_ids(vlm, question, answers)
     model_type = getattr(vlm.model.config, "model_type", "")
     if use_cache and vlm.family.cached_scoring and model_type not in _CACHE_FALLBACK:
         try:
@@ -422,17 +444,22 @@ class VLMProbeConfig:
     n_candidates: int = 100
     """Names each image is scored against in the closed set: the person's and others (people under
     test first, then made-up distractors)."""
-    closed_set_questions: int = 1
-    """The closed set uses the first this many questions (each costs n_candidates scored answers)."""
+    closed_set_questions: int = 0
+    """The closed set uses the first this many questions, 0 = all of them (each costs n_candidates
+    scored answers per image); every score is averaged over them."""
     closed_set_all_settings: bool = False
     """Closed-set scores under every anonymization setting, not only on the original images."""
+    controls: bool = False
+    """Also score the closed set on the controls: the whole image masked (the `mask@image` setting,
+    added when missing) and mismatched photos (each person's names on another person's photos).
+    A score that measures the photo falls to chance on both; costs about three times the closed set."""
     answer_template: str = "{}"
     """The answer whose likelihood is scored, {} = the name (e.g. "This is {}.")."""
     face_detector: str = "auto"
     seed: int = 0
-    closed_set_score: str = "calibrated"
-    """The headline closed-set score (leakage.vlm_calibration): "calibrated" (what the image adds
-    to the name's likelihood, against a blank grey image), "raw" or "per_token"; all three are kept."""
+    closed_set_score: str = DEFAULT_SCORE_KIND
+    """The headline closed-set score (leakage.vlm_calibration.SCORE_KINDS): by default the one the
+    controls chose; every kind is computed and kept."""
 
     def __post_init__(self) -> None:
         if not self.questions or any(not q.strip() for q in self.questions):
@@ -448,7 +475,15 @@ class VLMProbeConfig:
 
     @property
     def settings(self) -> list[Anonymization]:
-        return parse_settings(self.anonymizations)
+        """The anonymization settings probed; with controls, the whole-image mask is among them."""
+        settings = parse_settings(self.anonymizations)
+        if self.controls and self.closed_set and MASKED not in settings:
+            settings.append(MASKED)
+        return settings
+
+    @property
+    def closed_set_question_list(self) -> tuple[str, ...]:
+        return self.questions if self.closed_set_questions <= 0 else self.questions[: self.closed_set_questions]
 
 
 @dataclass(frozen=True)
@@ -485,6 +520,12 @@ def probe_images(data: Dataset | Sequence[ProbeImage], k: int, seed: int) -> tup
     return chosen, []
 
 
+def candidate_pool(people: Sequence[str], n_candidates: int, seed: int) -> list[str]:
+    """Every name a closed set can hold: the people under test, then made-up distractors up to n_candidates."""
+    people = sorted(people)
+    return people + sample_distractors(max(0, n_candidates - len(people)), seed, exclude=people)
+
+
 def candidate_sets(people: Sequence[str], n_candidates: int, seed: int) -> dict[str, list[str]]:
     """Each person's closed set: their name and n_candidates - 1 others, in a seeded order.
 
@@ -492,7 +533,7 @@ def candidate_sets(people: Sequence[str], n_candidates: int, seed: int) -> dict[
     more people than the closed set holds, each person gets a seeded sample of the others.
     """
     people = sorted(people)
-    pool = list(people) + sample_distractors(max(0, n_candidates - len(people)), seed, exclude=people)
+    pool = candidate_pool(people, n_candidates, seed)
     sets = {}
     for person in people:
         others = [name for name in pool if name != person]
@@ -503,6 +544,33 @@ def candidate_sets(people: Sequence[str], n_candidates: int, seed: int) -> dict[
         rng.shuffle(names)
         sets[person] = names
     return sets
+
+
+def mismatch_partners(people: Sequence[str], seed: int) -> dict[str, str]:
+    """Whose photos each person's name is scored on in the mismatched-photo control: the next person
+    in a seeded cycle (nobody gets their own); empty with fewer than two people."""
+    order = sorted(people)
+    if len(order) < 2:
+        return {}
+    random.Random(f"{seed}/mismatched").shuffle(order)
+    return {person: order[(i + 1) % len(order)] for i, person in enumerate(order)}
+
+
+def _fixed_references(scorer: ClosedSetScorer, names: Sequence[str], config: VLMProbeConfig, settings: Sequence[Anonymization],
+                      scored_settings: Sequence[int], progress: Progress, cancel: CancelFlag | None) -> dict[int, dict]:
+    """Per scored setting, every candidate name's scores under the fixed reference photos (anonymized alike)."""
+    answers = [config.answer_template.format(name) for name in names]
+    photos = reference_people(REFERENCE_PHOTOS)
+    out = {}
+    for step, s in enumerate(scored_settings):
+        scored = []
+        for done, (photo, box) in enumerate(photos, 1):
+            if cancel is not None and cancel.is_set():
+                raise RunCancelled("VLM probe cancelled")
+            scored.append(scorer.score(anonymize(photo, settings[s], [box]), answers, "", names))
+            progress("reference photos", step * len(photos) + done, len(photos) * len(scored_settings))
+        out[s] = name_references(scored)
+    return out
 
 
 def _load(image: ProbeImage) -> Image.Image:
@@ -578,25 +646,56 @@ def run_vlm_probe(
         progress("ask the model", min(start + runtime.batch_size, len(jobs)), len(jobs))
     timing["generation_seconds"] = time.perf_counter() - tick
 
-    # Closed set: log-likelihood of each candidate name as the answer.
+    # Closed set: log-likelihood of each candidate name as the answer, under each image.
     tick = time.perf_counter()
     closed: dict[tuple[int, int], dict[str, Any]] = {}
+    mismatched: dict[tuple[str, int], dict[str, Any]] = {}
+    partners: dict[str, str] = {}
+    reference_note: dict[str, Any] = {}
     if config.closed_set:
         sets = candidate_sets(people, config.n_candidates, config.seed)
-        scored_settings = range(len(settings)) if config.closed_set_all_settings else [0]
-        questions = config.questions[: max(1, config.closed_set_questions)]
+        masked = [s for s, setting in enumerate(settings) if setting == MASKED and config.controls]
+        scored_settings = list(range(len(settings))) if config.closed_set_all_settings else sorted({0, *masked})
         keys = [(i, s) for i in range(len(loaded)) for s in scored_settings if probed(i, s)]
-        scorer = ClosedSetScorer(vlm, questions, runtime.candidate_batch_size)
-        for done, (i, s) in enumerate(keys, 1):
+        if config.controls:
+            partners = mismatch_partners(people, config.seed)
+        # Mismatched control: each person's closed set on the original photos of their partner.
+        swaps = [(person, i) for person, partner in partners.items() for i, (item, _, _) in enumerate(loaded) if item.person == partner]
+        scorer = ClosedSetScorer(vlm, config.closed_set_question_list, runtime.candidate_batch_size)
+
+        def closed_set_of(image: Image.Image, person: str) -> ImageScores:
+            names = sets[person]
+            return scorer.score(image, [config.answer_template.format(name) for name in names], person, names)
+
+        arrays: dict[tuple[int, int], ImageScores] = {}
+        swapped: dict[tuple[str, int], ImageScores] = {}
+        total = len(keys) + len(swaps)
+        for done, key in enumerate(keys + swaps, 1):
             if cancel is not None and cancel.is_set():
                 raise RunCancelled("VLM probe cancelled")
-            person = loaded[i][0].person
-            # Raw, per-token and calibrated scores; the headline kind's fields stay at the top level.
-            closed[(i, s)] = scorer.entry(variant(i, s), sets[person], person, config.answer_template, config.closed_set_score)
-            progress("closed-set scores", done, len(keys))
+            if isinstance(key[0], str):
+                swapped[key] = closed_set_of(variant(key[1], 0), key[0])
+            else:
+                arrays[key] = closed_set_of(variant(*key), loaded[key[0]][0].person)
+            progress("closed-set scores", done, total)
+        # The z-score's reference: the run's other people, unless some name has too few of them.
+        fewest = fewest_reference_photos([arrays[key] for key in keys if key[1] == 0])
+        fixed = None
+        if fewest < MIN_REFERENCE_PHOTOS:
+            fixed = _fixed_references(scorer, sorted({name for names in sets.values() for name in names}), config, settings,
+                                      scored_settings, progress, cancel)
+        reference_note = {"source": "fixed reference set" if fixed else "run", "fewest_photos_in_run": fewest,
+                          **({"photos": REFERENCE_PHOTOS} if fixed else {})}
+        for s in scored_settings:
+            group = {key: arrays[key] for key in keys if key[1] == s}
+            closed.update(condition_entries(group, fixed[s] if fixed else name_references(list(group.values())), config.closed_set_score))
+        if swapped:
+            mismatched = condition_entries(swapped, fixed[0] if fixed else name_references(list(swapped.values())), config.closed_set_score)
     timing["closed_set_seconds"] = time.perf_counter() - tick
 
-    result = _assemble(loaded, settings, config, answers, closed, members, occurrences)
+    result = _assemble(loaded, settings, config, answers, closed, members, occurrences, mismatched=mismatched, partners=partners)
+    if reference_note:
+        result["metrics"]["identity_reference"] = reference_note
     timing["total_seconds"] = time.perf_counter() - started
     timing["answers_per_second"] = len(jobs) / max(timing["generation_seconds"], 1e-9)
     return AttackResult(
@@ -614,6 +713,14 @@ def run_vlm_probe(
     )
 
 
+MATCH_KINDS = (("full", "full_name"), ("surname", "surname_only"))
+"""How an answer names the person, and the key its hit rate is reported under."""
+
+
+def _rate(flags: Sequence[Any], kind: str | None = None) -> float:
+    return float(np.mean([flag is not None if kind is None else flag == kind for flag in flags]))
+
+
 def _assemble(
     loaded: Sequence[tuple[ProbeImage, Image.Image, FaceBoxes]],
     settings: Sequence[Anonymization],
@@ -622,13 +729,19 @@ def _assemble(
     closed: Mapping[tuple[int, int], Mapping[str, Any]],
     members: Mapping[str, bool] | None,
     occurrences: Mapping[str, int] | None,
+    *,
+    mismatched: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
+    partners: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Per-image rows, per-identity rows and the metrics block from the raw answers and scores."""
     image_rows = []
-    hits: dict[tuple[str, int], list[bool]] = {}  # (person, setting) -> one flag per answer
+    hits: dict[tuple[str, int], list[str | None]] = {}  # (person, setting) -> how each answer names them (None: not)
     closed_by_person: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
     missing = {s: 0 for s in range(len(settings))}
     question_hits: list[list[bool]] = [[] for _ in config.questions]  # on the first setting (the original images)
+    people = sorted({item.person for item, _, _ in loaded})
+    # Everyone an answer could name instead: the run's people and the closed sets' distractors.
+    others = candidate_pool(people, config.n_candidates, config.seed) if config.closed_set else people
     for i, (item, _, boxes) in enumerate(loaded):
         for s, setting in enumerate(settings):
             if setting.needs_faces and not boxes.found:
@@ -637,8 +750,8 @@ def _assemble(
             row_answers = []
             for q, question in enumerate(config.questions):
                 text = answers[(i, s, q)]
-                match = match_name(text, item.person)
-                hits.setdefault((item.person, s), []).append(match is not None)
+                match = match_name(text, item.person, others)
+                hits.setdefault((item.person, s), []).append(None if match is None else match.kind)
                 if s == 0:
                     question_hits[q].append(match is not None)
                 row_answers.append({
@@ -660,17 +773,19 @@ def _assemble(
                 closed_by_person.setdefault((item.person, s), []).append(closed[(i, s)])
             image_rows.append(row)
 
-    people = sorted({item.person for item, _, _ in loaded})
     identities = []
     for person in people:
-        rates = {settings[s].label: float(np.mean(hits[(person, s)])) for s in range(len(settings)) if (person, s) in hits}
-        row: dict[str, Any] = {"name": person, "leak_rates": rates}
+        labels_hit = [(settings[s].label, hits[(person, s)]) for s in range(len(settings)) if (person, s) in hits]
+        row: dict[str, Any] = {"name": person, "leak_rates": {label: _rate(flags) for label, flags in labels_hit}}
+        for kind, key in MATCH_KINDS:
+            row[f"leak_rates_{key}"] = {label: _rate(flags, kind) for label, flags in labels_hit}
+        rates = row["leak_rates"]
         if settings[0].label in rates:
             row["leak_rate"] = rates[settings[0].label]
             row["named"] = rates[settings[0].label] > 0
         scores = closed_by_person.get((person, 0))
         if scores:
-            row["score"] = float(np.mean([entry["true_log_posterior"] for entry in scores]))
+            row["score"] = float(np.mean([entry["value"] for entry in scores]))
             row["closed_set_top1"] = float(np.mean([entry["rank"] == 1 for entry in scores]))
             row["closed_set_rank"] = float(np.median([entry["rank"] for entry in scores]))
             row["scores"] = person_scores(scores)
@@ -685,6 +800,7 @@ def _assemble(
         "n_images": len(loaded),
         "n_answers": len(answers),
         "n_questions": len(config.questions),
+        "n_closed_set_questions": len(config.closed_set_question_list) if config.closed_set else 0,
         "leak_rates": {},
     }
     groups = {"all": identities}
@@ -697,6 +813,9 @@ def _assemble(
             values = [row["leak_rates"][setting.label] for row in rows if setting.label in row["leak_rates"]]
             entry[group] = float(np.mean(values)) if values else None
             entry[f"{group}_people_named"] = float(np.mean([v > 0 for v in values])) if values else None
+            for _, key in MATCH_KINDS:
+                by_kind = [row[f"leak_rates_{key}"][setting.label] for row in rows if setting.label in row["leak_rates"]]
+                entry[f"{group}_{key}"] = float(np.mean(by_kind)) if by_kind else None
         scored = [(row["name"], closed_by_person.get((row["name"], s))) for row in identities]
         if any(entries for _, entries in scored):
             entry["closed_set_top1"] = float(np.mean([e["rank"] == 1 for _, entries in scored if entries for e in entries]))
@@ -713,17 +832,58 @@ def _assemble(
             metrics["by_score"] = score_metrics(labels, truth, config.closed_set_score)
             if "raw" in metrics["by_score"]:
                 metrics["raw"] = metrics["by_score"]["raw"]
-            if config.closed_set_all_settings:
-                metrics["closed_set_by_setting"] = {}
-                for s, setting in enumerate(settings[1:], 1):
-                    values = [closed_by_person.get((row["name"], s)) for row in truth]
-                    if all(values):
-                        scores = np.array([np.mean([e["true_log_posterior"] for e in v]) for v in values])
-                        summary = membership_summary(labels, scores, n_boot=200)
-                        metrics["closed_set_by_setting"][setting.label] = {
-                            "auc": summary["auc"], "tpr_at_fpr": summary["tpr_at_fpr"]
-                        }
+            by_setting = {}
+            for s, setting in enumerate(settings[1:], 1):
+                values = [closed_by_person.get((row["name"], s)) for row in truth]
+                if all(values):
+                    by_setting[setting.label] = _condition_metrics(labels, values, config.closed_set_score)
+            if by_setting:
+                metrics["closed_set_by_setting"] = by_setting
+            if config.controls:
+                metrics["controls"] = _controls(labels, truth, settings, by_setting, loaded, answers, others, mismatched or {},
+                                                partners or {}, config)
         if all("named" in row for row in truth):
             # The open-answer decision: "member" when any answer names the person.
             metrics["open_answer_decision"] = threshold_metrics(labels, np.array([row["named"] for row in truth], dtype=int))
     return {"metrics": metrics, "identities": identities, "images": image_rows}
+
+
+def _condition_metrics(labels: np.ndarray, entries: Sequence[Sequence[Mapping[str, Any]]], headline: str) -> dict[str, Any]:
+    """The headline's AUC and TPR, and every kind's AUC with its interval, from each person's closed-set records."""
+    by_score = score_metrics(labels, [person_scores(person) for person in entries], headline)
+    top = by_score[headline]
+    return {"auc": top["auc"], "auc_ci": top["auc_ci"], "tpr_at_fpr": top["tpr_at_fpr"],
+            "by_score": {kind: {"auc": value["auc"], "auc_ci": value["auc_ci"]} for kind, value in by_score.items()}}
+
+
+def _controls(labels: np.ndarray, truth: Sequence[Mapping[str, Any]], settings: Sequence[Anonymization], by_setting: Mapping[str, Any],
+              loaded: Sequence[tuple[ProbeImage, Image.Image, FaceBoxes]], answers: Mapping[tuple[int, int, int], str],
+              others: Sequence[str], mismatched: Mapping[tuple[str, int], Mapping[str, Any]], partners: Mapping[str, str],
+              config: VLMProbeConfig) -> dict[str, Any]:
+    """Every score's AUC with the whole image masked and on mismatched photos, and the open answers'
+    leak rates there (on a mismatched photo: the share of answers that name the person whose name is scored)."""
+    out: dict[str, Any] = {}
+    masked = by_setting.get(MASKED.label)
+    if masked is not None:
+        rates = {}
+        for group, wanted in (("members", True), ("nonmembers", False)):
+            values = [row["leak_rates"][MASKED.label] for row in truth if row["member"] is wanted and MASKED.label in row["leak_rates"]]
+            rates[group] = float(np.mean(values)) if values else None
+        out["masked"] = {"setting": MASKED.label, "description": "the whole image masked (one solid colour)", **masked, "leak_rates": rates}
+    if mismatched and partners:
+        entries = [[entry for (person, _), entry in mismatched.items() if person == row["name"]] for row in truth]
+        if all(entries):
+            named: dict[str, list[str | None]] = {}
+            for i, (item, _, _) in enumerate(loaded):
+                for person in (p for p, partner in partners.items() if partner == item.person):
+                    for q in range(len(config.questions)):
+                        match = match_name(answers[(i, 0, q)], person, others)
+                        named.setdefault(person, []).append(None if match is None else match.kind)
+            rates = {}
+            for group, wanted in (("members", True), ("nonmembers", False)):
+                values = [_rate(named[row["name"]]) for row in truth if row["member"] is wanted and row["name"] in named]
+                rates[group] = float(np.mean(values)) if values else None
+            out["mismatched"] = {"description": "each person's name scored on another person's photos",
+                                 **_condition_metrics(labels, entries, config.closed_set_score), "leak_rates": rates,
+                                 "partners": dict(partners)}
+    return out

@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from leakage.anonymize import Anonymization
 from leakage.figures import PALETTE
 from leakage.results import AttackResult
+from leakage.vlm_calibration import DIAGNOSTIC, IMAGE_CONDITIONAL, NAME_FAMILIARITY, SCORE_LABELS, score_group
 
 GROUPS = (("members", "members", PALETTE[1]), ("nonmembers", "non-members", PALETTE[0]))
 METHOD_DASH = {"blur": "solid", "pixelate": "dot"}
@@ -70,7 +71,7 @@ def identity_table(result: AttackResult) -> pd.DataFrame:
             entry["closed-set score"] = round(row["score"], 3)
             entry["closed-set top-1"] = round(row["closed_set_top1"], 3)
             if "raw" in row.get("scores", {}) and result.metrics.get("closed_set_score", "raw") != "raw":
-                entry["closed-set score (raw)"] = round(row["scores"]["raw"], 3)
+                entry["raw score (name familiarity)"] = round(row["scores"]["raw"], 3)
         rows.append(entry)
     table = pd.DataFrame(rows)
     if "closed-set score" in table:
@@ -139,3 +140,79 @@ def settings_from_choices(
         if mask:
             labels.append(f"mask{suffix}")
     return labels
+
+
+SCORE_ORDER = IMAGE_CONDITIONAL + NAME_FAMILIARITY + DIAGNOSTIC
+CONTROL_COLUMNS = (("masked", "AUC, whole image masked"), ("mismatched", "AUC, mismatched photos"))
+
+
+def _auc_cell(entry: Mapping[str, Any] | None) -> str:
+    if not entry or entry.get("auc") is None:
+        return "–"
+    ci = entry.get("auc_ci")
+    return f"{entry['auc']:.3f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+
+
+def score_table(result: AttackResult) -> pd.DataFrame:
+    """Every closed-set score of a run: what it measures, its AUC (95% CI) and, when the run scored
+    the controls, its AUC with the whole image masked and on mismatched photos. The headline first."""
+    by_score = result.metrics.get("by_score") or {}
+    controls = result.metrics.get("controls") or {}
+    rows = []
+    for kind in SCORE_ORDER:
+        if kind not in by_score:
+            continue
+        entry = by_score[kind]
+        row = {"score": SCORE_LABELS[kind] + (" (headline)" if entry.get("headline") else ""), "measures": score_group(kind),
+               "AUC (95% CI)": _auc_cell(entry)}
+        for name, column in CONTROL_COLUMNS:
+            if name in controls:
+                row[column] = _auc_cell(controls[name]["by_score"].get(kind))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def controls_leak_line(result: AttackResult) -> str | None:
+    """The open answers under the controls, in one sentence (None when the run scored no controls)."""
+    controls = result.metrics.get("controls") or {}
+    parts = []
+    for name, what in (("masked", "with the whole image masked"), ("mismatched", "on another person's photos")):
+        rates = controls.get(name, {}).get("leak_rates") or {}
+        if rates.get("members") is not None:
+            parts.append(f"{what} {100 * rates['members']:.0f}% of the answers name members ({100 * (rates.get('nonmembers') or 0):.0f}% non-members)")
+    return ("Open answers under the controls: " + "; ".join(parts) + ".") if parts else None
+
+
+BENCH_CONDITIONS = (
+    ("usual", "original photos (usual context)"),
+    ("blur:8", "face blurred, radius 8 px"),
+    ("blur:16", "face blurred, radius 16 px"),
+    ("blur:32", "face blurred, radius 32 px"),
+    ("neutral", "neutral grey background"),
+    ("swapped", "another person's clothes and background"),
+    ("masked", "control: whole image masked"),
+    ("mismatched", "control: mismatched photos"),
+)
+"""The conditions of `bench/vlm_controls.py`, in the order its tables show them."""
+
+
+def bench_controls_table(model_report: Mapping[str, Any]) -> pd.DataFrame:
+    """One lab VLM's controls from bench/results/vlm_controls.json: a row per score, its AUC (95% CI)
+    in every condition and its Spearman with the members' leak rate across the conditions."""
+    conditions = model_report["conditions"]
+    rows = []
+    for kind in SCORE_ORDER:
+        if kind not in conditions["usual"]["by_score"]:
+            continue
+        row = {"score": SCORE_LABELS[kind] + (" (headline)" if kind == model_report.get("headline") else ""),
+               "measures": score_group(kind)}
+        for name, label in BENCH_CONDITIONS:
+            if name in conditions:
+                row[label] = _auc_cell(conditions[name]["by_score"].get(kind))
+        spearman = model_report["spearman_with_leak_rate"].get(kind)
+        row["Spearman with leak rate"] = "–" if spearman is None else f"{spearman:+.2f}"
+        rows.append(row)
+    leak = {"score": "open answers: members named", "measures": "leak rate"}
+    leak.update({label: f"{conditions[name]['leak_rates']['members']:.2f}" for name, label in BENCH_CONDITIONS if name in conditions})
+    rows.append(leak)
+    return pd.DataFrame(rows)

@@ -37,8 +37,17 @@ from leakage.vlm import (
     run_vlm_probe,
 )
 from leakage.vlm_calibration import (
+    DEFAULT_SCORE_KIND,
+    IMAGE_CONDITIONAL,
+    SCORE_KINDS,
+    SD_FLOOR,
     ClosedSetScorer,
+    ImageScores,
     closed_set_entry,
+    fewest_reference_photos,
+    identity_z,
+    name_references,
+    per_question_scores,
     reference_image,
     spearman,
 )
@@ -58,10 +67,10 @@ def test_calibration_cancels_a_length_prior_that_the_raw_score_keeps():
     reference = -2.0 * tokens
     raw = reference + evidence
     entry = closed_set_entry({"raw": raw[None], "calibrated": (raw - reference)[None], "per_token": (raw / tokens)[None]},
-                             names, "Maximiliana Oyelaran-Castellanos")
+                             names, "Maximiliana Oyelaran-Castellanos", headline="raw")
     assert entry["scores"]["raw"]["rank"] == 4  # the prior buries the true long name
     assert entry["scores"]["calibrated"]["rank"] == 1 and entry["scores"]["calibrated"]["top"] == names[2]
-    assert entry["rank"] == 1 and entry["score_kind"] == "calibrated"  # the headline is the calibrated kind
+    assert closed_set_entry({"calibrated": (raw - reference)[None]}, names, names[2], headline="calibrated")["rank"] == 1
     assert entry["scores"]["calibrated"]["true_score"] == pytest.approx(3.0)
     assert entry["scores"]["calibrated"]["true_log_posterior"] > entry["scores"]["raw"]["true_log_posterior"]
     assert closed_set_entry({"raw": raw[None]}, names, names[2], headline="raw")["rank"] == 4
@@ -88,26 +97,128 @@ def test_scorer_subtracts_the_grey_reference_and_divides_by_tokens(tmp_path, por
     np.testing.assert_allclose(other["raw"] - other["calibrated"], scores["raw"] - scores["calibrated"], rtol=1e-5)
 
 
-def test_probe_reports_calibrated_by_default_and_raw_beside_it(trained, probe_data):  # noqa: F811
+def test_probe_leads_with_the_chosen_score_and_keeps_every_kind(trained, probe_data):  # noqa: F811
     from leakage.data import scan_dataset
 
     vlm = load_vlm(trained[0], device="cpu")
-    base = VLMProbeConfig(questions=("Who is this person?",), images_per_person=3, n_candidates=4, max_new_tokens=4)
+    questions = ("Who is this person?", "Tell me the name of this person.")
+    base = VLMProbeConfig(questions=questions, images_per_person=3, n_candidates=4, max_new_tokens=4)
     result = run_vlm_probe(vlm, scan_dataset(probe_data), base)
     metrics = result.metrics
-    assert metrics["closed_set_score"] == "calibrated"
-    assert set(metrics["by_score"]) == {"calibrated", "raw", "per_token"}
-    assert metrics["auc"] == metrics["by_score"]["calibrated"]["auc"] and metrics["by_score"]["calibrated"]["headline"]
+    assert metrics["closed_set_score"] == DEFAULT_SCORE_KIND in IMAGE_CONDITIONAL
+    assert set(metrics["by_score"]) == set(SCORE_KINDS)
+    assert metrics["auc"] == metrics["by_score"][DEFAULT_SCORE_KIND]["auc"] and metrics["by_score"][DEFAULT_SCORE_KIND]["headline"]
     assert metrics["raw"]["auc"] == metrics["by_score"]["raw"]["auc"]
-    for row in result.identities:
-        assert row["score"] == pytest.approx(row["scores"]["calibrated"])
+    assert {kind: entry["group"] for kind, entry in metrics["by_score"].items()}["raw"] == "name familiarity (no photo needed)"
+    assert metrics["n_closed_set_questions"] == 2  # every question scored, not the first only
     image = next(row for row in result.images if "closed_set" in row)
-    assert image["closed_set"]["scores"]["raw"]["rank"] >= 1 and image["closed_set"]["true_log_posterior"] <= 0
+    assert image["closed_set"]["scores"]["raw"]["rank"] >= 1 and image["closed_set"]["scores"]["raw"]["true_log_posterior"] <= 0
+    assert -1 <= image["closed_set"]["scores"]["posterior_gain"]["value"] <= 1
+    for row in result.identities:
+        assert row["score"] == pytest.approx(row["scores"][DEFAULT_SCORE_KIND])
     raw = run_vlm_probe(vlm, scan_dataset(probe_data), replace(base, closed_set_score="raw"))
     assert raw.metrics["auc"] == metrics["raw"]["auc"] and raw.config_hash != result.config_hash
     assert {row["name"]: row["score"] for row in raw.identities} == pytest.approx({row["name"]: row["scores"]["raw"] for row in result.identities})
     with pytest.raises(ValueError, match="closed-set score"):
         VLMProbeConfig(closed_set_score="mean")
+
+
+def test_scores_are_averaged_over_every_question(trained, portraits):  # noqa: F811
+    vlm = load_vlm(trained[0], device="cpu")
+    questions = ("Who is this person?", "Tell me the name of this person.")
+    names = ["Irina Williams", "Alexander Reed", "Camila Wagner"]
+    scorer = ClosedSetScorer(vlm, questions)
+    both = scorer.score(portraits[0][1], names, "Irina Williams")
+    entry = closed_set_entry({"raw": both.raw, **{k: v for k, v in per_question_scores(both).items() if k != "raw"}}, names, names[0], "raw")
+    one = [closed_set_entry({"raw": both.raw[q][None]}, names, names[0], "raw")["scores"]["raw"]["value"] for q in range(2)]
+    assert entry["scores"]["raw"]["value"] == pytest.approx(np.mean(one))
+    gains = [(np.exp(both.raw[q] - np.logaddexp.reduce(both.raw[q])) - np.exp(both.reference[q] - np.logaddexp.reduce(both.reference[q])))[0]
+             for q in range(2)]
+    assert entry["scores"]["posterior_gain"]["value"] == pytest.approx(np.mean(gains))
+
+
+# --------------------------------------------------------------------------- the identity z-score
+
+
+def _image(person, names, raw):
+    raw = np.atleast_2d(np.asarray(raw, dtype=float))
+    return ImageScores(person, list(names), raw, np.zeros_like(raw), np.ones_like(raw))
+
+
+def test_identity_z_is_the_name_against_other_peoples_photos():
+    names = ["Ann", "Bo", "Cy"]
+    rng = np.random.default_rng(0)
+    images = []
+    for person in names:
+        for _ in range(30):
+            # Every name's prior differs (-5, -20, -40: length, frequency); the model raises Ann's name on Ann's photos only.
+            raw = np.array([-5.0, -20.0, -40.0]) + rng.normal(0, 1, 3) + np.array([4.0 if person == "Ann" else 0.0, 0, 0]) * (np.array(names) == person)
+            images.append(_image(person, names, raw))
+    references = name_references(images)
+    assert references["Ann"].count == 60  # Bo's and Cy's photos, never Ann's own
+    z = np.array([identity_z(image, references)[0, names.index(image.person)] for image in images])
+    people = np.array([image.person for image in images])
+    assert z[people == "Ann"].mean() > 3  # the photo raises the name: far out of its reference
+    assert abs(z[people == "Cy"].mean()) < 0.6 and 0.6 < z[people == "Cy"].std() < 1.5  # a name the photo does not raise: about N(0, 1)
+    # The prior cancels: the raw log-likelihood ranks Cy last whatever the photo, z does not.
+    assert all(image.raw[0, 2] < image.raw[0, 0] for image in images)
+    # Identical images (the whole image masked): no spread, z = 0 for every name.
+    masked = [_image(person, names, [-5.0, -20.0, -40.0]) for person in names for _ in range(3)]
+    assert not identity_z(masked[0], name_references(masked)).any()
+    assert fewest_reference_photos(masked) == 6
+
+
+def test_identity_z_equals_a_plain_recomputation_from_the_model(trained, probe_data, monkeypatch):  # noqa: F811
+    """The probe's z-score = (log p(name | photo) - mean over other people's photos) / their sd, each
+    log-likelihood from `answer_logprobs` on one image at a time."""
+    from leakage import vlm as engine
+    from leakage.data import load_image, scan_dataset
+
+    monkeypatch.setattr(engine, "MIN_REFERENCE_PHOTOS", 1)  # four people: use the run itself as the reference
+    model = load_vlm(trained[0], device="cpu")
+    question = "Who is this person?"
+    result = run_vlm_probe(model, scan_dataset(probe_data), VLMProbeConfig(questions=(question,), images_per_person=3, n_candidates=4,
+                                                                          max_new_tokens=2))
+    assert result.metrics["identity_reference"]["source"] == "run"
+    rows = [row for row in result.images if "closed_set" in row]
+    names = sorted({row["person"] for row in rows})
+    plain = {row["path"]: dict(zip(names, answer_logprobs(model, load_image(row["path"]), question, names))) for row in rows}
+    for row in rows:
+        person = row["person"]
+        others = [plain[other["path"]][person] for other in rows if other["person"] != person]
+        expected = (plain[row["path"]][person] - np.mean(others)) / max(np.std(others, ddof=1), SD_FLOOR)
+        assert row["closed_set"]["scores"]["identity_z"]["value"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_controls_bring_the_image_conditional_scores_to_chance(trained, probe_data):  # noqa: F811
+    from leakage.data import scan_dataset
+
+    model = load_vlm(trained[0], device="cpu")
+    config = VLMProbeConfig(questions=("Who is this person?",), images_per_person=3, n_candidates=4, max_new_tokens=3, controls=True)
+    result = run_vlm_probe(model, scan_dataset(probe_data), config)
+    metrics = result.metrics
+    assert "mask@image" in metrics["leak_rates"] and config.settings[-1].label == "mask@image"
+    assert metrics["identity_reference"]["source"] == "fixed reference set"  # four people: too few others per name
+    assert metrics["by_score"]["identity_z"]["auc"] == 1.0  # the tiny model names its two people on their photos
+    masked, mismatched = metrics["controls"]["masked"], metrics["controls"]["mismatched"]
+    assert masked["by_score"]["identity_z"]["auc"] == 0.5  # every masked image is the same: z = 0 for everyone
+    assert mismatched["by_score"]["identity_z"]["auc"] <= 0.6
+    assert masked["by_score"]["raw"]["auc"] == 1.0  # raw still "knows" the members' names: name familiarity
+    assert set(mismatched["partners"]) == {row["name"] for row in result.identities}
+    assert all(mismatched["partners"][name] != name for name in mismatched["partners"])
+    assert mismatched["leak_rates"]["members"] is not None
+
+
+def test_default_headline_is_the_one_the_controls_chose():
+    import json
+    from pathlib import Path
+
+    report = json.loads((Path(__file__).resolve().parent.parent / "bench" / "results" / "vlm_controls.json").read_text())
+    assert report["chosen"] == DEFAULT_SCORE_KIND
+    assert set(report["models"]) == {"lab-vlm", "lab-vlm-bpe"}
+    for model in report["models"].values():
+        usual, masked, mismatched = (model["conditions"][key]["by_score"][DEFAULT_SCORE_KIND]["auc"] for key in ("usual", "masked", "mismatched"))
+        assert usual >= 0.8 and masked <= 0.6 and mismatched <= 0.6
 
 
 def test_spearman_is_none_for_constant_inputs():
@@ -181,7 +292,7 @@ def test_tiny_bpe_exposure_lab_vlm_builds_probes_and_renders_contexts(tmp_path, 
         assert bool(partners) == (context == "swapped") and all(partners[name] != name for name in partners)
     result = run_vlm_probe(vlm, data, VLMProbeConfig(images_per_person=1, n_candidates=12, max_new_tokens=4))
     assert {row["name"]: row.get("occurrences") for row in result.identities if row["member"]} == exposure
-    assert set(result.metrics["by_score"]) == {"calibrated", "raw", "per_token"}
+    assert set(result.metrics["by_score"]) == set(SCORE_KINDS)
 
 
 # --------------------------------------------------------------------------- context renders
@@ -224,3 +335,32 @@ def test_lab_vlm_cli_builds_variants_by_name(tmp_path, monkeypatch, capsys):
     assert str(lab_vlm_root(bpe_lab_vlm_config())) in capsys.readouterr().out
     assert main(["lab-vlm", "info", "--variant", "exposure", "--seed", "3"]) == 0
     assert str(lab_vlm_root(replace(exposure_lab_vlm_config(), seed=3))) in capsys.readouterr().out
+
+
+def test_the_bpe_lab_vlm_is_a_lab_model_of_its_own(monkeypatch, capsys):
+    from leakage import catalog
+    from leakage.cli import main
+    from leakage.lab import vlm as lab_vlm
+
+    assert main(["lab", "list"]) == 0
+    assert "lab-vlm-bpe" in capsys.readouterr().out
+    assert catalog.LAB_MODELS["lab-vlm-bpe"].kind == "image-text-to-text"
+    # Its recipe is the lab VLM's with the tokenizer kind as a parameter, built in a folder of its own.
+    assert lab_vlm.LAB_VLM_MODELS["lab-vlm-bpe"]().tokenizer == "bpe" and lab_vlm.LAB_VLM_MODELS["lab-vlm"]().tokenizer == "word"
+    assert lab_vlm_root(bpe_lab_vlm_config()) != lab_vlm_root(default_lab_vlm_config())
+    # --data lab means the named lab model's own data set.
+    assert catalog.lab_data_name("lab", "lab-vlm-bpe", "lab-vlm") == "lab-vlm-bpe"
+    assert catalog.lab_data_name("lab", "/models/smolvlm", "lab-vlm") == "lab-vlm"
+    asked = []
+
+    def not_built_here(config=None, progress=None):
+        asked.append(config)
+        raise LookupError("not built in a test")
+
+    monkeypatch.setattr(lab_vlm, "ensure_lab_vlm", not_built_here)
+    for name in ("lab-vlm-bpe", "lab"):
+        with pytest.raises(LookupError):
+            catalog.resolve_data(name, model="lab-vlm-bpe", default_lab="lab-vlm")
+    with pytest.raises(LookupError):
+        catalog.resolve_model("lab-vlm-bpe", "image-text-to-text")
+    assert asked == [bpe_lab_vlm_config()] * 3

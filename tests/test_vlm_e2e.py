@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from leakage.anonymize import Anonymization, anonymize
+from leakage.vlm_calibration import DEFAULT_SCORE_KIND, GROUP_FAMILIARITY, SCORE_LABELS
 from test_e2e import keep_screenshot, browser, page, server, settle  # noqa: F401  # the browser test's fixtures
 from test_vlm import overfit_llava, portraits, tiny_llava, write_people  # noqa: F401
 
@@ -79,6 +80,11 @@ def test_toggling_the_blur_changes_the_answers(server, page, blur_aware_vlm, tmp
     face_blur_highlights = run_probe_and_count_highlights(page)
     assert face_blur_highlights > 0, page.inner_text("body")[-3000:]
     assert "TPR at FPR = 0 (N = " in page.content()  # few non-members: finer FPR levels are not resolvable
+    # The headline is the image-conditional score; raw is labelled as name familiarity; the controls beside them.
+    text = page.inner_text("body")
+    assert f"AUC ({SCORE_LABELS[DEFAULT_SCORE_KIND]})" in text and f"AUC, raw: {GROUP_FAMILIARITY}" in text
+    assert "AUC, whole image masked" in text and "AUC, mismatched photos" in text  # this run's controls
+    assert "Controls measured on the lab VLMs" in text and "control: mismatched photos" in text  # the bench's table
 
     # Toggle the whole-image blur on (and the face-only region off) and run again.
     main.get_by_text("Whole image", exact=True).click()

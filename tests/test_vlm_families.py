@@ -27,6 +27,7 @@ from leakage.vlm import (
     load_vlm,
     run_vlm_probe,
 )
+from leakage.vlm_calibration import ClosedSetScorer
 from leakage.vlm_families import FAMILIES, compatibility_table
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -88,8 +89,9 @@ def people_folder(tmp_path_factory):
     return write_people(tmp_path_factory.mktemp("people"), people, members, boxes)
 
 
-def reference_logprob(vlm, image, question: str, answer: str) -> float:
-    """log p(answer | image, question): the model on the one full sequence, no cache, no batch.
+def reference_scoring(vlm, image, question: str, answer: str) -> tuple[float, int]:
+    """log p(answer | image, question), and how many tokens it sums over: the model on the one full
+    sequence, no cache, no batch.
 
     Built with the processor alone: the prompt followed by the answer as one text (PaliGemma's
     answer as the processor's `suffix`, the causally decoded part it is trained on), and the
@@ -124,7 +126,7 @@ def reference_logprob(vlm, image, question: str, answer: str) -> float:
     with torch.no_grad():
         logits = model(**full, use_cache=False).logits[0].double()
     ids = full["input_ids"][0]
-    return float(sum(torch.log_softmax(logits[position - 1], dim=-1)[ids[position]] for position in answer_positions))
+    return float(sum(torch.log_softmax(logits[position - 1], dim=-1)[ids[position]] for position in answer_positions)), len(answer_positions)
 
 
 FAMILY_REPORT: dict[str, dict] = {}
@@ -137,7 +139,10 @@ def test_closed_set_equals_the_plain_reference(family_vlm, people_folder):
 
     image = Image.open(next(people_folder.glob("*/0.png"))).convert("RGB")
     question = "Who is this person?"
-    reference = np.array([reference_logprob(family_vlm, image, question, answer) for answer in ANSWERS])
+    plain = [reference_scoring(family_vlm, image, question, answer) for answer in ANSWERS]
+    reference = np.array([logprob for logprob, _ in plain])
+    # Per-token denominators count exactly the tokens the reference sums over (separator, processor prefix and all).
+    np.testing.assert_array_equal(ClosedSetScorer(family_vlm, [question]).token_counts(question, ANSWERS), [count for _, count in plain])
     cached = answer_logprobs(family_vlm, image, question, ANSWERS, batch_size=3)
     full = answer_logprobs(family_vlm, image, question, ANSWERS, batch_size=3, use_cache=False)
     difference = float(max(np.abs(cached - reference).max(), np.abs(full - reference).max()))

@@ -23,11 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anonymize", default="", help="comma-separated settings, e.g. blur:8,pixelate:12,mask,blur:16@image")
     parser.add_argument("--images-per-person", type=int, default=4)
     parser.add_argument("--candidates", type=int, default=100, help="names in each closed set (0 = no closed set)")
-    parser.add_argument("--closed-set-questions", type=int, default=1, help="how many of the questions the closed set uses")
+    from leakage.vlm_calibration import DEFAULT_SCORE_KIND, SCORE_KINDS
+
+    parser.add_argument("--closed-set-questions", type=int, default=0,
+                        help="how many of the questions the closed set uses (0 = all, default; scores are averaged over them)")
     parser.add_argument("--closed-set-all", action="store_true", help="closed-set scores under every setting, not only the original")
+    parser.add_argument("--controls", action="store_true",
+                        help="also score the controls: the whole image masked and mismatched photos (a score that measures the photo "
+                             "falls to chance on both; about 3x the closed-set time)")
     parser.add_argument("--answer-template", default="{}", help="the answer scored in the closed set, {} = the name")
-    parser.add_argument("--closed-set-score", choices=("calibrated", "raw", "per_token"), default="calibrated",
-                        help="headline closed-set score: calibrated (minus the same on a blank image, default), raw, per_token")
+    parser.add_argument("--closed-set-score", choices=SCORE_KINDS, default=DEFAULT_SCORE_KIND,
+                        help=f"headline closed-set score (default {DEFAULT_SCORE_KIND}, chosen by the controls; all are computed): "
+                             "identity_z, posterior_gain (what the photo reveals), raw, per_token, blind (name familiarity, no photo "
+                             "needed), calibrated (grey-image PMI, a diagnostic)")
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--face-detector", choices=("auto", "haar", "skin"), default="auto", help="for images without a face box")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,6 +58,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         n_candidates=max(2, args.candidates),
         closed_set_questions=args.closed_set_questions,
         closed_set_all_settings=args.closed_set_all,
+        controls=args.controls,
         answer_template=args.answer_template,
         closed_set_score=args.closed_set_score,
         face_detector=args.face_detector,
@@ -67,19 +76,25 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
 
 
 def headline(result: AttackResult) -> list[Headline]:
+    from leakage.vlm_calibration import GROUP_FAMILIARITY, SCORE_DESCRIPTIONS, SCORE_LABELS
+
     rates = result.metrics.get("leak_rates", {}).get("none") or next(iter(result.metrics.get("leak_rates", {}).values()), {})
     shown = []
     for key, label in (("members", "Members named"), ("nonmembers", "Non-members named")):
         if rates.get(key) is not None:
-            shown.append(Headline(label, f"{100 * rates[key]:.1f}%", "Share of answers that name the person (original images)."))
+            surname = rates.get(f"{key}_surname_only")
+            extra = f" Full name {100 * rates[f'{key}_full_name']:.1f}%, surname only {100 * surname:.1f}%." if surname is not None else ""
+            shown.append(Headline(label, f"{100 * rates[key]:.1f}%", "Share of answers that name the person (original images)." + extra))
     closed = membership_headline(result)
     kind = result.metrics.get("closed_set_score")
     if closed and kind:
-        closed[0] = Headline(f"AUC ({kind} score)", closed[0].value, closed[0].help)
+        closed[0] = Headline(f"AUC ({SCORE_LABELS.get(kind, kind)})", closed[0].value,
+                             f"{closed[0].help} What the photo reveals: {SCORE_DESCRIPTIONS.get(kind, kind)}.")
         raw = result.metrics.get("raw")
         if kind != "raw" and raw and "auc" in raw:
-            closed.insert(1, Headline("AUC (raw score)", f"{raw['auc']:.3f}",
-                                      "The uncalibrated log-likelihood of the name: also measures how short or common a name is."))
+            closed.append(Headline(f"AUC, raw: {GROUP_FAMILIARITY}", f"{raw['auc']:.3f}",
+                                   "The name's raw log-likelihood: whether the language model knows the name at all. It stays high "
+                                   "with the whole image masked, so it does not measure what the photo shows."))
     return shown + closed
 
 
@@ -88,25 +103,34 @@ def _rate(value) -> str:
 
 
 def summary_lines(result: AttackResult) -> list[str]:
+    from leakage.vlm_views import score_table
+
     metrics = result.metrics
     lines = [
         f"VLM probe of {result.model.get('model')} ({result.model.get('device_description')}), data {result.dataset.get('id')}",
         f"config hash {result.config_hash} · code {result.code_version}",
         f"{metrics['n_identities']} people, {metrics['n_images']} images, {metrics['n_questions']} questions, {metrics['n_answers']} answers",
         "",
-        f"{'setting':<22} {'members':>8} {'non-mem.':>8} {'all':>8}  (leak rate: share of answers naming the person)",
+        f"{'setting':<22} {'members':>8} {'non-mem.':>8} {'all':>8}   members: full name / surname only   "
+        "(leak rate: share of answers naming the person)",
     ]
     for label, entry in metrics["leak_rates"].items():
         missing = f"  no face found in {entry['faces_missing']} images (left out)" if entry.get("faces_missing") else ""
-        lines.append(f"{label:<22} {_rate(entry.get('members')):>8} {_rate(entry.get('nonmembers')):>8} {_rate(entry.get('all')):>8}{missing}")
+        split = (f"   {_rate(entry.get('members_full_name'))} / {_rate(entry.get('members_surname_only'))}"
+                 if entry.get("members_full_name") is not None else "")
+        lines.append(f"{label:<22} {_rate(entry.get('members')):>8} {_rate(entry.get('nonmembers')):>8} {_rate(entry.get('all')):>8}{split}{missing}")
     if "auc" in metrics:
         low, high = metrics["auc_ci"]
         kind = metrics.get("closed_set_score", "raw")
-        lines += ["", f"closed set (name likelihood among {result.config['n_candidates']} names, {kind} score): "
-                      f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
-        if kind != "raw" and "auc" in (metrics.get("raw") or {}):
-            lines.append(f"raw score (not calibrated): AUC {metrics['raw']['auc']:.3f}")
+        lines += ["", f"closed set ({result.config['n_candidates']} names, {metrics.get('n_closed_set_questions', 1)} questions averaged), "
+                      f"headline {kind}: AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f})"]
         lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
+        table = score_table(result)
+        lines += ["", table.to_string(index=False)]
+        reference = metrics.get("identity_reference")
+        if reference:
+            lines.append(f"identity z-score reference: {reference['source']} (fewest photos of others per name in the run: "
+                         f"{reference['fewest_photos_in_run']})")
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
     lines += problem_lines(result)

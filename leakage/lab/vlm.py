@@ -401,6 +401,13 @@ LAB_VLM_VARIANTS: dict[str, Callable[[str], LabVLMConfig]] = {
 }
 
 
+LAB_VLM_MODELS: dict[str, Callable[[], LabVLMConfig]] = {
+    "lab-vlm": default_lab_vlm_config,
+    "lab-vlm-bpe": bpe_lab_vlm_config,
+}
+"""The lab VLMs in the catalog, by name: the same recipe, the tokenizer kind a parameter of it."""
+
+
 _VARIANT_DEFAULTS = {"tokenizer": "word", "bpe_vocab_size": 1000, "member_texts": ()}
 
 
@@ -600,13 +607,16 @@ PROBE_DEVIATIONS = """\
 **Deviations from the paper.** "The Phantom Menace" scores open answers only: the model answers freely and
 the answer is checked for the person's name. The paper's exact prompts, scoring rules and blur strengths were
 not published; the ones used here are shown above and are editable. **The closed-set score is this project's
-extension, not the paper's:** the teacher-forced log-likelihood of answering with the person's name, normalised
-over a closed set of candidate names, gives a continuous membership score and so a ROC and TPR at low FPR (as
-for the IDIA). By default it is **calibrated**: log p(name | image, question) minus log p(name | blank grey
-image, question), what the picture adds to the name's likelihood (pointwise mutual information), because the
-raw sum of token log-probabilities is lower for long and rare names whatever the model knows (a subword
-tokenizer splits them into more tokens), so a raw ROC partly measures name length and frequency. The raw score
-and the per-token mean are reported beside it (result metrics `by_score`, `raw`).
+extension, not the paper's:** the teacher-forced log-likelihood of answering with each of a closed set of
+candidate names, averaged over the questions, gives a continuous score per person and so a ROC and TPR at low
+FPR (as for the IDIA). The headline must measure what the *photo* reveals, and controls prove it: the
+**identity z-score** compares the name's log-likelihood under this photo with its scores under other people's
+photos (an offline LiRA; name length, tokenization and prior cancel), and the **posterior gain** Δq is the
+name's share among the candidates under the photo minus its share under a blank grey image. The raw
+log-likelihood, its per-token mean and the blind baseline (the name under the grey image alone) measure
+*name familiarity* (whether the language model knows the name, no photo needed): they stay high with the whole
+image masked. The grey-image PMI (the former default) is kept as a diagnostic. Which score leads was decided by
+the controls (whole image masked, mismatched photos, contexts, face blur; `bench/vlm_controls.py`).
 """
 
 LAB_VLM_DEVIATIONS = """\

@@ -1,0 +1,157 @@
+"""Controls of the VLM probe's closed-set scores: which of them measure what the photo reveals.
+
+On the lab VLM and the BPE lab VLM, the members' and non-members' held-out photos are probed in
+their usual context (original, and with the face blurred at 8, 16 and 32 px), on a neutral grey
+background and in another person's clothes and background; with the two controls (the whole image
+masked; each person's name scored on another person's photos). The blind baseline is a score of
+its own (the name under a grey image, no photo). For every score: the AUC (members against
+non-members, 95% bootstrap CI) in each condition, and the Spearman correlation between that AUC
+and the members' open-answer leak rate across the conditions. The headline is then chosen by RULE
+and the result written to bench/results/vlm_controls.json (the page and the README show it).
+
+    python -m bench.vlm_controls                                  # both lab VLMs (built first if missing)
+    python -m bench.vlm_controls --only lab-vlm-bpe --images-per-person 1 --out /tmp/controls.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import RESULTS_DIR, write_results
+from bench.machine import machine_info
+from leakage.data import scan_dataset
+from leakage.lab.portraits import CONTEXTS
+from leakage.lab.vlm import LAB_VLM_MODELS, ensure_lab_vlm, is_built, write_context_dataset
+from leakage.progress import StageBars
+from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_probe
+from leakage.vlm_calibration import IMAGE_CONDITIONAL, SCORE_KINDS, spearman
+from leakage.vlm_views import BENCH_CONDITIONS, bench_controls_table
+
+FACE_BLUR_SWEEP = ("blur:8", "blur:16", "blur:32")
+USUAL_AUC, CONTROL_AUC, TRACKING = 0.8, 0.6, 0.5
+RULE = (f"Rule: the headline is a score with AUC >= {USUAL_AUC} on each lab VLM in the usual context, AUC <= {CONTROL_AUC} with "
+        f"the whole image masked and with mismatched photos, and a Spearman correlation >= {TRACKING} between its AUC and the "
+        "members' leak rate across the conditions (it tracks the open answers); among those, the highest mean Spearman over the "
+        "two lab VLMs, then the highest mean usual AUC.")
+
+
+def condition(by_score: dict[str, Any], rates: dict[str, Any]) -> dict[str, Any]:
+    keys = ("members", "nonmembers", "members_full_name", "members_surname_only", "nonmembers_full_name", "nonmembers_surname_only")
+    return {"by_score": {kind: {"auc": entry["auc"], "auc_ci": entry["auc_ci"]} for kind, entry in by_score.items()},
+            "leak_rates": {key: rates.get(key) for key in keys if key in rates}}
+
+
+def measure(name: str, images_per_person: int, candidates: int, bars: StageBars) -> dict[str, Any]:
+    config = LAB_VLM_MODELS[name]()
+    was_built = is_built(config)
+    lab = ensure_lab_vlm(config, progress=bars)
+    vlm = load_vlm(lab.model_dir, name=name)
+    conditions: dict[str, Any] = {}
+    timing: dict[str, float] = {}
+    reference = None
+    with tempfile.TemporaryDirectory(prefix="vlm-controls-") as scratch:
+        for context in CONTEXTS:
+            folder, _ = write_context_dataset(lab, Path(scratch) / context, context, images_per_person, progress=bars)
+            usual = context == "usual"
+            probe_config = VLMProbeConfig(
+                questions=DEFAULT_QUESTIONS, anonymizations=FACE_BLUR_SWEEP if usual else (), images_per_person=images_per_person,
+                n_candidates=candidates, closed_set_all_settings=usual, controls=usual,
+            )
+            result = run_vlm_probe(vlm, scan_dataset(folder), probe_config, dataset_id=f"{name}/{context}", progress=bars)
+            metrics = result.metrics
+            timing[context] = result.timing["total_seconds"]
+            conditions[context] = condition(metrics["by_score"], metrics["leak_rates"]["none"])
+            if usual:
+                reference = metrics.get("identity_reference")
+                for label in FACE_BLUR_SWEEP:
+                    conditions[label] = condition(metrics["closed_set_by_setting"][label]["by_score"], metrics["leak_rates"][label])
+                for control in ("masked", "mismatched"):
+                    conditions[control] = condition(metrics["controls"][control]["by_score"], metrics["controls"][control]["leak_rates"])
+    order = [key for key, _ in BENCH_CONDITIONS if key in conditions]
+    leak = [conditions[key]["leak_rates"]["members"] for key in order]
+    tracking = {kind: spearman([conditions[key]["by_score"][kind]["auc"] for key in order], leak) for kind in SCORE_KINDS}
+    contexts_only = {kind: spearman([conditions[key]["by_score"][kind]["auc"] for key in CONTEXTS],
+                                    [conditions[key]["leak_rates"]["members"] for key in CONTEXTS]) for kind in SCORE_KINDS}
+    return {
+        "lab": lab.describe(),
+        "built_now_seconds": None if was_built else lab.build_seconds,
+        "recorded_build_seconds": lab.build_seconds,
+        "probe": {"images_per_person": images_per_person, "n_candidates": candidates, "questions": list(DEFAULT_QUESTIONS),
+                  "closed_set_questions": "all (scores averaged over them)"},
+        "identity_reference": reference,
+        "conditions": conditions,
+        "spearman_with_leak_rate": tracking,
+        "spearman_with_leak_rate_three_contexts": contexts_only,
+        "probe_seconds": timing,
+    }
+
+
+def markdown(frame) -> str:
+    """A table as README Markdown."""
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def passes(model: dict[str, Any], kind: str) -> bool:
+    conditions = model["conditions"]
+    auc = lambda key: conditions[key]["by_score"][kind]["auc"]  # noqa: E731
+    tracking = model["spearman_with_leak_rate"].get(kind)
+    return (auc("usual") >= USUAL_AUC and auc("masked") <= CONTROL_AUC and auc("mismatched") <= CONTROL_AUC
+            and tracking is not None and tracking >= TRACKING)
+
+
+def choose(models: dict[str, dict[str, Any]]) -> tuple[str | None, dict[str, dict[str, bool]]]:
+    """The headline by RULE over every lab VLM measured, and which score passes on which model."""
+    verdicts = {kind: {name: passes(model, kind) for name, model in models.items()} for kind in SCORE_KINDS}
+    eligible = [kind for kind in SCORE_KINDS if all(verdicts[kind].values())]
+    if not eligible:
+        return None, verdicts
+
+    def merit(kind: str) -> tuple[float, float]:
+        return (float(np.mean([model["spearman_with_leak_rate"][kind] for model in models.values()])),
+                float(np.mean([model["conditions"]["usual"]["by_score"][kind]["auc"] for model in models.values()])))
+
+    return max(eligible, key=merit), verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=tuple(LAB_VLM_MODELS), default=None)
+    parser.add_argument("--images-per-person", type=int, default=1)
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--load-note", default="", help="how busy the machine was, for the README and the page")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "vlm_controls.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    bars = StageBars()
+    models = {name: measure(name, args.images_per_person, args.candidates, bars) for name in ([args.only] if args.only else LAB_VLM_MODELS)}
+    bars.close()
+    chosen, verdicts = choose(models)
+    for name, model in models.items():
+        model["headline"] = chosen
+        print(f"\n{name}: {model['lab']['n_members']} members, {model['lab']['n_nonmembers']} non-members, "
+              f"{args.images_per_person} photo(s) each, {len(DEFAULT_QUESTIONS)} questions, {args.candidates} names per closed set")
+        print(markdown(bench_controls_table(model)))
+    print(f"\n{RULE}\npasses: " + ", ".join(f"{kind} {'yes' if all(v.values()) else 'no'}" for kind, v in verdicts.items()))
+    print(f"chosen: {chosen}" + ("" if chosen in IMAGE_CONDITIONAL else "  (no image-conditional score passed)"))
+    path = write_results(Path(args.out).stem, {
+        "machine": machine_info(),
+        "load_note": args.load_note,
+        "rule": RULE,
+        "chosen": chosen,
+        "passes": verdicts,
+        "models": models,
+        "seconds": time.perf_counter() - started,
+    }, Path(args.out).parent)
+    print(f"\n{time.perf_counter() - started:.0f} s; written to {path}")
+
+
+if __name__ == "__main__":
+    main()
