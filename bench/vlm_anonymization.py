@@ -26,7 +26,7 @@ from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_pro
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def probe(align_on: str, images_per_person: int, n_candidates: int) -> dict:
+def probe(align_on: str, images_per_person: int, n_candidates: int, closed_set_all: bool = False) -> dict:
     bars = StageBars()
     config = default_lab_vlm_config(align_on)
     was_built = is_built(config)
@@ -37,7 +37,7 @@ def probe(align_on: str, images_per_person: int, n_candidates: int) -> dict:
         anonymizations=tuple(setting.label for setting in default_sweep()),
         images_per_person=images_per_person,
         n_candidates=n_candidates,
-        closed_set_all_settings=True,
+        closed_set_all_settings=closed_set_all,
     )
     result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, dataset_id="lab-vlm", progress=bars)
     bars.close()
@@ -50,6 +50,9 @@ def probe(align_on: str, images_per_person: int, n_candidates: int) -> dict:
             "description": entry["description"],
             "members": entry["members"],
             "nonmembers": entry["nonmembers"],
+            "members_full_name": entry["members_full_name"],
+            "members_surname_only": entry["members_surname_only"],
+            "nonmembers_surname_only": entry["nonmembers_surname_only"],
             "members_named": entry["members_people_named"],
             "nonmembers_named": entry["nonmembers_people_named"],
             "closed_set_auc": auc,
@@ -108,12 +111,15 @@ def main() -> None:
     parser.add_argument("--only", choices=("blurred", "raw"), default=None)
     parser.add_argument("--images-per-person", type=int, default=2)
     parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--closed-set-all", action="store_true",
+                        help="closed-set scores under every setting too (slow; bench/vlm_controls.py measures them under the face-blur "
+                             "sweep and the whole-image mask)")
     parser.add_argument("--out", type=Path, default=RESULTS / "vlm_anonymization.json")
     args = parser.parse_args()
     started = time.perf_counter()
     reports = {}
     for align_on in ([args.only] if args.only else ["blurred", "raw"]):
-        reports[align_on] = probe(align_on, args.images_per_person, args.candidates)
+        reports[align_on] = probe(align_on, args.images_per_person, args.candidates, args.closed_set_all)
         print(table(reports[align_on]), flush=True)
         print()
     text = comparison(reports)

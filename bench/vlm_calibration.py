@@ -1,10 +1,11 @@
-"""The closed-set score's name-length bias, raw vs calibrated, on the lab VLM with a BPE tokenizer.
+"""The closed-set scores' name-length bias on the lab VLM with a BPE tokenizer (`lab-vlm-bpe`).
 
 Builds (or reuses) the lab VLM variant whose tokenizer is byte-pair encoding trained on the lab
-texts (names take 3 to 10 tokens), probes it, and prints for each closed-set score kind (raw
-sum of token log-probabilities, per-token mean, calibrated against a blank grey image) the
-Spearman correlation between a person's name length in tokens and their score, for non-members
-(whom the model cannot know: any correlation is bias) and members, and the closed-set AUC.
+texts (names take 3 to 10 tokens), probes it, and prints for each closed-set score kind (the
+image-conditional identity z-score and posterior gain; raw, per-token and the blind baseline,
+which measure name familiarity; the grey-image PMI) the Spearman correlation between a person's
+name length in tokens and their score, for non-members (whom the model cannot know: any
+correlation is bias) and members, and the closed-set AUC.
 
     python -m bench.vlm_calibration                      # writes bench/results/vlm_calibration.json
     python -m bench.vlm_calibration --images-per-person 2 --language-steps 300 --alignment-steps 300   # quicker
@@ -25,10 +26,9 @@ from leakage.progress import StageBars
 from leakage.vlm import (
     DEFAULT_QUESTIONS,
     VLMProbeConfig,
-    answer_token_ids,
-    build_prompt,
     load_vlm,
     run_vlm_probe,
+    scored_answer_ids,
 )
 from leakage.vlm_calibration import SCORE_KINDS, spearman
 
@@ -36,9 +36,8 @@ from leakage.vlm_calibration import SCORE_KINDS, spearman
 
 def length_bias(result, vlm, question: str) -> dict:
     """Spearman(name length in tokens, score) per score kind, for non-members and for members."""
-    prompt = build_prompt(vlm.processor, question)
     rows = [row for row in result.identities if "scores" in row and "member" in row]
-    lengths = {row["name"]: len(answer_token_ids(vlm.tokenizer, prompt, row["name"])) for row in rows}
+    lengths = {row["name"]: len(ids) for row, ids in zip(rows, scored_answer_ids(vlm, question, [row["name"] for row in rows]))}
     out: dict = {"name_tokens": {}}
     for group, wanted in (("nonmembers", False), ("members", True)):
         chosen = [row for row in rows if row["member"] is wanted]
@@ -60,7 +59,7 @@ def score_spread(result) -> dict:
             if entry is None or image["person"] not in members:
                 continue
             group = groups["members" if members[image["person"]] else "nonmembers"]
-            group["score"].append(entry["true_score"])
+            group["score"].append(entry.get("true_score", entry["value"]))  # z and Δq are not normalised over the candidates
             group["first"].append(entry["rank"] == 1)
         out[kind] = {
             name: {"mean": float(np.mean(g["score"])), "sd": float(np.std(g["score"])), "top1": float(np.mean(g["first"]))}

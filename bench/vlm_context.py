@@ -82,6 +82,10 @@ def main() -> None:
                 "auc": result.metrics["auc"],
                 "auc_face_blurred": by_setting.get(FACE_BLUR, {}).get("auc"),
                 "raw_auc": result.metrics.get("raw", {}).get("auc"),
+                "headline": result.metrics.get("closed_set_score"),
+                "auc_by_score": {kind: entry["auc"] for kind, entry in result.metrics.get("by_score", {}).items()},
+                "members_surname_only": rates["none"]["members_surname_only"],
+                "nonmembers_surname_only": rates["none"]["nonmembers_surname_only"],
                 "probe_seconds": result.timing["total_seconds"],
             }
             if partners:
@@ -91,7 +95,7 @@ def main() -> None:
     bars.close()
     print(f"lab VLM ({len(lab.members)} members, {len(lab.nonmembers)} non-members), {args.images_per_person} photos each, "
           f"{len(DEFAULT_QUESTIONS)} questions; share of answers naming the person")
-    print("| context | members | members, face blurred | non-members | non-members, face blurred | closed-set AUC (face blurred) |")
+    print("| context | members | members, face blurred | non-members | non-members, face blurred | closed-set AUC, headline (face blurred) |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['context']} | {row['members']:.2f} | {row['members_face_blurred']:.2f} | {row['nonmembers']:.3f} | "

@@ -86,6 +86,8 @@ class LoadedVLM:
     source: str
     fingerprint: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    answer_ids: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
+    """Scored answer tokens by (question, answer): a closed set scores each name under every image."""
 
     @property
     def tokenizer(self) -> Any:
@@ -347,9 +349,13 @@ _CACHE_FALLBACK: set[str] = set()
 def scored_answer_ids(vlm: LoadedVLM, question: str, answers: Sequence[str]) -> list[list[int]]:
     """The tokens of each answer that `answer_logprobs` scores: after the family's prompt, what its
     processor appends, and its separator (so per-token means divide by exactly these counts)."""
-    prompt = build_prompt(vlm.processor, question, vlm.family)
-    separator = answer_separator(vlm.processor, question, vlm.family)
-    return [answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator) for answer in answers]
+    missing = [answer for answer in dict.fromkeys(answers) if (question, answer) not in vlm.answer_ids]
+    if missing:
+        prompt = build_prompt(vlm.processor, question, vlm.family)
+        separator = answer_separator(vlm.processor, question, vlm.family)
+        for answer in missing:
+            vlm.answer_ids[(question, answer)] = answer_token_ids(vlm.tokenizer, prompt + vlm.family.processor_adds, answer, separator)
+    return [list(vlm.answer_ids[(question, answer)]) for answer in answers]
 
 
 @torch.inference_mode()

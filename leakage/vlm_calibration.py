@@ -150,16 +150,12 @@ class ClosedSetScorer:
         self.questions = tuple(questions)
         self.batch_size = batch_size
         self._reference: dict[tuple[str, tuple[int, int], str], float] = {}
-        self._lengths: dict[tuple[str, str], int] = {}
 
     def token_counts(self, question: str, answers: Sequence[str]) -> np.ndarray:
         """How many tokens `answer_logprobs` scores for each answer (the per-token denominators)."""
         from leakage.vlm import scored_answer_ids
 
-        missing = [answer for answer in dict.fromkeys(answers) if (question, answer) not in self._lengths]
-        for answer, ids in zip(missing, scored_answer_ids(self.vlm, question, missing)):
-            self._lengths[(question, answer)] = max(1, len(ids))
-        return np.array([self._lengths[(question, answer)] for answer in answers], dtype=np.float64)
+        return np.array([max(1, len(ids)) for ids in scored_answer_ids(self.vlm, question, answers)], dtype=np.float64)
 
     def reference_logprobs(self, size: tuple[int, int], question: str, answers: Sequence[str]) -> np.ndarray:
         from leakage.vlm import answer_logprobs
