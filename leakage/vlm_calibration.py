@@ -66,6 +66,8 @@ REFERENCE_WORLD_SEED = 90_210
 """The lab world the fixed reference people come from: no lab model is trained on it."""
 SD_FLOOR = 0.01
 """Nats: the smallest spread a z-score divides by (a reference of identical images does not vary)."""
+NOISE = 1e-3
+"""Nats: differences below this are float noise (the same image scored in another batch), and count as 0."""
 
 GROUP_PHOTO = "what the photo reveals"
 GROUP_FAMILIARITY = "name familiarity (no photo needed)"
@@ -241,7 +243,8 @@ def identity_z(scores: ImageScores, references: Mapping[str, NameReference]) -> 
         reference = references.get(name)
         if reference is None or reference.count < 2:
             continue
-        z[:, column] = (scores.raw[:, column] - reference.mean) / np.maximum(reference.sd, SD_FLOOR)
+        difference = scores.raw[:, column] - reference.mean
+        z[:, column] = np.where(np.abs(difference) < NOISE, 0.0, difference) / np.maximum(reference.sd, SD_FLOOR)
     return z
 
 

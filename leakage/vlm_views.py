@@ -214,5 +214,6 @@ def bench_controls_table(model_report: Mapping[str, Any]) -> pd.DataFrame:
         rows.append(row)
     leak = {"score": "open answers: members named", "measures": "leak rate"}
     leak.update({label: f"{conditions[name]['leak_rates']['members']:.2f}" for name, label in BENCH_CONDITIONS if name in conditions})
+    leak["Spearman with leak rate"] = "–"
     rows.append(leak)
     return pd.DataFrame(rows)
