@@ -11,11 +11,13 @@ and the result written to bench/results/vlm_controls.json (the page and the READ
 
     python -m bench.vlm_controls                                  # both lab VLMs (built first if missing)
     python -m bench.vlm_controls --only lab-vlm-bpe --images-per-person 1 --out /tmp/controls.json
+    python -m bench.vlm_controls --choose-again                  # RULE on the measurements already written
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +36,12 @@ from leakage.vlm_calibration import IMAGE_CONDITIONAL, SCORE_KINDS, spearman
 from leakage.vlm_views import BENCH_CONDITIONS, bench_controls_table
 
 FACE_BLUR_SWEEP = ("blur:8", "blur:16", "blur:32")
-USUAL_AUC, CONTROL_AUC, TRACKING = 0.8, 0.6, 0.5
-RULE = (f"Rule: the headline is a score with AUC >= {USUAL_AUC} on each lab VLM in the usual context, AUC <= {CONTROL_AUC} with "
-        f"the whole image masked and with mismatched photos, and a Spearman correlation >= {TRACKING} between its AUC and the "
-        "members' leak rate across the conditions (it tracks the open answers); among those, the highest mean Spearman over the "
-        "two lab VLMs, then the highest mean usual AUC.")
+USUAL_AUC, CHANCE, TRACKING = 0.8, 0.1, 0.5
+RULE = (f"Rule: the headline is a score with AUC >= {USUAL_AUC} on each lab VLM in the usual context, AUC at chance "
+        f"({0.5 - CHANCE:.1f} to {0.5 + CHANCE:.1f}) with the whole image masked and with mismatched photos, and a Spearman "
+        f"correlation >= {TRACKING} between its AUC and the members' leak rate across the conditions (it tracks the open "
+        "answers); among those, the highest mean Spearman over the two lab VLMs, then the highest mean usual AUC. An AUC "
+        f"below {0.5 - CHANCE:.1f} under a control is not chance: the score still tells members apart without the photo, inverted.")
 
 
 def condition(by_score: dict[str, Any], rates: dict[str, Any]) -> dict[str, Any]:
@@ -99,17 +102,20 @@ def markdown(frame) -> str:
     return "\n".join(lines)
 
 
-def passes(model: dict[str, Any], kind: str) -> bool:
+def passes(model: dict[str, Any], kind: str, at_most_only: bool = False) -> bool:
+    """RULE for one score on one lab VLM; at_most_only: the controls need only AUC <= 0.6 (the issue's
+    wording), not chance from both sides."""
     conditions = model["conditions"]
     auc = lambda key: conditions[key]["by_score"][kind]["auc"]  # noqa: E731
     tracking = model["spearman_with_leak_rate"].get(kind)
-    return (auc("usual") >= USUAL_AUC and auc("masked") <= CONTROL_AUC and auc("mismatched") <= CONTROL_AUC
+    at_chance = lambda value: value <= 0.5 + CHANCE and (at_most_only or value >= 0.5 - CHANCE)  # noqa: E731
+    return (auc("usual") >= USUAL_AUC and at_chance(auc("masked")) and at_chance(auc("mismatched"))
             and tracking is not None and tracking >= TRACKING)
 
 
-def choose(models: dict[str, dict[str, Any]]) -> tuple[str | None, dict[str, dict[str, bool]]]:
+def choose(models: dict[str, dict[str, Any]], at_most_only: bool = False) -> tuple[str | None, dict[str, dict[str, bool]]]:
     """The headline by RULE over every lab VLM measured, and which score passes on which model."""
-    verdicts = {kind: {name: passes(model, kind) for name, model in models.items()} for kind in SCORE_KINDS}
+    verdicts = {kind: {name: passes(model, kind, at_most_only) for name, model in models.items()} for kind in SCORE_KINDS}
     eligible = [kind for kind in SCORE_KINDS if all(verdicts[kind].values())]
     if not eligible:
         return None, verdicts
@@ -128,27 +134,41 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--load-note", default="", help="how busy the machine was, for the README and the page")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "vlm_controls.json")
+    parser.add_argument("--choose-again", action="store_true",
+                        help="measure nothing: apply RULE to the measurements already in --out and write it back")
     args = parser.parse_args()
     started = time.perf_counter()
-    bars = StageBars()
-    models = {name: measure(name, args.images_per_person, args.candidates, bars) for name in ([args.only] if args.only else LAB_VLM_MODELS)}
-    bars.close()
+    if args.choose_again:
+        previous = json.loads(Path(args.out).read_text())
+        models, machine, seconds = previous["models"], previous["machine"], previous["seconds"]
+        load_note = args.load_note or previous.get("load_note", "")
+    else:
+        bars = StageBars()
+        models = {name: measure(name, args.images_per_person, args.candidates, bars) for name in ([args.only] if args.only else LAB_VLM_MODELS)}
+        bars.close()
+        machine, seconds, load_note = machine_info(), None, args.load_note
     chosen, verdicts = choose(models)
+    lenient, lenient_verdicts = choose(models, at_most_only=True)
     for name, model in models.items():
         model["headline"] = chosen
         print(f"\n{name}: {model['lab']['n_members']} members, {model['lab']['n_nonmembers']} non-members, "
-              f"{args.images_per_person} photo(s) each, {len(DEFAULT_QUESTIONS)} questions, {args.candidates} names per closed set")
+              f"{model['probe']['images_per_person']} photo(s) each, {len(model['probe']['questions'])} questions, "
+              f"{model['probe']['n_candidates']} names per closed set")
         print(markdown(bench_controls_table(model)))
     print(f"\n{RULE}\npasses: " + ", ".join(f"{kind} {'yes' if all(v.values()) else 'no'}" for kind, v in verdicts.items()))
     print(f"chosen: {chosen}" + ("" if chosen in IMAGE_CONDITIONAL else "  (no image-conditional score passed)"))
+    print(f"with the controls only at most {0.5 + CHANCE:.1f} (not chance from both sides): "
+          + ", ".join(kind for kind, v in lenient_verdicts.items() if all(v.values())) + f" pass; that rule would choose {lenient}")
     path = write_results(Path(args.out).stem, {
-        "machine": machine_info(),
-        "load_note": args.load_note,
+        "machine": machine,
+        "load_note": load_note,
         "rule": RULE,
         "chosen": chosen,
         "passes": verdicts,
+        "passes_with_controls_at_most_0.6": lenient_verdicts,
+        "chosen_with_controls_at_most_0.6": lenient,
         "models": models,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds if seconds is not None else time.perf_counter() - started,
     }, Path(args.out).parent)
     print(f"\n{time.perf_counter() - started:.0f} s; written to {path}")
 
