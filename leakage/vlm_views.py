@@ -163,6 +163,8 @@ def score_table(result: AttackResult) -> pd.DataFrame:
         if kind not in by_score:
             continue
         entry = by_score[kind]
+        if entry.get("headline") and "auc_ci" in result.metrics:
+            entry = {**entry, "auc_ci": result.metrics["auc_ci"]}  # the headline's own interval (more bootstrap rounds)
         row = {"score": SCORE_LABELS[kind] + (" (headline)" if entry.get("headline") else ""), "measures": score_group(kind),
                "AUC (95% CI)": _auc_cell(entry)}
         for name, column in CONTROL_COLUMNS:
