@@ -47,6 +47,9 @@ class LabModel:
     """The lab data set that goes with this model (what `--data lab` means with it)."""
     load: str
     """`module:function(name, device=None, progress=None)`: builds on first use, then loads."""
+    variant_of: str | None = None
+    """The lab model whose recipe this one varies: where an attack's own lab data set is that
+    model's, `--data lab` means this model's data set instead (its own people)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ LAB_MODELS: dict[str, LabModel] = {
         LabModel("lab-vlm", "image-text-to-text", "the lab VLM (LLaVA), which learned the members' names from text only", "lab-vlm",
                  "leakage.catalog:_lab_vlm"),
         LabModel("lab-vlm-bpe", "image-text-to-text", "the lab VLM's recipe with a subword (BPE) tokenizer, as real VLMs have "
-                 "(names take 3 to 10 tokens; 50 members)", "lab-vlm-bpe", "leakage.catalog:_lab_vlm"),
+                 "(names take 3 to 10 tokens; 50 members)", "lab-vlm-bpe", "leakage.catalog:_lab_vlm", variant_of="lab-vlm"),
         LabModel("lab-mae", "mae", "the lab MAE, pre-trained on the member images", "lab-mae", "leakage.catalog:_lab_mae"),
         LabModel("lab-mae-reference", "mae", "a reference MAE pre-trained on other people (per-example calibration)",
                  "lab-mae", "leakage.catalog:_lab_mae"),
@@ -159,11 +162,14 @@ def resolve_model(spec: str, kind: str, *, pretrained: str | None = None, device
 
 
 def lab_data_name(spec: str, model: str | None = None, default_lab: str = "lab") -> str:
-    """What `--data lab` means: the lab data set of the lab model when one is named, else the attack's own."""
+    """What `--data lab` means: the attack's own lab data set, or, for a variant of the lab model
+    that data set belongs to (`lab-vlm-bpe` of `lab-vlm`), the variant's own."""
     if spec != "lab":
         return spec
     entry = LAB_MODELS.get(model or "")
-    return entry.data if entry is not None else default_lab
+    if entry is not None and entry.variant_of in LAB_MODELS and LAB_MODELS[entry.variant_of].data == default_lab:
+        return entry.data
+    return default_lab
 
 
 def data_folder(spec: str, *, default_lab: str = "lab", model: str | None = None, progress: Progress | None = None) -> Path:

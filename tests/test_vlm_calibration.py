@@ -353,6 +353,7 @@ def test_the_bpe_lab_vlm_is_a_lab_model_of_its_own(monkeypatch, capsys):
     # --data lab means the named lab model's own data set.
     assert catalog.lab_data_name("lab", "lab-vlm-bpe", "lab-vlm") == "lab-vlm-bpe"
     assert catalog.lab_data_name("lab", "/models/smolvlm", "lab-vlm") == "lab-vlm"
+    assert catalog.lab_data_name("lab", "lab", "lab-pairs") == "lab-pairs"  # an attack's own kind of data stays
     asked = []
 
     def not_built_here(config=None, progress=None):

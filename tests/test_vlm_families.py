@@ -172,7 +172,8 @@ def test_probe_over_four_people_with_face_blur(family_vlm, people_folder):
     result = run_vlm_probe(family_vlm, data, config)
     rates = result.metrics["leak_rates"]
     assert list(rates) == ["none", "blur:8"] and rates["blur:8"]["faces_missing"] == 0
-    assert len(result.identities) == 4 and all("score" in row and row["score"] <= 0 for row in result.identities)
+    assert len(result.identities) == 4 and all("score" in row and row["scores"]["raw"] <= 0 for row in result.identities)
+    assert result.metrics["identity_reference"]["source"] == "fixed reference set"  # four people: the fixed reference photos
     assert all(1 <= row["closed_set"]["rank"] <= 4 for row in result.images if "closed_set" in row)
     assert {row["setting"] for row in result.images} == {"none", "blur:8"}
     assert result.model["family"] == family_vlm.family.label

@@ -86,7 +86,7 @@ def list_lab(args: argparse.Namespace) -> int:
     print("lab models (python -m leakage lab build NAME):")
     for model in lab_models():
         print(f"  {model.name:<20} {MODEL_KINDS[model.kind].title:<34} {model.description}")
-    print("lab data sets (--data NAME; --data lab is the lab model's own, else the attack's):")
+    print("lab data sets (--data NAME; --data lab is the attack's own, or a lab variant's):")
     for data in LAB_DATA.values():
         print(f"  {data.name:<20} {data.description}")
     return 0
