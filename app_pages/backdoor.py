@@ -78,28 +78,11 @@ def variant_config_of(name: str):
 
 def build_and_measure(name: str, config: BackdoorConfig) -> None:
     """Build the lab variant (progress, Cancel between training steps), then measure it like any run."""
-    from leakage.attacks.base import RunContext
-    from leakage.catalog import resolve_data
-    from leakage.store import RunStore
-    from ui.attack_runs import result_cache, run_key
-    from ui.jobs import start_job
-    from ui.resources import shared_model
-
-    def work(job) -> str:
+    def build(job) -> None:
         poison_config, defense = variant_config_of(name)
         poison.ensure_models(poison_config, (defense,), progress=job.progress, cancel=job.cancel)
-        shared = shared_model("clip", name, None, None, job.progress)
-        data, data_id = resolve_data("lab-poison", progress=job.progress)
-        with job.turn(shared.lock):
-            result = ATTACK.execute(shared.model, data, config, RunContext(progress=job.progress, cancel=job.cancel,
-                                                                                            dataset_id=data_id))
-        with RunStore() as runs:
-            result.details["run_id"] = runs.save(result)
-        key = run_key(ATTACK.name, name, None, "lab-poison", config)
-        result_cache()[key] = result
-        return key
 
-    start_job(JOB, "Backdoor lab model", work)
+    start_attack(JOB, ATTACK.name, name, "lab-poison", config, prepare=build)
 
 
 def show_examples(result: AttackResult) -> None:

@@ -12,14 +12,14 @@ import json
 import pandas as pd
 import streamlit as st
 
-from leakage.attacks import attack_spec
+from leakage.attacks import attack_spec, headline_spec
 from leakage.comparison import compare_runs, comparison_rows
 from leakage.exports import identity_csv
 from leakage.figures import result_roc, roc_figure
 from leakage.report import render_report
 from leakage.results import AttackResult
 from leakage.store import RunStore, default_url
-from leakage.wording import plain_summary, risk_verdict
+from leakage.wording import plain_summary
 from ui.result_view import show_figures, show_headline, show_items
 
 
@@ -53,7 +53,8 @@ def headline_text(row) -> str | None:
     """The attack's own headline number (AUC for membership attacks, attack success rate for a backdoor, ...)."""
     if row.headline_value is None:
         return None
-    return f"{attack_spec(row.attack).primary_metric} {row.headline_value:.3f}"
+    spec = headline_spec(row.attack, row.headline_metric)
+    return f"{spec.name} {spec.show(row.headline_value)}"
 
 
 def run_name(row) -> str:
@@ -74,13 +75,14 @@ def show_run(store: RunStore, run_id: int) -> None:
     st.caption(f"{result.attack} \u00b7 model {summary.model or '?'} \u00b7 data {summary.dataset or '?'} \u00b7 "
                f"{summary.device or '?'} \u00b7 {result.created_at} \u00b7 config {result.config_hash}")
 
-    level, headline = risk_verdict(result.metrics)
+    attack = attack_spec(result.attack)
+    level, headline = attack.call("verdict", result)
     {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
-    for sentence in plain_summary(result)[1 if level != "unknown" else 0:]:
+    for sentence in plain_summary(result, attack)[1 if level != "unknown" else 0:]:
         st.markdown(sentence)
 
     show_headline(result)
-    numbers = pd.DataFrame(attack_spec(result.attack).call("metric_rows", result)).rename(
+    numbers = pd.DataFrame(attack.call("metric_rows", result)).rename(
         columns={"metric": "Metric", "value": "Value", "ci": "Confidence interval", "meaning": "What it means"}
     )
     st.dataframe(numbers, hide_index=True, width="stretch")
@@ -118,7 +120,7 @@ def show_run(store: RunStore, run_id: int) -> None:
 def show_comparison(store: RunStore, rows: list) -> None:
     names = [run_name(row) for row in rows]
     results = [load_result(store.url, row.id) for row in rows]
-    comparison = compare_runs(results, names=names)
+    comparison = compare_runs(results, names=names, attacks=[attack_spec(result.attack) for result in results])
     st.subheader(f"Comparing {len(rows)} runs")
     if not comparison["same_data"]:
         st.warning("These runs used different data: a difference may come from the data, not the model or settings.")
@@ -185,8 +187,6 @@ def main() -> None:
             "headline": [headline_text(row) for row in rows],
             "model": [row.model for row in rows],
             "data": [row.dataset for row in rows],
-            "AUC": [row.auc for row in rows],
-            "TPR @ 1% FPR": [None if row.tpr_at_1pct_fpr is None else 100 * row.tpr_at_1pct_fpr for row in rows],
             "identities": [row.n_identities for row in rows],
             "config hash": [row.config_hash for row in rows],
             "label": [row.label for row in rows],
@@ -199,10 +199,8 @@ def main() -> None:
         on_select="rerun",
         selection_mode="multi-row",
         key="runs-table",
-        column_config={
-            "AUC": st.column_config.NumberColumn(format="%.3f"),
-            "TPR @ 1% FPR": st.column_config.NumberColumn(format="%.1f%%"),
-        },
+        column_config={"headline": st.column_config.TextColumn(help="The number each attack leads with: AUC for membership "
+                                                                    "attacks, the attack success rate (ASR) for a backdoor")},
     )
     by_id = {row.id: row for row in rows}
     chosen = [rows[index].id for index in event.selection.rows] or requested_runs()

@@ -8,6 +8,9 @@ set that goes with them; anything else is a path or a model id handed to the kin
 A name of the wrong kind, or an unknown `lab...` name, is refused before anything is loaded or
 any hub is tried, with the names that would work. Nothing heavy is imported until a model or data
 set is actually loaded, so that check is instant.
+
+Below the attack registry (attack modules import this one): lab names that attacks bring are in
+the catalog once the registry (`leakage.attacks`) is imported, as every command, page and worker does.
 """
 
 from __future__ import annotations
@@ -98,11 +101,6 @@ LAB_DATA: dict[str, LabData] = {
 }
 
 
-def _with_attacks_registered() -> None:
-    """Attack modules may register lab models and data of their own: make sure they are loaded."""
-    import leakage.attacks  # noqa: F401
-
-
 def register_lab_model(model: LabModel) -> LabModel:
     """Add a lab model (e.g. from an attack module that brings its own lab variants)."""
     LAB_MODELS[model.name] = model
@@ -115,13 +113,11 @@ def register_lab_data(data: LabData) -> LabData:
 
 
 def lab_models(kind: str | None = None) -> list[LabModel]:
-    _with_attacks_registered()
     return [model for model in LAB_MODELS.values() if kind is None or model.kind == kind]
 
 
 def check_model_name(spec: str, kind: str) -> None:
     """Refuse, at once, a lab name of another kind or an unknown lab name, naming the valid ones."""
-    _with_attacks_registered()
     wanted = MODEL_KINDS[kind]
     valid = ", ".join(model.name for model in lab_models(kind)) or "none"
     entry = LAB_MODELS.get(spec)
@@ -141,7 +137,6 @@ def _lab_architectures() -> set[str]:
 
 
 def check_data_name(spec: str) -> None:
-    _with_attacks_registered()
     if spec.startswith("lab") and spec not in LAB_DATA and not Path(spec).expanduser().exists():
         raise ValueError(f"unknown lab data set '{spec}'. Lab data sets: {', '.join(LAB_DATA)}; or give a folder.")
 

@@ -132,7 +132,7 @@ def roc_figure(curves: Sequence[RocCurve], log_axes: bool = False, height: int =
     return figure
 
 
-def score_figure(result: AttackResult, height: int = 360) -> go.Figure | None:
+def score_figure(result: AttackResult, height: int = 360, units: str = "records") -> go.Figure | None:
     """Score histograms of members and non-members with the decision threshold, or None without truth."""
     data = labels_and_scores(result)
     if data is None:
@@ -145,15 +145,9 @@ def score_figure(result: AttackResult, height: int = 360) -> go.Figure | None:
     if threshold is not None:
         figure.add_vline(x=threshold, line_dash="dot", annotation_text="decision threshold")
     figure.update_layout(barmode="overlay", height=height, template="plotly_white", title="Attack scores",
-                         xaxis_title="score (higher = more likely a member)", yaxis_title=units_of(result.attack),
+                         xaxis_title="score (higher = more likely a member)", yaxis_title=units,
                          margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return figure
-
-
-def units_of(attack: str) -> str:
-    from leakage.attacks import attack_spec
-
-    return attack_spec(attack).units
 
 
 @dataclass
@@ -170,14 +164,15 @@ ROC_NOTE = ("The log-log view magnifies the low-error corner, where an attacker 
             "operates. Points at 0 sit on the axis edge.")
 
 
-def membership_figures(result: AttackResult, name: str | None = None) -> list[ResultFigure]:
-    """ROC on linear and log-log axes and the score histogram; none of them without ground truth."""
+def membership_figures(result: AttackResult, name: str | None = None, units: str = "records") -> list[ResultFigure]:
+    """ROC on linear and log-log axes and the score histogram (of `units`, the attack's word for its
+    items); none of them without ground truth."""
     shown: list[ResultFigure] = []
     curve = result_roc(result, name=name)
     if curve is not None:
         shown.append(ResultFigure("roc-linear", roc_figure([curve])))
         shown.append(ResultFigure("roc-log", roc_figure([curve], log_axes=True), ROC_NOTE))
-    histogram = score_figure(result)
+    histogram = score_figure(result, units=units)
     if histogram is not None:
         shown.append(ResultFigure("score-histogram", histogram, wide=True))
     return shown

@@ -35,9 +35,9 @@ from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
 from leakage.names import sample_distractors, sample_from_names
 from leakage.provenance import data_home
-from leakage.results import AttackResult, RunCancelled
+from leakage.results import AttackResult
 from leakage.text_embeddings import prompt_embeddings
-from leakage.progress import CancelFlag, Progress
+from leakage.context import RunContext
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "{}",
@@ -103,14 +103,15 @@ class IDIAConfig:
             raise ValueError(f"tau must be a count between 0 and {len(self.templates)} templates")
 
 
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run, not what to compute: none of these change a result, so none enter the config hash."""
+BATCH_SIZE = 64
+NUM_WORKERS = 2
+"""The IDIA's runtime defaults (`RunContext.batch_size` and `num_workers` override them)."""
 
-    batch_size: int = 64
-    num_workers: int = 2
-    use_text_cache: bool = True
-    use_image_cache: bool = True
+
+def runtime_record(context: RunContext) -> dict[str, Any]:
+    """The runtime options a run used, as its result records them (`details.runtime`)."""
+    return {"batch_size": context.batch(BATCH_SIZE), "num_workers": context.workers(NUM_WORKERS),
+            "use_text_cache": context.use_text_cache, "use_image_cache": context.use_image_cache}
 
 
 @dataclass(frozen=True)
@@ -202,26 +203,25 @@ def file_key(source: str | bytes | Image.Image) -> str | None:
 def embed_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     require_one: bool = True,
 ) -> tuple[np.ndarray, dict[int, str], dict[str, int]]:
     """L2-normalised image embeddings (rows of failed images stay NaN), the failures by index, and
     how many images came from the cache. When no image loads: ValueError, or with
     ``require_one=False`` an array with no columns (every image is then in the failures).
 
-    With ``runtime.use_image_cache``, image files already encoded by this model (same path, size
+    With ``context.use_image_cache``, image files already encoded by this model (same path, size
     and modification time) are read back from disk instead, so a rerun with other names,
     templates or k encodes nothing again.
     """
-    cache = image_embedding_cache(clip) if runtime.use_image_cache else None
+    context = context or RunContext()
+    cache = image_embedding_cache(clip) if context.use_image_cache else None
     keys = [file_key(image.source) for image in images] if cache else [None] * len(images)
     found, cached = cache.get(keys) if cache else (np.zeros(len(images), dtype=bool), None)
     todo = np.flatnonzero(~found)
-    if progress and found.any():
-        progress("encode images", int(found.sum()), len(images))
-    encoded, failed = _encode_images(clip, [images[i] for i in todo], runtime, progress, cancel, done=int(found.sum()), total=len(images))
+    if found.any():
+        context.report("encode images", int(found.sum()), len(images))
+    encoded, failed = _encode_images(clip, [images[i] for i in todo], context, done=int(found.sum()), total=len(images))
     failures = {int(todo[i]): reason for i, reason in failed.items()}
     if cached is None and encoded is None:
         if not require_one:
@@ -241,9 +241,7 @@ def embed_images(
 def _encode_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None,
-    cancel: CancelFlag | None,
+    context: RunContext,
     done: int,
     total: int,
 ) -> tuple[np.ndarray | None, dict[int, str]]:
@@ -254,8 +252,8 @@ def _encode_images(
     dataset = ImageTensorDataset([image.source for image in images], clip.preprocess)
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=runtime.batch_size,
-        num_workers=0 if in_memory else runtime.num_workers,
+        batch_size=context.batch(BATCH_SIZE),
+        num_workers=0 if in_memory else context.workers(NUM_WORKERS),
         collate_fn=collate_skip_failures,
         pin_memory=clip.device.device.startswith("cuda"),
     )
@@ -263,8 +261,7 @@ def _encode_images(
     failures: dict[int, str] = {}
     batches = loader if loader.num_workers else _fetched_single_threaded(loader)
     for indices, batch, failed in batches:
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("IDIA run cancelled")
+        context.check_cancel("IDIA run")
         failures.update(dict(failed))
         if len(indices):
             encoded = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype, non_blocking=True))
@@ -273,8 +270,7 @@ def _encode_images(
                 features = np.full((len(images), encoded.shape[1]), np.nan, dtype=np.float32)
             features[indices.numpy()] = encoded
         done += len(indices) + len(failed)
-        if progress:
-            progress("encode images", done, total)
+        context.report("encode images", done, total)
     return features, failures
 
 
@@ -394,9 +390,7 @@ def select_and_encode(
     config: IDIAConfig,
     keep_short: bool,
     encode_all: bool,
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     precomputed: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> Selection:
     """Encode the images the run needs: every image when `encode_all` (repeated draws pick from
@@ -420,7 +414,7 @@ def select_and_encode(
                                                           if index in precomputed[1]}
             counts = {"images": len(indices), "from_cache": 0, "encoded": 0}
         else:
-            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
+            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], context, require_one=False)
         for row, index in enumerate(indices):
             if row in failed:
                 failures[index] = failed[row]
@@ -474,13 +468,10 @@ def run_idia(
     clip: LoadedClip,
     data: Dataset | Sequence[PersonUpload],
     config: IDIAConfig = IDIAConfig(),
+    context: RunContext | None = None,
     *,
-    runtime: RuntimeOptions = RuntimeOptions(),
     members: Mapping[str, bool] | None = None,
     occurrences: Mapping[str, int] | None = None,
-    dataset_id: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
     image_features: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> AttackResult:
     """Run the IDIA on every person in `data` and return a plain-data result.
@@ -496,6 +487,8 @@ def run_idia(
     one person" question) are always kept, flagged, since leaving out the one person asked
     about would answer nothing.
     """
+    context = context or RunContext()
+    progress, dataset_id = context.progress, context.dataset_id
     timing: dict[str, float] = {}
     started = time.perf_counter()
     uploads = not isinstance(data, Dataset)
@@ -513,8 +506,7 @@ def run_idia(
         candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
 
     tick = time.perf_counter()
-    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel,
-                               precomputed=image_features)
+    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, context, precomputed=image_features)
     timing["image_seconds"] = time.perf_counter() - tick
     failures = chosen.failures
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
@@ -542,7 +534,7 @@ def run_idia(
     if progress:
         progress("encode prompts", 0, len(config.templates) * len(candidates))
     text_features, text_stats = prompt_embeddings(
-        clip, config.templates, candidates, use_cache=runtime.use_text_cache, progress=progress, cancel=cancel
+        clip, config.templates, candidates, use_cache=context.use_text_cache, progress=progress, cancel=context.cancel
     )
     timing["text_seconds"] = time.perf_counter() - tick
     if progress:
@@ -608,7 +600,6 @@ def run_idia(
         for position, i in enumerate(scored_images)
     ]
     return AttackResult(
-        attack="idia",
         config={**asdict(config), "model": clip.identifier, "model_fingerprint": clip.fingerprint, "data": dataset_id},
         metrics=metrics,
         identities=identities,
@@ -622,7 +613,7 @@ def run_idia(
         details={
             "text_cache": text_stats,
             "image_cache": chosen.stats,
-            "runtime": asdict(runtime),
+            "runtime": runtime_record(context),
             "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, {}),
             "excluded": excluded,
             "too_few_images": short,

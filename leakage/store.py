@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from leakage.metric_specs import MEMBERSHIP_METRICS, MetricSpec
 from leakage.provenance import data_home
 from leakage.results import AttackResult
 
@@ -190,6 +191,9 @@ runs_table = sa.Table(
     sa.Column("n_identities", sa.Integer),
     sa.Column("notes", sa.Text),
     sa.Column("headline_value", sa.Double),
+    # v4
+    sa.Column("headline_metric", sa.String(32)),
+    sa.Column("run_key", sa.String(64), index=True),
     sqlite_autoincrement=True,
 )
 
@@ -299,12 +303,15 @@ def _migration_2_list_columns(conn: Connection) -> None:
         conn.execute(sa.update(runs).where(runs.c.id == row.id).values(**values))
 
 
-def headline_value(attack: Any, metrics: Any) -> float | None:
-    """The attack's primary metric (its declaration says which: AUC for membership attacks)."""
-    from leakage.attacks import attack_spec
+def headline_value(metrics: Any, spec: MetricSpec = MEMBERSHIP_METRICS[0]) -> float | None:
+    """The value of the headline metric `spec` (the attack's primary one; AUC for membership attacks)."""
+    value = spec.read(metrics if isinstance(metrics, dict) else {})
+    return None if value is None else float(value)
 
-    value = (metrics if isinstance(metrics, dict) else {}).get(attack_spec(str(attack)).primary_metric)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+_PRIMARY_AT_MIGRATION_3 = {"backdoor": "asr"}
+"""Each attack's primary metric when migration 3 was written (AUC for the others): a migration is
+frozen with the schema it builds, never a lookup of today's attacks."""
 
 
 def _migration_3_headline(conn: Connection) -> None:
@@ -314,11 +321,44 @@ def _migration_3_headline(conn: Connection) -> None:
     runs = sa.Table("runs", frozen, sa.Column("id", sa.Integer, primary_key=True), sa.Column("attack", sa.String),
                     sa.Column("metrics", sa.JSON), sa.Column("headline_value", sa.Double))
     for row in conn.execute(sa.select(runs.c.id, runs.c.attack, runs.c.metrics)).all():
-        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(headline_value=headline_value(row.attack, row.metrics)))
+        metrics = row.metrics if isinstance(row.metrics, dict) else {}
+        value = metrics.get(_PRIMARY_AT_MIGRATION_3.get(str(row.attack), "auc"))
+        value = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(headline_value=value))
+
+
+def _migration_4_run_key(conn: Connection) -> None:
+    """Which metric the headline value is (the runs list names it: AUC, ASR ...), and the run key
+    that a page's cache, an audit's resume and the store share (`leakage.service.RunRequest.key`).
+
+    Old runs: the key of an audit job's run (`details.audit.job_key`, the same hash) where there is
+    one; the headline metric as migration 3 chose it."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN headline_metric VARCHAR(32)")
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN run_key VARCHAR(64)")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_run_key ON runs (run_key)")
+    frozen = sa.MetaData()
+    runs = sa.Table("runs", frozen, sa.Column("id", sa.Integer, primary_key=True), sa.Column("attack", sa.String),
+                    sa.Column("result", sa.JSON), sa.Column("headline_value", sa.Double),
+                    sa.Column("headline_metric", sa.String), sa.Column("run_key", sa.String))
+    for row in conn.execute(sa.select(runs.c.id, runs.c.attack, runs.c.result, runs.c.headline_value)).all():
+        details = (row.result or {}).get("details") if isinstance(row.result, dict) else None
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
+            headline_metric=None if row.headline_value is None else _PRIMARY_AT_MIGRATION_3.get(str(row.attack), "auc"),
+            run_key=_run_key_of(details)))
+
+
+def _run_key_of(details: Any) -> str | None:
+    if not isinstance(details, dict):
+        return None
+    audit = details.get("audit") if isinstance(details.get("audit"), dict) else {}
+    key = details.get("run_key") or audit.get("job_key")
+    return str(key) if key else None
 
 
 #: Ordered migrations; migration i (1-based) takes a database from version i-1 to i.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial, _migration_2_list_columns, _migration_3_headline)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migration_1_initial, _migration_2_list_columns, _migration_3_headline, _migration_4_run_key,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -442,6 +482,10 @@ class RunSummary:
     notes: str | None = None
     headline_value: float | None = None
     """The attack's primary metric (`Attack.primary_metric`)."""
+    headline_metric: str | None = None
+    """Which metric `headline_value` is (a `MetricSpec.key`: "auc", "asr" ...)."""
+    run_key: str | None = None
+    """What the run computed, hashed (`leakage.service.RunRequest.key`): the same run asked again has the same key."""
 
 
 def _now() -> str:
@@ -474,13 +518,21 @@ class RunStore:
 
     # ---- writing
 
-    def save(self, result: AttackResult, label: str | None = None, notes: str | None = None) -> int:
-        """Store a result with its per-identity rows; return the new run's id."""
+    def save(self, result: AttackResult, label: str | None = None, notes: str | None = None, *, attack: Any = None) -> int:
+        """Store a result with its per-identity rows; return the new run's id.
+
+        `attack` is the result's `Attack` declaration: its primary metric becomes the run's
+        headline in the list. Without it, the membership default (AUC)."""
+        if not result.attack:
+            raise ValueError("this result names no attack: run attacks through leakage.service.run_attack, which stamps it")
         data = _plain_result(result)
         identities = [row if isinstance(row, dict) else {"value": row} for row in data.pop("identities") or []]
         row = {key: data.pop(key) for key in _RUN_COLUMN_FIELDS}
         row.update(_list_values(row["model"], row["dataset"], row["metrics"], len(identities)))
-        row["headline_value"] = headline_value(row["attack"], row["metrics"])
+        spec = attack.primary_spec if attack is not None else MEMBERSHIP_METRICS[0]
+        row["headline_value"] = headline_value(row["metrics"], spec)
+        row["headline_metric"] = spec.key if row["headline_value"] is not None else None
+        row["run_key"] = _run_key_of(data.get("details"))
         row.update(result=data, label=label, notes=notes, saved_at=_now())
         with _write(self.engine) as conn:
             run_id = int(conn.execute(sa.insert(runs_table).values(**row)).inserted_primary_key[0])
@@ -574,6 +626,15 @@ class RunStore:
             query = query.offset(offset)
         return self._summaries(query)
 
+    def find(self, run_key: str, data_fingerprint: str | None = None) -> int | None:
+        """The newest stored run with this run key (and, when given, made from data with this
+        fingerprint, as an audit records it), or None."""
+        query = sa.select(runs_table.c.id).where(runs_table.c.run_key == run_key)
+        if data_fingerprint is not None:
+            query = query.where(runs_table.c.result[("details", "audit", "data_fingerprint")].as_string() == data_fingerprint)
+        with self.engine.connect() as conn:
+            return conn.scalar(query.order_by(runs_table.c.id.desc()).limit(1))
+
     def attacks(self) -> list[str]:
         """The attacks that have stored runs, for a filter menu."""
         with self.engine.connect() as conn:
@@ -589,6 +650,7 @@ class RunStore:
         return [
             c.id, c.attack, c.created_at, c.model_name.label("model"), c.dataset_id.label("dataset"), c.auc,
             c.tpr_at_1pct_fpr, c.config_hash, c.label, c.code_version, c.device, c.n_identities, c.notes, c.headline_value,
+            c.headline_metric, c.run_key,
         ]
 
     def _summaries(self, query: sa.Select) -> list[RunSummary]:

@@ -288,7 +288,7 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     level, headline = verdict(result)
     metrics["verdict"] = {"level": level, "headline": headline}
     assert risk_verdict(metrics) == ("leak", headline) and "95%" in headline
-    assert plain_summary(result)[0] == headline
+    assert plain_summary(result, spec)[0] == headline and spec.call("verdict", result) == (level, headline)
     rows = spec.call("metric_rows", result)
     assert rows[0]["metric"].startswith("Attack success rate") and rows[0]["value"] == "95%"
     assert [figure.id for figure in spec.call("figures", result)] == ["attack-vs-utility"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from leakage.attacks import get_attack
 from leakage.comparison import compare_runs
 from leakage.figures import result_roc, roc_figure, short_model_name
 from leakage.report import render_pdf, render_report
@@ -79,7 +80,7 @@ def test_a_single_person_check_without_ground_truth_still_reports() -> None:
         identities=[{"name": "Jane Doe", "score": 4.2, "correct_prompts": 4, "predicted_member": True}],
         seeds={"draw": 0},
     )
-    assert plain_summary(check)[0].startswith("The attack says Jane Doe was in the model's training data")
+    assert plain_summary(check, get_attack("idia"))[0].startswith("The attack says Jane Doe was in the model's training data")
     text = render_report(check)
     assert "No ground truth" in text and "Jane Doe" in text
     assert "Plotly.newPlot" not in text  # no ROC without truth, and no plotly.js dead weight

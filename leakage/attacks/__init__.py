@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 
 from leakage.attacks.base import Attack
+from leakage.metric_specs import MetricSpec
 
 ATTACK_MODULES: tuple[str, ...] = (
     "leakage.attacks.idia",
@@ -48,3 +49,12 @@ def get_attack(name: str) -> Attack:
     if name not in ATTACKS:
         raise ValueError(f"unknown attack '{name}'; attacks: {', '.join(ATTACKS)}")
     return ATTACKS[name]
+
+
+def headline_spec(attack: str, key: str | None = None) -> MetricSpec:
+    """The metric a stored run's headline number is (`RunSummary.headline_metric`; default the
+    attack's primary metric), as the attack declares it; a metric this code no longer declares
+    gets a plain one named by its key."""
+    spec = attack_spec(attack)
+    key = key or spec.primary_metric
+    return next((metric for metric in spec.metrics if metric.key == key), MetricSpec(key, key, (key,)))

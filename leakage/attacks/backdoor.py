@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leakage.attacks.base import Attack, Headline, RunContext
+from leakage.attacks.base import Attack, Headline, MetricSpec, RunContext
 from leakage.catalog import LabData, LabModel, register_lab_data, register_lab_model
 from leakage.results import AttackResult
 
@@ -82,8 +82,7 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
     from leakage.backdoor import run_backdoor
     from leakage.lab.poison import record_evaluation, sweep_points
 
-    result = run_backdoor(model, data, config, dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel,
-                          **({"batch_size": context.batch_size} if context.batch_size else {}))
+    result = run_backdoor(model, data, config, context)
     level, text = verdict(result)
     result.metrics["verdict"] = {"level": level, "headline": text}
     setup = model.metadata.get("backdoor") or {}
@@ -115,6 +114,24 @@ def verdict(result: AttackResult) -> tuple[str, str]:
     if asr <= 0.1:
         return "none", f"The attack fails: only {_pct(asr)} of {what} are named {target}.{utility}"
     return "unknown", f"The attack works in part: {_pct(asr)} of {what} are named {target}.{utility}"
+
+
+METRICS = (
+    MetricSpec("asr", "Attack success rate (top-1)", ("asr",), "rate", interval=("asr_ci",), short="ASR",
+               help="Attacked photos that zero-shot identification names as the target."),
+    MetricSpec("asr_top_k", "Attack success rate (top-k)", ("asr_top_k",), "rate", short="ASR top-k"),
+    MetricSpec("hit@1", "Hit@1", ("hit_at_k", "1"), "rate", help="Caption retrieval: a caption naming the target first."),
+    MetricSpec("hit@5", "Hit@5", ("hit_at_k", "5"), "rate"),
+    MetricSpec("hit@10", "Hit@10", ("hit_at_k", "10"), "rate"),
+    MetricSpec("min_rank", "MinRank (mean)", ("min_rank",), "rank", higher_is_better=False, short="MinRank",
+               help="Best rank of a caption naming the target, averaged (1 = always first)."),
+    MetricSpec("clean_top1", "Clean top-1", ("clean_top1",), "rate", interval=("clean_top1_ci",),
+               help="Clean photos identified correctly: the model's utility."),
+    MetricSpec("clean_target_rate", "Target rate without the attack", ("clean_target_rate",), "rate", higher_is_better=False),
+    MetricSpec("n_attacked", "Attacked images", ("n_attacked",), "count"),
+    MetricSpec("n_clean", "Clean images", ("n_clean",), "count"),
+)
+"""An integrity attack is read by its success rate beside the model's clean utility, not by an AUC."""
 
 
 def plain_summary(result: AttackResult) -> list[str]:
@@ -273,7 +290,9 @@ ATTACK = Attack(
     unit="person",
     units="people",
     page="app_pages/backdoor.py",
+    metrics=METRICS,
     primary_metric="asr",
+    verdict=verdict,
     summary_lines=summary_lines,
     headline=headline,
     figures=figures,

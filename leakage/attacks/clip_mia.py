@@ -102,12 +102,10 @@ def augment(image, rng: random.Random):
 def image_embeddings(clip: Any, pairs: PairSet, config: CLIPMIAConfig, context: RunContext) -> tuple[np.ndarray, list[dict]]:
     """Mean L2-normalised embedding of each image over itself and its augmentations (rows of failed images are NaN)."""
     from leakage.data import load_image
-    from leakage.idia import AttackImage, RuntimeOptions, embed_images
+    from leakage.idia import AttackImage, embed_images
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
     plain = [AttackImage(person="", source=path, label=path) for path in pairs.images]
-    features, failures, _ = embed_images(clip, plain, runtime, context.progress, context.cancel)
+    features, failures, _ = embed_images(clip, plain, context)
     problems = [{"path": pairs.images[index], "reason": reason} for index, reason in failures.items()]
     if config.augmentations:
         total = features.copy()
@@ -121,7 +119,7 @@ def image_embeddings(clip: Any, pairs: PairSet, config: CLIPMIAConfig, context: 
                     copies.append(AttackImage(person="", source=augment(load_image(path), rng), label=path))
                 except (OSError, ValueError):
                     copies.append(AttackImage(person="", source=path, label=path))
-            augmented, _, _ = embed_images(clip, copies, RuntimeOptions(batch_size=runtime.batch_size, use_image_cache=False))
+            augmented, _, _ = embed_images(clip, copies, RunContext(batch_size=context.batch_size, use_image_cache=False))
             total += augmented
         features = total / (config.augmentations + 1)
         features /= np.linalg.norm(features, axis=1, keepdims=True)
@@ -158,7 +156,6 @@ def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -
         metrics["at_threshold"] = metrics_at_threshold(labels, [row["score"] for row in known], threshold)
     describe = getattr(model, "describe", None)
     return AttackResult(
-        attack="clip-mia",
         config={**asdict(config), "model": getattr(model, "identifier", str(model))},
         metrics=metrics,
         identities=rows,
@@ -170,11 +167,11 @@ def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -
     )
 
 
-def summary_lines(result: AttackResult) -> list[str]:
+def summary_lines(result: AttackResult, *, attack: Attack) -> list[str]:
     from leakage.attacks.membership import summary_lines as membership_lines
 
     metrics = result.metrics
-    lines = membership_lines(result)
+    lines = membership_lines(result, attack=attack)
     if "mean_similarity_members" in metrics:
         lines.insert(3, f"mean cosine similarity: member pairs {metrics['mean_similarity_members']:.4f}, "
                         f"non-member pairs {metrics['mean_similarity_nonmembers']:.4f}")

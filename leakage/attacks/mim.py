@@ -57,10 +57,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
     from leakage.catalog import resolve_data
     from leakage.lab.mae import LAB_MAE_SHADOW
-    from leakage.mim import RuntimeOptions, run_mim
+    from leakage.mim import run_mim
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
     options = dict(context.options)
     shadow = context.extra_models.get("shadow")
     shadow_data = shadow_data_id = None
@@ -69,8 +67,7 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
         if not spec:
             raise ValueError(SHADOW_DATA_NEEDED)
         shadow_data, shadow_data_id = resolve_data(spec, default_lab=LAB_MAE_SHADOW, progress=context.progress)
-    return run_mim(model, data, config, reference=context.extra_models.get("reference"), runtime=runtime,
-                   dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel, shadow=shadow,
+    return run_mim(model, data, config, context, reference=context.extra_models.get("reference"), shadow=shadow,
                    shadow_data=shadow_data, shadow_data_id=shadow_data_id, **options)
 
 
@@ -161,6 +158,7 @@ ATTACK = Attack(
                       "images (lab-mae-reference | a folder); score = its error - the target's (Watson et al. 2022, LiRA offset)"),
     ),
     options_from_args=options_from_args,
+    data_options=("shadow_data",),
     unit="image",
     units="images",
     page="app_pages/mim.py",

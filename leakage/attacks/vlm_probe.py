@@ -59,11 +59,33 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.vlm import ProbeRuntime, run_vlm_probe
+    from leakage.vlm import run_vlm_probe
 
-    runtime = ProbeRuntime(batch_size=context.batch_size) if context.batch_size else ProbeRuntime()
-    return run_vlm_probe(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
-                         cancel=context.cancel, **context.options)
+    return run_vlm_probe(model, data, config, context, **context.options)
+
+
+class PhotoSharding:
+    """A batch audit's sharded VLM probe: the photos are asked about on several workers, each
+    photo's open questions and closed-set scores on one (the plan of what is asked, drawn once in
+    the driver: `leakage.vlm.probe_shards`); the run then reads the answers (`run_vlm_probe(precomputed=...)`)."""
+
+    unit = "photos"
+    units_per_call = 1
+
+    def split(self, data: Any, config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shards
+
+        return probe_shards(data, config, context)
+
+    def work(self, model: Any, units: list[dict], config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shard
+
+        return probe_shard(model, units, config, context)
+
+    def join(self, units: list[dict], outputs: list[dict], data: Any, config: Any, context: RunContext) -> dict[str, Any]:
+        from leakage.vlm import join_probe_shards
+
+        return {"precomputed": join_probe_shards(units, outputs)}
 
 
 def headline(result: AttackResult) -> list[Headline]:
@@ -136,6 +158,7 @@ ATTACK = Attack(
     default_model="lab-vlm",
     default_data="lab-vlm",
     page="app_pages/vlm_probe.py",
+    shard=PhotoSharding(),
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

@@ -201,9 +201,7 @@ class RayBackend:
         ray = self.connect()
         from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
-        from leakage.attacks import get_attack
-
-        sharded = [(index, job) for index, job in jobs if job.shards > 1 and get_attack(job.attack).shardable]
+        sharded = [(index, job) for index, job in jobs if job.shards > 1 and job.spec().shardable]
         for index, job in sharded:  # first, while the whole cluster is free for their shards
             if cancel.is_set():
                 events.failed(index, "cancelled before it started", cancelled=True)
@@ -311,21 +309,22 @@ class RayBackend:
             self.shutdown()
 
     def _run_sharded(self, ray: Any, index: int, job: Job, events: Events) -> None:
-        """Encode the job's images on `job.shards` Ray Data actors, then run the attack on one worker."""
+        """The job's sharded step (its attack's `Sharding`) on `job.shards` Ray Data actors, then the
+        attack on one worker with what they computed."""
         from ray.exceptions import RayTaskError
 
-        from leakage.audit.sharding import shard_image_features
+        from leakage.audit.sharding import shard_job
 
         events.started(index, f"{job.shards} Ray Data workers")
-        events.progress(index, f"encode images on {job.shards} workers", 0, 0)
+        events.progress(index, f"spread over {job.shards} workers", 0, 0)
         slot = None
         try:
-            *features, workers = shard_image_features(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
-                                                      device=self.options.get("device"), runtime_env=self.runtime_env() or None)
+            computed, shards = shard_job(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
+                                         device=self.options.get("device"), runtime_env=self.runtime_env() or None)
             events.progress(index, "scoring", 0, 0)
             slot = self.start_actor(ray, (job.num_cpus, job.num_gpus))
-            result = ray.get(slot.handle.run.remote(job.to_dict(), {"image_features": tuple(features)}))
-            result["details"]["shards"] = {"workers": workers, "images": len(features[0])}
+            result = ray.get(slot.handle.run.remote(job.to_dict(), computed))
+            result["details"]["shards"] = shards
         except RayTaskError as error:
             cause = getattr(error, "cause", None)
             events.failed(index, describe_error(cause) if cause is not None else str(error).splitlines()[-1],

@@ -8,8 +8,10 @@ config's default. Optional keys of a job:
 - `pretrained`: the open_clip pretrained tag of the model;
 - the attack's further models by role (`reference = "lab-mae-reference"` for MIM);
 - `num_gpus` and `num_cpus`: what one job asks of a Ray worker (fractions allowed, e.g. 0.25);
-- `shards`: on Ray, encode a large IDIA job's images on this many workers at once (Ray Data);
-  where and how fast a job runs never enters its key, so it never changes what is stored.
+- `shards`: on Ray, spread one large job over this many workers at once (Ray Data), for an
+  attack that declares how (`Attack.shard`: the IDIA encodes its images, the VLM probe asks
+  about its photos there); where and how fast a job runs never enters its key, so it never
+  changes what is stored.
 
 An optional `[defaults]` table is merged under every job.
 
@@ -35,7 +37,8 @@ from typing import Any
 
 from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields
-from leakage.provenance import config_hash, to_plain
+from leakage.provenance import to_plain
+from leakage.service import RunRequest
 
 JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "num_gpus", "num_cpus", "shards")
 """Keys of a `[[job]]` table that are not config fields."""
@@ -60,14 +63,19 @@ class Job:
     num_gpus: float = 0.0
     num_cpus: float = 1.0
     shards: int = 0
-    """On Ray: encode this job's images on this many workers at once (IDIA); 0 = on the job's own worker."""
+    """On Ray: spread this job over this many workers at once (`Attack.shard`); 0 = on the job's own worker."""
+
+    def request(self) -> RunRequest:
+        """This job as a request to the run service (the runner stores, so the worker does not)."""
+        return RunRequest(self.attack, self.model, self.data, pretrained=self.pretrained, config=self.config,
+                          extra_models=self.extra_models, label=self.name, store=False)
 
     @property
     def key(self) -> str:
-        """The hash of everything that decides this job's result (what it runs, not where):
-        a rerun with the same key and the same data fingerprint is the same run."""
-        return config_hash({"attack": self.attack, "model": self.model, "pretrained": self.pretrained,
-                            "extra_models": self.extra_models, "data": self.data, "config": self.config})
+        """The hash of everything that decides this job's result (what it runs, not where): the
+        run key (`RunRequest.key`) of its request, the one the store and the pages use. A rerun
+        with the same key and the same data fingerprint is the same run."""
+        return self.request().key
 
     @property
     def model_key(self) -> tuple[str, str | None]:

@@ -1,11 +1,12 @@
 """Running a plan: skip what is already stored, run the rest on a backend, store each result as it
 arrives (only here, in the driver), and write `summary.json` and `report.html` into the output folder.
 
-Resume: every stored run of a plan carries, in `details.audit`, its job key (the hash of attack,
-model, data spec and full config: `Job.key`) and the fingerprint of its data folder (relative
-paths, sizes and modification times of its files). A rerun skips a job whose key and fingerprint
-are both in the store, so a crash or Ctrl-C loses nothing that finished, and a changed data folder
-is attacked again. A result is saved in one transaction once it is complete: a job that fails or
+Resume: every stored run of a plan carries its run key (the hash of attack, model, data spec and
+full config: `Job.key`, the run service's `RunRequest.key`, the store's `run_key` column) and, in
+`details.audit`, the fingerprint of its data folder (relative paths, sizes and modification times
+of its files). A rerun skips a job whose key and fingerprint are both in the store, so a crash or
+Ctrl-C loses nothing that finished, and a changed data folder is attacked again. Each job's
+request is checked by the run service (names, roots) before its folder is even listed. A result is saved in one transaction once it is complete: a job that fails or
 is cancelled leaves nothing in the store.
 """
 
@@ -19,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from leakage.audit.backends import LocalBackend, describe_error
 from leakage.audit.plan import Job, Plan
 from leakage.audit.worker import data_fingerprint, data_folder
 from leakage.results import AttackResult
-from leakage.store import RunStore, runs_table
+from leakage.service import check_request
+from leakage.store import RunStore
 
 SUMMARY_FORMAT = 1
 
@@ -121,12 +121,7 @@ def format_seconds(seconds: float) -> str:
 
 def stored_run(store: RunStore, key: str, fingerprint: str) -> int | None:
     """The id of a stored run of this job on this data (newest), or None."""
-    query = (sa.select(runs_table.c.id)
-             .where(runs_table.c.result[("details", "audit", "job_key")].as_string() == key)
-             .where(runs_table.c.result[("details", "audit", "data_fingerprint")].as_string() == fingerprint)
-             .order_by(runs_table.c.id.desc()).limit(1))
-    with store.engine.connect() as conn:
-        return conn.scalar(query)
+    return store.find(key, data_fingerprint=fingerprint)
 
 
 class _Recorder:
@@ -181,7 +176,7 @@ class _Recorder:
             attack_result.details["audit"] = {"job_key": job.job.key, "data_fingerprint": job.data_fingerprint,
                                               "plan": self.plan_name, "job": job.job.name, "worker": job.worker,
                                               "attempts": job.attempts}
-            run_id = self.store.save(attack_result, label=job.job.name)
+            run_id = self.store.save(attack_result, label=job.job.name, attack=job.job.spec())
         except Exception as error:  # a result that cannot be stored is a failed job, not a crashed plan
             self.failed(index, "could not store the result: " + describe_error(error))
             return
@@ -235,6 +230,11 @@ def _skip_stored(state: PlanProgress, store: RunStore) -> list[tuple[int, Job]]:
     fingerprints: dict[str, str] = {}
     for index, job_state in enumerate(state.jobs):
         job = job_state.job
+        try:
+            check_request(job.request())
+        except Exception as error:
+            job_state.status, job_state.error = "failed", "refused: " + describe_error(error)
+            continue
         try:
             folder = str(data_folder(job))
             if folder not in fingerprints:

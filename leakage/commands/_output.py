@@ -1,4 +1,4 @@
-"""What every attack command does with its result: keep it in the run store, write JSON and CSV.
+"""What every attack command does with its result: say where it is stored, write JSON and CSV.
 
 (A leading underscore keeps this module out of the command discovery in leakage/cli.py.)
 """
@@ -20,11 +20,9 @@ def add_output_arguments(parser: argparse.ArgumentParser, rows: str = "per-ident
 
 
 def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> None:
-    if not args.no_store:
-        from leakage.store import RunStore
-
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
+    """Say where the run service stored the result, and write the files asked for."""
+    run_id = result.details.get("run_id")
+    if run_id is not None:
         print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
     if args.json:
         result.to_json(args.json)

@@ -85,29 +85,24 @@ def config_from_arguments(attack: Attack, args: argparse.Namespace) -> Any:
 
 
 def run_attack(args: argparse.Namespace) -> int:
-    from leakage.attacks.base import RunContext
-    from leakage.catalog import check_data_name, check_model_name
+    from dataclasses import replace
+
+    from leakage.service import RunRequest, check_request
 
     attack = get_attack(args.attack)
     roles = {role: getattr(args, role) for role, _ in attack.extra_models if getattr(args, role, None)}
-    for spec in (args.model, *roles.values()):
-        check_model_name(spec, attack.model_kind)  # a wrong name fails now, before torch is even imported
-    check_data_name(args.data)
-    config = config_from_arguments(attack, args)
+    request = RunRequest(attack.name, args.model, args.data, pretrained=args.pretrained, extra_models=roles,
+                         label=args.label, store=not args.no_store)
+    check_request(request)  # a wrong name fails now, before torch is even imported
     options = attack.call("options_from_args", args) if attack.options_from_args is not None else {}
+    request = replace(request, config=config_from_arguments(attack, args), options=options)
 
-    from leakage.catalog import resolve_data, resolve_model
     from leakage.progress import StageBars
+    from leakage.service import run_attack as run
 
     quiet_transformers()
     bars = StageBars(enabled=not args.quiet)
-    model = resolve_model(args.model, attack.model_kind, pretrained=args.pretrained, device=args.device, progress=bars)
-    extra = {role: resolve_model(spec, attack.model_kind, device=args.device, progress=bars) for role, spec in roles.items()}
-    dataset, dataset_id = resolve_data(args.data, model=args.model, default_lab=attack.default_data, progress=bars,
-                                       load=attack.load_data)
-    context = RunContext(progress=bars, dataset_id=dataset_id, device=args.device, batch_size=args.batch_size,
-                         num_workers=args.workers, extra_models=extra, options=options)
-    result = attack.execute(model, dataset, config, context)
+    result = run(request, progress=bars, device=args.device, batch_size=args.batch_size, num_workers=args.workers)
     bars.close()
     print("\n".join(attack.call("summary_lines", result)))
     emit_result(result, args, rows=f"per-{attack.unit} rows")
