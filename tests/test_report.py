@@ -112,6 +112,21 @@ def test_compare_runs_puts_metrics_side_by_side_with_differences_from_the_first(
         compare_runs(runs, names=["only one"])
 
 
+def test_compare_runs_reads_each_run_with_the_metrics_its_attack_declares() -> None:
+    from runs_fixtures import synthetic_backdoor_result
+
+    membership, backdoor = synthetic_result(seed=33), synthetic_backdoor_result(seed=4)
+    comparison = compare_runs([membership, backdoor], attacks=[get_attack("idia"), get_attack("backdoor")])
+    rows = {row["key"]: row for row in comparison["metrics"]}
+    assert rows["auc"]["values"] == [membership.metrics["auc"], None] and rows["auc"]["differences"] == [None, None]
+    assert rows["asr"]["values"] == [None, backdoor.metrics["asr"]] and rows["asr"]["cis"] == [None, backdoor.metrics["asr_ci"]]
+    assert rows["min_rank"]["higher_is_better"] is False and rows["asr"]["format"] == "rate"
+    # the better run by each metric's own direction: a lower MinRank is the stronger backdoor
+    weak = synthetic_backdoor_result(seed=4, strength=0.3)
+    both = {row["key"]: row for row in compare_runs([weak, backdoor], attacks=[get_attack("backdoor")] * 2)["metrics"]}
+    assert both["asr"]["best"] == 1 and both["min_rank"]["best"] == 1
+
+
 # --------------------------------------------------------------------------- in a real browser
 
 
