@@ -17,7 +17,8 @@ import streamlit as st
 
 from leakage.audit.plan import Plan, PlanError, parse_plan
 from leakage.audit.runner import PlanProgress, format_seconds
-from leakage.paths import PathNotAllowed, check_allowed
+from leakage.paths import PathNotAllowed
+from leakage.service import check_request
 from leakage.provenance import data_home
 
 EXAMPLE_PLAN = """# One [[job]] per attack; a list value expands into a grid (here 2 models x 2 settings = 4 IDIA jobs).
@@ -68,16 +69,15 @@ def audits() -> dict[str, Audit]:
 
 
 def plan_refusals(plan: Plan) -> list[str]:
-    """Model and data paths outside the folders this server may read (`leakage.paths`)."""
+    """What the run service refuses in the plan's jobs: model and data paths outside the folders
+    this server may read (`leakage.paths`), names the catalog does not know."""
     refusals = []
     for job in plan.jobs:
-        specs = [job.model, job.pretrained, *job.extra_models.values()]
-        for spec, kind in [*((spec, "model") for spec in specs), (job.data, "data")]:
-            try:
-                check_allowed(spec, kind)
-            except PathNotAllowed as refusal:
-                if str(refusal) not in refusals:
-                    refusals.append(str(refusal))
+        try:
+            check_request(job.request())
+        except (PathNotAllowed, ValueError) as refusal:
+            if str(refusal) not in refusals:
+                refusals.append(str(refusal))
     return refusals
 
 
