@@ -111,3 +111,10 @@ def test_nothing_below_the_registry_reaches_it() -> None:
         reached = nx.descendants(graph, module)
         assert "leakage.attacks" not in reached, (
             f"{module} reaches the attack registry: " + " -> ".join(nx.shortest_path(graph, module, "leakage.attacks")))
+
+
+def test_the_engine_never_reaches_the_ui() -> None:
+    graph = import_graph()
+    for module in (name for name in graph if name.startswith("leakage")):
+        reached = sorted(name for name in nx.descendants(graph, module) if name.startswith("ui"))
+        assert not reached, f"{module} reaches {reached}: the engine has no Streamlit, pages pass it what it needs"
