@@ -123,6 +123,15 @@ class Attack:
     """`"ui.module:function(result, key)"`: extra sections after the standard result view."""
     load_data: Any = "leakage.data:scan_dataset"
     """`(folder) -> data` for a folder the user gives (default: one subfolder of images per person)."""
+    reads: tuple[str, ...] = ("people",)
+    """The data formats `load_data` reads (`leakage.catalog.DATA_FORMATS`): the pickers and the CLI
+    offer (and accept) only lab data sets of these formats."""
+    lab_models: tuple[Any, ...] = ()
+    """The lab models this attack brings (`leakage.catalog.LabModel`: name, kind, recipe, parameters,
+    data sets); the registry collects them. Entries several attacks share live in a neutral module
+    (`leakage.lab.shared_entries`) and are declared by each of those attacks."""
+    lab_data: tuple[Any, ...] = ()
+    """The lab data sets it brings (`leakage.catalog.LabData`), collected likewise."""
     shardable: bool = False
     """Whether a batch audit may encode its images on several workers (`leakage.audit.sharding`)."""
     primary_metric: str = "auc"

@@ -37,14 +37,15 @@ def print_attacks(args: argparse.Namespace) -> int:
 
 
 def add_attack_arguments(parser: argparse.ArgumentParser, attack: Attack) -> None:
-    from leakage.catalog import MODEL_KINDS, lab_models
+    from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 
     kind = MODEL_KINDS[attack.model_kind]
     lab_names = " | ".join(model.name for model in lab_models(attack.model_kind))
+    data_names = "".join(f" | {entry.name}" for entry in lab_data_sets(attack) if entry.name != "lab")
     parser.add_argument("--model", required=True, help=f"{lab_names} | {kind.accepts}")
     parser.add_argument("--pretrained", default=None, help="pretrained tag or local checkpoint file (open_clip names)")
-    parser.add_argument("--data", required=True, help=f"lab (the lab data set that goes with the model; default {attack.default_data}) "
-                                                      "| a lab data set name | a folder with one subfolder of images per person")
+    parser.add_argument("--data", required=True, help=f"lab (the lab data set that goes with the model; default {attack.default_data})"
+                                                      f"{data_names} | {' | '.join(DATA_FORMATS[f] for f in attack.reads)}")
     for role, help_text in attack.extra_models:
         parser.add_argument(f"--{role}", default=None, help=help_text)
     if attack.add_arguments is not None:
@@ -92,7 +93,7 @@ def run_attack(args: argparse.Namespace) -> int:
     roles = {role: getattr(args, role) for role, _ in attack.extra_models if getattr(args, role, None)}
     for spec in (args.model, *roles.values()):
         check_model_name(spec, attack.model_kind)  # a wrong name fails now, before torch is even imported
-    check_data_name(args.data)
+    check_data_name(args.data, attack)  # so does a lab data set this attack cannot read
     config = config_from_arguments(attack, args)
     options = attack.call("options_from_args", args) if attack.options_from_args is not None else {}
 

@@ -2,7 +2,8 @@
 CLIP trained on other people only, and held-out attack images on disk with ground truth.
 
 A lab is fixed by its `LabConfig`; it lives in `<data home>/lab/<config hash>/` and is reused
-once built. Building takes a lock so two processes (the app and the CLI) never build it twice.
+once built (`CLIP_LAB`, a `leakage.lab.recipe.Recipe`: lock, staging folder, manifest). Building
+takes a lock so two processes (the app and the CLI) never build it twice.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from leakage.lab.artifacts import artifact_root, build_once
+from leakage.lab.artifacts import write_manifest
 from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
+from leakage.lab.recipe import Membership, Recipe
 from leakage.lab.world import Identity, World, describe, make_world
-from leakage.lab.portraits import render, write_dataset
-from leakage.locks import file_lock
-from leakage.provenance import code_version, config_hash
+from leakage.lab.portraits import render, write_attack_set
+from leakage.provenance import config_hash
 from leakage.progress import Progress
 
 LAB_FORMAT = 1
@@ -111,21 +112,60 @@ def default_lab_config() -> LabConfig:
     return LabConfig()
 
 
+class ClipLabRecipe(Recipe):
+    """The lab CLIP (built with its attack set) and the control CLIP (on first use)."""
+
+    folder = "lab"
+    title = "the CLIP lab"
+    build_format = LAB_FORMAT
+    manifest = "lab.json"
+    override_env = "LEAKAGE_LAB_DIR"
+    config_class = LabConfig
+    parts = {"clip": "clip/lab_clip.pt", "control": "control/lab_clip_control.pt", "attack": "attack"}
+    data_parts = ("attack",)
+    later_parts = ("control",)
+
+    def build_into(self, staging: Path, config: LabConfig, progress: Progress) -> "Lab":
+        return _build_into(staging, config, progress)
+
+    def open(self, root: Path) -> "Lab":
+        return Lab.load(root)
+
+    def build_part_into(self, lab: "Lab", part: str, staging: Path, progress: Progress) -> None:
+        _build_control(lab, staging / Path(self.parts[part]).name, progress)
+
+    def load(self, config: LabConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
+        from leakage.models import load_clip
+
+        lab = self.ensure(config, progress, cancel)
+        clip = load_clip(lab.clip_model_name, str(self.ensure_part(lab, part, progress, cancel)), device=device)
+        clip.metadata["lab"] = lab.describe()
+        clip.model_name = name or part  # results name the lab model, not its temporary path
+        clip.pretrained = None
+        return clip
+
+    def membership(self, config: LabConfig, part: str) -> Membership:
+        lab = self.open(self.root(config))
+        if part == "control":
+            return Membership(sorted(lab.control_people), sorted([*lab.members, *lab.nonmembers]),
+                              "the control CLIP saw none of the attack set's people")
+        return Membership(sorted(lab.members), sorted(lab.nonmembers))
+
+
+CLIP_LAB = ClipLabRecipe()
+
+
 def lab_root(config: LabConfig) -> Path:
-    return artifact_root("lab", LAB_FORMAT, config, "LEAKAGE_LAB_DIR", is_default=config == default_lab_config())
+    return CLIP_LAB.root(config)
 
 
 def is_built(config: LabConfig) -> bool:
-    return (lab_root(config) / "lab.json").is_file()
+    return CLIP_LAB.is_built(config)
 
 
 def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None) -> Lab:
     """The lab for `config` (the default when None), built first if it is not on disk yet."""
-    config = config or default_lab_config()
-    return build_once(
-        lab_root(config), "lab.json", Lab.load,
-        lambda staging: _build_into(staging, config, progress or (lambda stage, done, total: None)),
-    )
+    return CLIP_LAB.ensure(config, progress)
 
 
 def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
@@ -134,27 +174,24 @@ def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
     It has seen no member and no non-member of the attack set, so an attack that measures
     membership (not a rendering artefact) must score it at chance.
     """
-    if lab.control_checkpoint.is_file():
-        return lab.control_checkpoint
-    progress = progress or (lambda stage, done, total: None)
+    return CLIP_LAB.ensure_part(lab, "control", progress)
+
+
+def _build_control(lab: Lab, checkpoint: Path, progress: Progress) -> None:
     config = lab.config
-    with file_lock(lab.root / "control.lock"):
-        if lab.control_checkpoint.is_file():
-            return lab.control_checkpoint
-        _, _, control, filler = assign_roles(world_of(config), config)
-        occurrence = max(config.occurrences)
-        pairs = training_pairs(config, control, lambda _: occurrence, True, "render control images", progress) + training_pairs(
-            config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress
-        )
-        model, report = train_clip(
-            pairs, config.clip, progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total)
-        )
-        save_checkpoint(
-            model,
-            lab.control_checkpoint,
-            {"members": {p.name: occurrence for p in control}, "nonmembers": [], "training": asdict(report), "control": True},
-        )
-    return lab.control_checkpoint
+    _, _, control, filler = assign_roles(world_of(config), config)
+    occurrence = max(config.occurrences)
+    pairs = training_pairs(config, control, lambda _: occurrence, True, "render control images", progress) + training_pairs(
+        config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress
+    )
+    model, report = train_clip(
+        pairs, config.clip, progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total)
+    )
+    save_checkpoint(
+        model,
+        checkpoint,
+        {"members": {p.name: occurrence for p in control}, "nonmembers": [], "training": asdict(report), "control": True},
+    )
 
 
 def assign_roles(world: World, config: LabConfig) -> tuple[list[Identity], list[Identity], list[Identity], list[Identity]]:
@@ -197,19 +234,8 @@ def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
     occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
     filler_pairs = training_pairs(config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress)
     member_pairs = training_pairs(config, members, lambda p: occurrences[p.name], True, "render member images", progress)
-
-    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
-    write_dataset(
-        world,
-        root / "attack",
-        attack_people,
-        config.attack_images_per_person,
-        start_index=ATTACK_INDEX_OFFSET,
-        size=config.render_size,
-        members={person.name: person.name in occurrences for person in attack_people},
-        occurrences={person.name: occurrences.get(person.name, 0) for person in attack_people},
-        progress=lambda done, total: progress("write attack images", done, total),
-    )
+    write_attack_set(world, root / "attack", members, nonmembers, config.attack_images_per_person, start_index=ATTACK_INDEX_OFFSET,
+                     size=config.render_size, occurrences=occurrences, progress=progress)
 
     membership = {
         "members": occurrences,
@@ -231,19 +257,6 @@ def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
         control_people=[person.name for person in control],
         build_seconds=time.perf_counter() - started,
     )
-    (root / "lab.json").write_text(
-        json.dumps(
-            {
-                "format": LAB_FORMAT,
-                "config": asdict(config),
-                "config_hash": config_hash(config),
-                "code_version": code_version(),
-                "members": lab.members,
-                "nonmembers": lab.nonmembers,
-                "control_people": lab.control_people,
-                "build_seconds": lab.build_seconds,
-            },
-            indent=2,
-        )
-    )
+    write_manifest(root / CLIP_LAB.manifest, LAB_FORMAT, config, config, members=lab.members, nonmembers=lab.nonmembers,
+                   control_people=lab.control_people, build_seconds=lab.build_seconds)
     return lab
