@@ -8,7 +8,6 @@ takes a lock so two processes (the app and the CLI) never build it twice.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,10 +16,9 @@ from typing import Callable
 
 from leakage.lab.artifacts import write_manifest
 from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
-from leakage.lab.recipe import Membership, Recipe
+from leakage.lab.recipe import Artifact, Membership, Recipe, trained_on_others
 from leakage.lab.world import Identity, World, describe, make_world
 from leakage.lab.portraits import render, write_attack_set
-from leakage.provenance import config_hash
 from leakage.progress import Progress
 
 LAB_FORMAT = 1
@@ -58,14 +56,11 @@ ATTACK_INDEX_OFFSET = 10_000
 
 
 @dataclass
-class Lab:
-    root: Path
+class Lab(Artifact):
     config: LabConfig
     members: dict[str, int]
     """member name -> training occurrences"""
-    nonmembers: list[str]
-    control_people: list[str]
-    build_seconds: float
+    control_people: list[str] = field(default_factory=list)
 
     clip_model_name = "lab-clip-s"
 
@@ -77,35 +72,8 @@ class Lab:
     def control_checkpoint(self) -> Path:
         return self.root / "control" / "lab_clip_control.pt"
 
-    @property
-    def attack_dir(self) -> Path:
-        return self.root / "attack"
-
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
-    def describe(self) -> dict:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "occurrences": list(self.config.occurrences),
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "Lab":
-        meta = json.loads((root / "lab.json").read_text())
-        return cls(
-            root=root,
-            config=LabConfig.from_dict(meta["config"]),
-            members=meta["members"],
-            nonmembers=meta["nonmembers"],
-            control_people=meta["control_people"],
-            build_seconds=meta["build_seconds"],
-        )
+    def details(self) -> dict:
+        return {"occurrences": list(self.config.occurrences)}
 
 
 def default_lab_config() -> LabConfig:
@@ -125,11 +93,10 @@ class ClipLabRecipe(Recipe):
     data_parts = ("attack",)
     later_parts = ("control",)
 
+    artifact_class = Lab
+
     def build_into(self, staging: Path, config: LabConfig, progress: Progress) -> "Lab":
         return _build_into(staging, config, progress)
-
-    def open(self, root: Path) -> "Lab":
-        return Lab.load(root)
 
     def build_part_into(self, lab: "Lab", part: str, staging: Path, progress: Progress) -> None:
         _build_control(lab, staging / Path(self.parts[part]).name, progress)
@@ -146,26 +113,13 @@ class ClipLabRecipe(Recipe):
 
     def membership(self, config: LabConfig, part: str) -> Membership:
         lab = self.open(self.root(config))
-        if part == "control":
-            return Membership(sorted(lab.control_people), sorted([*lab.members, *lab.nonmembers]),
-                              "the control CLIP saw none of the attack set's people")
-        return Membership(sorted(lab.members), sorted(lab.nonmembers))
+        return trained_on_others(lab.control_people, lab, "the control CLIP") if part == "control" else super().membership(config, part)
 
 
 CLIP_LAB = ClipLabRecipe()
-
-
-def lab_root(config: LabConfig) -> Path:
-    return CLIP_LAB.root(config)
-
-
-def is_built(config: LabConfig) -> bool:
-    return CLIP_LAB.is_built(config)
-
-
-def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None) -> Lab:
-    """The lab for `config` (the default when None), built first if it is not on disk yet."""
-    return CLIP_LAB.ensure(config, progress)
+lab_root, is_built, ensure_lab = CLIP_LAB.root, CLIP_LAB.is_built, CLIP_LAB.ensure
+"""The recipe's folder, `is_built` and `ensure` (the lab for a config, the default when None, built
+first if it is not on disk yet) under the names the pages, benches and tests use."""
 
 
 def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:

@@ -35,17 +35,17 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from leakage.lab.artifacts import write_manifest
-from leakage.lab.recipe import Membership, Recipe
+from leakage.lab.recipe import Artifact, Membership, Recipe, trained_on_others
 from leakage.lab.world import Identity, make_world
 from leakage.lab.portraits import write_attack_set, write_dataset
-from leakage.provenance import code_version, config_hash
+from leakage.provenance import code_version
 from leakage.progress import Progress
 
 LAB_MAE_FORMAT = 1
@@ -127,14 +127,11 @@ class LabMAEConfig:
 
 
 @dataclass
-class LabMAE:
-    root: Path
+class LabMAE(Artifact):
     config: LabMAEConfig
     members: list[str]
-    nonmembers: list[str]
-    reference_people: list[str]
-    build_seconds: float
-    timings: dict[str, float]
+    reference_people: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
@@ -143,11 +140,6 @@ class LabMAE:
     @property
     def reference_dir(self) -> Path:
         return self.root / "mae-reference"
-
-    @property
-    def attack_dir(self) -> Path:
-        """Members' training images and non-members' fresh renders, with members.csv."""
-        return self.root / "attack"
 
     @property
     def has_reference(self) -> bool:
@@ -170,36 +162,11 @@ class LabMAE:
     def has_shadow(self) -> bool:
         return (self.shadow_root / SHADOW_MARKER).is_file()
 
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
     def training_report(self, reference: bool = False) -> dict:
         return json.loads(((self.reference_dir if reference else self.model_dir) / "training.json").read_text())
 
-    def describe(self) -> dict:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "images_per_person": self.config.images_per_person,
-            "epochs": self.config.training.epochs,
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "LabMAE":
-        meta = json.loads((root / MARKER).read_text())
-        return cls(
-            root=root,
-            config=LabMAEConfig.from_dict(meta["config"]),
-            members=meta["members"],
-            nonmembers=meta["nonmembers"],
-            reference_people=meta["reference_people"],
-            build_seconds=meta["build_seconds"],
-            timings=meta.get("timings", {}),
-        )
+    def details(self) -> dict:
+        return {"images_per_person": self.config.images_per_person, "epochs": self.config.training.epochs}
 
 
 def default_lab_mae_config() -> LabMAEConfig:
@@ -219,11 +186,10 @@ class LabMAERecipe(Recipe):
     data_parts = ("attack", "shadow-data")
     later_parts = ("reference", "shadow", "shadow-data")
 
+    artifact_class = LabMAE
+
     def build_into(self, staging: Path, config: LabMAEConfig, progress: Progress) -> "LabMAE":
         return _build_into(staging, config, progress)
-
-    def open(self, root: Path) -> "LabMAE":
-        return LabMAE.load(root)
 
     def build_part_into(self, lab: "LabMAE", part: str, staging: Path, progress: Progress) -> None:
         (_build_reference if part == "reference" else _build_shadow)(lab, staging, progress)
@@ -243,26 +209,14 @@ class LabMAERecipe(Recipe):
             record = json.loads((lab.shadow_root / SHADOW_MARKER).read_text())
             return Membership(record["members"], record["nonmembers"], "the shadow MAE's own people, disjoint from the target's")
         if part == "reference":
-            return Membership(sorted(lab.reference_people), sorted([*lab.members, *lab.nonmembers]),
-                              "the reference MAE saw none of the attack set's people")
-        return Membership(sorted(lab.members), sorted(lab.nonmembers))
+            return trained_on_others(lab.reference_people, lab, "the reference MAE")
+        return super().membership(config, part)
 
 
 LAB_MAE = LabMAERecipe()
-
-
-def lab_mae_root(config: LabMAEConfig) -> Path:
-    """`<data home>/lab-mae/<hash>`; $LEAKAGE_LAB_MAE_DIR points the default lab MAE elsewhere."""
-    return LAB_MAE.root(config)
-
-
-def is_built(config: LabMAEConfig) -> bool:
-    return LAB_MAE.is_built(config)
-
-
-def ensure_lab_mae(config: LabMAEConfig | None = None, progress: Progress | None = None) -> LabMAE:
-    """The lab MAE for `config` (the default when None), built first (once, under a lock) if not on disk yet."""
-    return LAB_MAE.ensure(config, progress)
+lab_mae_root, is_built, ensure_lab_mae = LAB_MAE.root, LAB_MAE.is_built, LAB_MAE.ensure
+"""`<data home>/lab-mae/<hash>` ($LEAKAGE_LAB_MAE_DIR points the default lab MAE elsewhere), and the
+lab MAE for a config (the default when None), built first (once, under a lock) if not on disk yet."""
 
 
 def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:

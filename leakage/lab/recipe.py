@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from leakage.lab.artifacts import artifact_root, build_once, build_part, lock_of, megabytes, remove, staging_of
 from leakage.locks import file_lock, is_locked
 from leakage.progress import CancelFlag, Progress
+from leakage.provenance import config_hash
 
 PART = "part"
 """The parameter that names a part of an artefact; every other parameter is a config field."""
@@ -62,6 +63,47 @@ class Membership:
     members: list[str]
     nonmembers: list[str]
     note: str = ""
+
+
+@dataclass
+class Artifact:
+    """A recipe's build as its manifest states it: where it is, its config, who its members and
+    non-members are. Recipes add what else their manifest holds as further fields."""
+
+    root: Path
+    config: Any
+    members: Any
+    """The people it was trained on (the CLIP lab: name -> training images)."""
+    nonmembers: list[str]
+    build_seconds: float
+
+    @property
+    def attack_dir(self) -> Path:
+        """The held-out photos of the members and non-members, with members.csv."""
+        return self.root / "attack"
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    def details(self) -> dict[str, Any]:
+        """What `describe` adds for this recipe."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """What a loaded lab model records about the build it comes from."""
+        return {"root": str(self.root), "config_hash": self.config_hash, "seed": self.config.seed,
+                "n_members": len(self.members), "n_nonmembers": len(self.nonmembers), **self.details()}
+
+    @classmethod
+    def from_record(cls, root: Path, config: Any, record: Mapping[str, Any]) -> Any:
+        known = {f.name for f in dataclasses.fields(cls)} - {"root", "config"}
+        return cls(root=root, config=config, **{key: value for key, value in record.items() if key in known})
+
+
+def trained_on_others(people: list[str], artifact: Any, what: str) -> Membership:
+    """A control or reference model, trained on other people only: everyone in the attack set is a non-member."""
+    return Membership(sorted(people), sorted([*artifact.members, *artifact.nonmembers]), f"{what} saw none of the attack set's people")
 
 
 @dataclass
@@ -114,6 +156,8 @@ class Recipe:
     override_env: ClassVar[str | None] = None
     """An environment variable that points the default config's artefact elsewhere."""
     config_class: ClassVar[type]
+    artifact_class: ClassVar[type] = Artifact
+    """What `open` makes of a build's manifest."""
     parts: ClassVar[dict[str, str]] = {}
     """part -> its path inside the artefact; model parts first, the first being the default model."""
     data_parts: ClassVar[tuple[str, ...]] = ()
@@ -139,7 +183,8 @@ class Recipe:
 
     def open(self, root: Path) -> Any:
         """The built artefact at `root`, from its manifest."""
-        raise NotImplementedError
+        record = json.loads((root / self.manifest).read_text())
+        return self.artifact_class.from_record(root, self.config_from_record(record), record)
 
     def build_part_into(self, artifact: Any, part: str, staging: Path, progress: Progress) -> None:
         """Build a part that is made on first use into `staging` (renamed onto the part afterwards)."""

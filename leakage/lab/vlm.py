@@ -43,7 +43,6 @@ person's clothes and background; finding ii).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,7 +59,7 @@ from leakage.lab.portraits import render, render_in_context, write_attack_set
 from leakage.lab.vlm_texts import NONE_WORD, PAD_WORD, slot_values, WHO_QUESTIONS, DESCRIBE_QUESTIONS, EXTRA_WORDS
 from leakage.lab.vlm_train import train_alignment, train_language
 from leakage.lab.artifacts import write_manifest
-from leakage.lab.recipe import PART, Recipe, with_params
+from leakage.lab.recipe import PART, Artifact, Recipe, with_params
 from leakage.names import FIRST_NAMES, LAST_NAMES
 from leakage.provenance import config_hash
 from leakage.progress import Progress
@@ -330,21 +329,14 @@ class LabVLMConfig:
 
 
 @dataclass
-class LabVLM:
-    root: Path
+class LabVLM(Artifact):
     config: LabVLMConfig
     members: list[str]
-    nonmembers: list[str]
-    build_seconds: float
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
         return self.root / "model"
-
-    @property
-    def attack_dir(self) -> Path:
-        return self.root / "attack"
 
     @property
     def config_hash(self) -> str:
@@ -354,23 +346,9 @@ class LabVLM:
         """Members' numbers of language texts (exposure variant); empty otherwise."""
         return dict(self.training.get("member_texts", {}))
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "align_on": self.config.align_on,
-            "tokenizer": self.config.tokenizer,
-            "member_texts": list(self.config.member_texts),
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "build_seconds": round(self.build_seconds, 1),
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "LabVLM":
-        meta = json.loads((root / "lab_vlm.json").read_text())
-        return cls(root, LabVLMConfig.from_dict(meta["config"]), meta["members"], meta["nonmembers"], meta["build_seconds"], meta.get("training", {}))
+    def details(self) -> dict[str, Any]:
+        return {"align_on": self.config.align_on, "tokenizer": self.config.tokenizer, "member_texts": list(self.config.member_texts),
+                "build_seconds": round(self.build_seconds, 1)}
 
 
 def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
@@ -440,11 +418,10 @@ class LabVLMRecipe(Recipe):
         start = LAB_VLM_VARIANTS[variant](params.pop("align_on", "blurred"))
         return with_params(start, {key: value for key, value in params.items() if key != PART})
 
+    artifact_class = LabVLM
+
     def build_into(self, staging: Path, config: LabVLMConfig, progress: Progress) -> "LabVLM":
         return _build_into(staging, config, progress)
-
-    def open(self, root: Path) -> "LabVLM":
-        return LabVLM.load(root)
 
     def load(self, config: LabVLMConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
         from leakage.vlm import load_vlm
@@ -456,23 +433,9 @@ class LabVLMRecipe(Recipe):
 
 
 LAB_VLM = LabVLMRecipe()
-
-
-def lab_vlm_root(config: LabVLMConfig) -> Path:
-    return LAB_VLM.root(config)
-
-
-def is_built(config: LabVLMConfig) -> bool:
-    return LAB_VLM.is_built(config)
-
-
-def ensure_lab_vlm(config: LabVLMConfig | None = None, progress: Progress | None = None) -> LabVLM:
-    """The lab VLM for `config` (the default when None), built first if it is not on disk yet."""
-    return LAB_VLM.ensure(config, progress)
-
-
-def build_lab_vlm(config: LabVLMConfig, progress: Progress | None = None) -> LabVLM:
-    return LAB_VLM.ensure(config, progress)
+lab_vlm_root, is_built, ensure_lab_vlm = LAB_VLM.root, LAB_VLM.is_built, LAB_VLM.ensure
+"""The recipe's folder, `is_built` and `ensure` (the lab VLM for a config, the default when None,
+built first if it is not on disk yet) under the names the pages, benches and tests use."""
 
 
 def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Identity], list[Identity]]:
