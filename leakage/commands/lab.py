@@ -171,10 +171,14 @@ def info_lab(args: argparse.Namespace) -> int:
 
 def clean_lab(args: argparse.Namespace) -> int:
     chosen = [entry_named(args.name).recipe_object] if args.name else recipes()
-    for recipe in chosen:
-        builds = recipe.builds()
-        doomed = [found for found in builds if args.all or not found.current]
+    found = [(recipe, recipe.builds()) for recipe in chosen]
+    for recipe, builds in found:
+        if not builds and not args.name:
+            continue
+        doomed = [build for build in builds if args.all or not build.current]
         freed, skipped = recipe.remove_builds(doomed)
         busy = f" ({len(skipped)} being built now, left alone)" if skipped else ""
         print(f"{recipe.folder}: removed {len(doomed) - len(skipped)} of {len(builds)} folders, {freed:.1f} MB freed{busy}")
+    if not any(builds for _, builds in found) and not args.name:
+        print("nothing built in the data home")
     return 0
