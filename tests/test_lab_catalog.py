@@ -66,6 +66,7 @@ class ToyRecipe(Recipe):
     title = "the toy lab"
     build_format = 2
     manifest = "toy.json"
+    override_env = "LEAKAGE_TOY_DIR"
     config_class = ToyConfig
     parts = {"model": "weights.json", "attack": "attack"}
     data_parts = ("attack",)
@@ -157,9 +158,10 @@ def test_a_cancelled_build_leaves_nothing_behind(toy_home):
     assert TOY_MODEL.is_built()
 
 
-def test_lab_clean_removes_stale_and_interrupted_builds_and_all_with_all(toy_home, capsys):
+def test_lab_clean_removes_stale_and_interrupted_builds_and_all_with_all(toy_home, capsys, monkeypatch):
     TOY_MODEL.build()
     current = TOY_MODEL.root()
+    monkeypatch.setenv("LEAKAGE_TOY_DIR", str(toy_home / "elsewhere"))  # the default pointed elsewhere: this one stays current
     older = artifact_root("lab-toy", ToyRecipe.build_format - 1, ToyConfig())  # what an older recipe built
     older.mkdir(parents=True)
     write_manifest(older / "toy.json", 1, ToyConfig(), ToyConfig(), members=[], nonmembers=[])
@@ -172,7 +174,7 @@ def test_lab_clean_removes_stale_and_interrupted_builds_and_all_with_all(toy_hom
 
     assert cli_main(["lab", "clean", "lab-toy"]) == 0
     assert "lab-toy: removed 2 of 3 folders" in capsys.readouterr().out
-    assert TOY_MODEL.is_built() and not older.exists() and not interrupted.exists()
+    assert (current / "toy.json").is_file() and not older.exists() and not interrupted.exists()
     assert cli_main(["lab", "clean", "--all"]) == 0
     assert not current.exists() and TOY_RECIPE.builds() == []
 

@@ -278,7 +278,8 @@ class Recipe:
             staging = root.name.endswith(".building")
             final = root.with_name(root.name.removesuffix(".building"))
             config = None if staging else self.recorded_config(root)
-            current = config is not None and self.root(config) == root
+            # compared without the override variable: a default lab pointed elsewhere leaves this one current, not stale
+            current = config is not None and artifact_root(self.folder, self.build_format, self.hashed(config)) == root
             parts = [part for part in self.parts if self.part_path(root, part).exists()] if current else []
             found.append(Build(self.folder, root, config, current, is_locked(lock_of(final)), megabytes(root), parts))
         return found
