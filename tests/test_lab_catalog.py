@@ -167,14 +167,18 @@ def test_lab_clean_removes_stale_and_interrupted_builds_and_all_with_all(toy_hom
     write_manifest(older / "toy.json", 1, ToyConfig(), ToyConfig(), members=[], nonmembers=[])
     interrupted = current.with_name("0123456789abcdef.building")
     interrupted.mkdir()
+    foreign = current.with_name("fedcba9876543210")  # built by other code (a branch with a setting this one lacks)
+    foreign.mkdir()
+    (foreign / "toy.json").write_text(json.dumps({"config": {"seed": 0, "shiny": True}}))
     assert cli_main(["lab", "list", "--builds"]) == 0
     listing = [line for line in capsys.readouterr().out.splitlines() if "lab-toy/" in line]
-    assert {line.split()[0]: line.split()[-1] for line in listing} == {
-        f"lab-toy/{current.name}": "current", f"lab-toy/{older.name}": "stale", f"lab-toy/{interrupted.name}": "stale"}
+    assert {line.split()[0]: line.split("MB")[-1].strip() for line in listing} == {
+        f"lab-toy/{current.name}": "current", f"lab-toy/{older.name}": "stale", f"lab-toy/{interrupted.name}": "stale",
+        f"lab-toy/{foreign.name}": "other code (kept; --all removes it)"}
 
     assert cli_main(["lab", "clean", "lab-toy"]) == 0
-    assert "lab-toy: removed 2 of 3 folders" in capsys.readouterr().out
-    assert (current / "toy.json").is_file() and not older.exists() and not interrupted.exists()
+    assert "lab-toy: removed 2 of 4 folders" in capsys.readouterr().out
+    assert (current / "toy.json").is_file() and foreign.is_dir() and not older.exists() and not interrupted.exists()
     assert cli_main(["lab", "clean", "--all"]) == 0
     assert not current.exists() and TOY_RECIPE.builds() == []
 

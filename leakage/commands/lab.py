@@ -86,14 +86,16 @@ def list_lab(args: argparse.Namespace) -> int:
         built, size = state(data)
         print(f"  {data.name:<18} {data.format:<32} {built:<10} {size:>9}  {data.description}")
     builds = [found for recipe in recipes() for found in recipe.builds()]
-    stale = [found for found in builds if not found.current and not found.building]
+    stale = [found for found in builds if not (found.current or found.foreign or found.building)]
     print(f"builds in the data home: {len(builds)} folders, {sum(b.megabytes for b in builds):.1f} MB"
           + (f"; {len(stale)} stale ({sum(b.megabytes for b in stale):.1f} MB): python -m leakage lab clean" if stale else ""))
     if args.builds:
         for recipe in recipes():
             for found in recipe.builds():
-                what = recipe.differences(found.config) if found.config is not None else "no record (an interrupted build?)"
-                status = "being built" if found.building else "current" if found.current else "stale"
+                what = (recipe.differences(found.config) if found.config is not None else
+                        "a record this code cannot read" if found.foreign else "no record (an interrupted build?)")
+                status = ("being built" if found.building else "current" if found.current else
+                          "other code (kept; --all removes it)" if found.foreign else "stale")
                 print(f"  {recipe.folder + '/' + found.root.name:<44} {what:<40} {', '.join(found.parts) or '-':<28} "
                       f"{found.megabytes:8.1f} MB  {status}")
     return 0
@@ -175,7 +177,7 @@ def clean_lab(args: argparse.Namespace) -> int:
     for recipe, builds in found:
         if not builds and not args.name:
             continue
-        doomed = [build for build in builds if args.all or not build.current]
+        doomed = [build for build in builds if args.all or not (build.current or build.foreign)]
         freed, skipped = recipe.remove_builds(doomed)
         busy = f" ({len(skipped)} being built now, left alone)" if skipped else ""
         print(f"{recipe.folder}: removed {len(doomed) - len(skipped)} of {len(builds)} folders, {freed:.1f} MB freed{busy}")

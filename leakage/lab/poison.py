@@ -226,6 +226,9 @@ class PoisonRecipe(Recipe):
                 continue
         return None
 
+    def has_record(self, root: Path) -> bool:
+        return any(_readable_record(info) for info in root.glob("*.json"))
+
     def is_built(self, config: PoisonConfig, part: str | None = None) -> bool:
         return any(is_built(config, defense) for defense in ([part] if part else DEFENSES))
 
@@ -257,6 +260,13 @@ class PoisonRecipe(Recipe):
 
 
 POISON = PoisonRecipe()
+
+
+def _readable_record(info: Path) -> bool:
+    try:
+        return bool(json.loads(info.read_text()).get("poison"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def ensure_models(config: PoisonConfig, defenses: tuple[str, ...] = DEFENSES, progress: Progress | None = None,

@@ -120,6 +120,9 @@ class Build:
     """A build holds its lock right now."""
     megabytes: float
     parts: list[str] = field(default_factory=list)
+    foreign: bool = False
+    """It has a record this code cannot read (built by other code, e.g. a branch with more settings):
+    neither current nor known to be stale, so only `--all` removes it."""
 
 
 def with_params(config: Any, params: Mapping[str, Any]) -> Any:
@@ -281,8 +284,16 @@ class Recipe:
             # compared without the override variable: a default lab pointed elsewhere leaves this one current, not stale
             current = config is not None and artifact_root(self.folder, self.build_format, self.hashed(config)) == root
             parts = [part for part in self.parts if self.part_path(root, part).exists()] if current else []
-            found.append(Build(self.folder, root, config, current, is_locked(lock_of(final)), megabytes(root), parts))
+            foreign = not staging and config is None and self.has_record(root)
+            found.append(Build(self.folder, root, config, current, is_locked(lock_of(final)), megabytes(root), parts, foreign))
         return found
+
+    def has_record(self, root: Path) -> bool:
+        """Whether the folder holds a readable record at all (whatever the config in it)."""
+        try:
+            return isinstance(json.loads((root / self.manifest).read_text()), dict)
+        except (OSError, ValueError):
+            return False
 
     def recorded_config(self, root: Path) -> Any | None:
         """The config a folder was built for, from its manifest; None when unreadable or absent."""
