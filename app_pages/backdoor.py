@@ -14,8 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from leakage.attacks.backdoor import ATTACK, parse_variant, register_variant, variant_name, verdict
+from leakage.attacks.backdoor import ATTACK, poisoned_variant, verdict
 from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
+from leakage.catalog import LabModel
 from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
@@ -39,8 +40,8 @@ def lab_sidebar() -> dict:
                        captions=["train on the poisoned data as it is",
                                  "down-weight pairs whose photo does not match the caption's person (Ishmam & Thomas 2024)",
                                  "then fine-tune on clean pairs with self-supervised terms (Bansal et al. 2023)"])
-    name = register_variant(variant_name(attack, trigger or "checkerboard", int(n_poison), defense))
-    return {"lab": True, "model": name, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
+    variant = poisoned_variant(attack, trigger or "checkerboard", int(n_poison), defense)
+    return {"lab": True, "model": variant, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
 
 
 def own_sidebar() -> dict:
@@ -63,26 +64,21 @@ def own_sidebar() -> dict:
             "config": BackdoorConfig(mode=attack, target=target, source=source, trigger=trigger)}
 
 
-def stored_result(name: str) -> AttackResult | None:
+def stored_result(variant: LabModel) -> AttackResult | None:
     """A lab variant's result at the default settings, kept beside its checkpoint: shown at once."""
-    config, defense = variant_config_of(name)
-    path = poison.result_path(config, defense)
+    path = poison.result_path(variant.config, variant.part)
     return AttackResult.from_json(path) if path.is_file() else None
 
 
-def variant_config_of(name: str):
-    from leakage.attacks.backdoor import variant_config
-
-    return variant_config(name)
-
-
-def build_and_measure(name: str, config: BackdoorConfig) -> None:
-    """Build the lab variant (progress, Cancel between training steps), then measure it like any run."""
+def build_and_measure(variant: LabModel, config: BackdoorConfig) -> None:
+    """Build the lab variant (progress, Cancel between training steps), then measure it like any run:
+    a named lab model by its name, any other variant as the poison recipe with its settings."""
     def build(job) -> None:
-        poison_config, defense = variant_config_of(name)
-        poison.ensure_models(poison_config, (defense,), progress=job.progress, cancel=job.cancel)
+        variant.build(progress=job.progress, cancel=job.cancel)
 
-    start_attack(JOB, ATTACK.name, name, "lab-poison", config, prepare=build)
+    named = variant in ATTACK.lab_models
+    start_attack(JOB, ATTACK.name, variant.name if named else "lab-poisoned", "lab-poison", config,
+                 model_params=None if named else variant.params, prepare=build)
 
 
 def show_examples(result: AttackResult) -> None:
@@ -154,17 +150,17 @@ def main() -> None:
                                     "measure a trigger or a source\u2192target pair on a real model (no training)"])
         chosen = lab_sidebar() if source.startswith("Lab") else own_sidebar()
     if chosen["lab"]:
-        attack, _, n_poison, defense = parse_variant(chosen["model"])
-        config, _ = variant_config_of(chosen["model"])
-        built = poison.is_built(config, defense)
-        stored = stored_result(chosen["model"])
+        variant = chosen["model"]
+        built = variant.is_built()
+        stored = stored_result(variant)
         if stored is not None and not job_running(JOB):
             st.session_state.pop(f"{JOB}-result", None)
             show_result(stored)
             return
         label = "Measure this model" if built else "Build this lab model and measure it (a few minutes on a CPU)"
         if not built:
-            st.info(f"This variant ({attack}, P = {n_poison}, {poison.DEFENSE_TITLES[defense]}) is not built yet. Building "
+            st.info(f"This variant ({variant.config.attack}, P = {variant.config.n_poison}, {poison.DEFENSE_TITLES[variant.part]}) "
+                    "is not built yet. Building "
                     "fine-tunes the lab CLIP on the poisoned data; it shows its progress and can be cancelled.")
         if st.button(label, type="primary", disabled=job_running(JOB), key="bd-run"):
             build_and_measure(chosen["model"], chosen["config"])

@@ -8,7 +8,7 @@ an engine called directly takes `RunContext()` and its own defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,10 @@ class RunContext:
     """Further models the attack declared (`Attack.extra_models`), loaded, by role."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Attack-specific run inputs that are not config (a shadow model's data, embeddings computed by shards)."""
+    read_data: Callable[..., tuple[Any, str]] | None = None
+    """`(spec, model=None) -> (data, id)`: further data an attack reads (MIM's shadow set), resolved by
+    the run service's catalog (a lab name, or a folder checked against the roots); an attack never
+    imports the catalog, which sits above the registry."""
 
     def report(self, stage: str, done: int = 0, total: int = 0) -> None:
         if self.progress is not None:

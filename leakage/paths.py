@@ -11,6 +11,7 @@ resolves the path: nothing in it is opened or listed.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 ROOTS_ENV = {"data": "LEAKAGE_DATA_ROOTS", "model": "LEAKAGE_MODEL_ROOTS"}
@@ -28,11 +29,9 @@ def allowed_roots(kind: str) -> list[Path] | None:
     return [Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip()]
 
 
-def _as_path(spec: str, kind: str) -> str | None:
-    """The path inside `spec`, or None when `spec` is a name (lab name, model id)."""
-    from leakage.catalog import LAB_DATA, LAB_MODELS
-
-    if kind == "model" and spec in LAB_MODELS or kind == "data" and (spec == "lab" or spec in LAB_DATA):
+def _as_path(spec: str, kind: str, lab_names: Collection[str] = ()) -> str | None:
+    """The path inside `spec`, or None when `spec` is a name (a lab name among `lab_names`, a model id)."""
+    if spec in lab_names or kind == "data" and spec == "lab":
         return None
     if spec.startswith("local-dir:"):
         return spec[len("local-dir:"):]
@@ -43,14 +42,16 @@ def _as_path(spec: str, kind: str) -> str | None:
     return None
 
 
-def check_allowed(spec: str | None, kind: str) -> None:
-    """Refuse (PathNotAllowed) a model or data path outside the roots configured for `kind`."""
+def check_allowed(spec: str | None, kind: str, *, lab_names: Collection[str] = ()) -> None:
+    """Refuse (PathNotAllowed) a model or data path outside the roots configured for `kind`.
+
+    `lab_names`: the lab's names of that kind (the caller's catalog), which are never paths."""
     if not spec:
         return
     roots = allowed_roots(kind)
     if roots is None:
         return
-    path = _as_path(spec.strip(), kind)
+    path = _as_path(spec.strip(), kind, lab_names)
     if path is None:
         return
     resolved = Path(os.path.realpath(os.path.expanduser(path)))

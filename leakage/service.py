@@ -50,6 +50,9 @@ class RunRequest:
     """A lab data set name (`lab` = the attack's own), or a folder."""
     pretrained: str | None = None
     """open_clip's pretrained tag or a checkpoint file."""
+    model_params: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of a lab model's recipe, for a variant of it (e.g. a poisoned CLIP's `n_poison` and
+    `defense`): the lab model `model` with these parameters, built on first use. Part of the key."""
     config: Any = None
     """The attack's config object, its plain values (a plan, a stored result), or None for the defaults."""
     extra_models: Mapping[str, str] = field(default_factory=dict)
@@ -68,6 +71,18 @@ class RunRequest:
 
     def spec(self) -> Attack:
         return get_attack(self.attack)
+
+    def model_spec(self) -> Any:
+        """What the provider loads: the model spec, or the lab variant `model_params` make of it."""
+        if not self.model_params:
+            return self.model
+        from leakage.catalog import lab_model
+
+        entry = lab_model(self.model)
+        if entry is None:
+            raise ValueError(f"'{self.model}' is not a lab model: only a lab model takes recipe settings ({', '.join(self.model_params)})")
+        variant = entry.with_params(**self.model_params)  # an unknown or invalid setting is refused here
+        return variant.with_params(name=f"{entry.name} ({variant.recipe_object.differences(variant.config)})")
 
     def make_config(self, attack: Attack | None = None) -> Any:
         """The config object (from plain values when given as such; unknown settings are refused)."""
@@ -88,6 +103,8 @@ class RunRequest:
         attack = self.spec()
         described = {"attack": attack.name, "model": self.model, "pretrained": self.pretrained,
                      "extra_models": dict(self.extra_models), "data": self.data, "config": self.plain_config(attack)}
+        if self.model_params:  # only when given, likewise
+            described["model_params"] = to_plain(dict(self.model_params))
         if self.options:  # only when given: the keys of runs without options stay those audits stored
             described["options"] = to_plain(dict(self.options))
         inputs = {name: value for name, value in self.inputs.items() if value is not None}
@@ -122,7 +139,7 @@ def check_request(request: RunRequest) -> Attack:
     """Refuse a request that names an unknown attack or role, a model or data name the catalog
     does not know (or of the wrong kind), or a path outside the roots this server may read;
     nothing is loaded or read. Returns the attack."""
-    from leakage.catalog import check_data_name, check_model_name
+    from leakage.catalog import check_data_name, check_model_name, lab_catalog
     from leakage.paths import check_allowed
 
     attack = request.spec()
@@ -134,14 +151,15 @@ def check_request(request: RunRequest) -> Attack:
     models = [request.model, *request.extra_models.values()]
     for spec in models:
         check_model_name(spec, attack.model_kind)
+    request.model_spec()  # lab variant settings are checked now, before anything loads
     for spec in (*models, request.pretrained):
-        check_allowed(spec, "model")
+        check_allowed(spec, "model", lab_names=lab_catalog().models)
     data = [request.options.get(name) for name in attack.data_options if request.options.get(name)]
     if request.dataset is None:
         data.insert(0, request.data)
     for spec in data:
-        check_data_name(spec)
-        check_allowed(spec, "data")
+        check_data_name(spec, attack)
+        check_allowed(spec, "data", lab_names=lab_catalog().data)
     return attack
 
 
@@ -151,8 +169,20 @@ def read_data(request: RunRequest, attack: Attack, progress: Progress | None = N
 
     if request.dataset is not None:
         return request.dataset, request.dataset_id or "data held in memory"
-    return resolve_data(request.data, model=request.model, default_lab=attack.default_data, progress=progress,
+    return resolve_data(request.data, model=request.model_spec(), default_lab=attack.default_data, progress=progress,
                         load=attack.load_data)
+
+
+def further_data(attack: Attack, progress: Progress | None) -> Callable[..., tuple[Any, str]]:
+    """`RunContext.read_data`: further data an attack reads (checked by `check_request` as one of its
+    `data_options`), by the attack's reader; `lab` means the lab data set of `model`."""
+    def read(spec: str, *, model: Any = None) -> tuple[Any, str]:
+        from leakage.catalog import resolve_data
+
+        return resolve_data(spec, model=model, default_lab=spec if spec != "lab" else attack.default_data, progress=progress,
+                            load=attack.load_data)
+
+    return read
 
 
 def run_attack(
@@ -181,9 +211,9 @@ def run_attack(
     key = request.key
     models = models or PlainModels()
     context = RunContext(progress=progress, cancel=cancel, device=device, batch_size=batch_size, num_workers=num_workers,
-                         options={**request.options, **(precomputed or {})})
+                         options={**request.options, **(precomputed or {})}, read_data=further_data(attack, progress))
     context.report("loading the model")
-    model = models.load(attack.model_kind, request.model, request.pretrained, device, progress)
+    model = models.load(attack.model_kind, request.model_spec(), request.pretrained, device, progress)
     context.extra_models = {role: models.load(attack.model_kind, spec, None, device, progress)
                             for role, spec in request.extra_models.items()}
     context.check_cancel()

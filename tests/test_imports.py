@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("leakage", "ui")
 
 BELOW_THE_REGISTRY = (
-    "leakage.catalog", "leakage.comparison", "leakage.context", "leakage.figures", "leakage.metric_specs",
+    "leakage.catalog_entries", "leakage.comparison", "leakage.context", "leakage.figures", "leakage.metric_specs",
     "leakage.results", "leakage.store", "leakage.wording",
 )
 """Modules the attacks (or the store and reports beneath every caller) build on: they get the

@@ -411,9 +411,10 @@ def test_the_lab_shadow_mae_is_trained_on_disjoint_people_and_its_threshold_carr
 
 def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path))
-    assert cli_main(["lab-mae", "info", "--epochs", "7"]) == 0
+    assert cli_main(["lab", "info", "lab-mae", "--param", "training.epochs=7"]) == 0
     printed = capsys.readouterr().out
-    assert str(tmp_path / "lab-mae") in printed and "built: no" in printed
+    assert str(lab_mae_root(LabMAEConfig().with_epochs(7))) in printed
+    assert str(tmp_path / "lab-mae") in printed and "built:    no" in printed
 
 
 # --------------------------------------------------------------------------- page

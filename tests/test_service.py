@@ -143,3 +143,21 @@ def test_requests_are_checked_before_anything_is_loaded_or_read(tmp_path: Path, 
     check_request(RunRequest("idia", "lab", str(allowed)))  # inside the roots: fine
     check_request(RunRequest("idia", "lab", outside, dataset=["held in memory"]))  # data in memory names no folder
     assert loaded == []
+
+
+def test_a_lab_variant_is_the_recipe_with_its_settings_not_a_name_parsed_back():
+    """`model_params` make a variant of a lab model (a poisoned CLIP at another P and defense): its
+    own key, its settings checked before anything loads, and only for lab models."""
+    default = RunRequest("backdoor", "lab-poisoned", "lab-poison")
+    variant = RunRequest("backdoor", "lab-poisoned", "lab-poison", model_params={"n_poison": 16, "defense": "cleanclip"})
+    assert default.model_spec() == "lab-poisoned"
+    entry = variant.model_spec()
+    assert entry.config.n_poison == 16 and entry.part == "cleanclip" and entry.kind == "clip"
+    assert "n_poison=16" in entry.name and entry.name.startswith("lab-poisoned")
+    assert variant.key != default.key
+    assert RunRequest("backdoor", "lab-poisoned", "lab-poison", model_params={"defense": "cleanclip", "n_poison": 16}).key == variant.key
+    assert check_request(variant).name == "backdoor"
+    with pytest.raises(ValueError):
+        check_request(RunRequest("backdoor", "lab-poisoned", "lab-poison", model_params={"no_such_setting": 1}))
+    with pytest.raises(ValueError, match="not a lab model"):
+        check_request(RunRequest("backdoor", "ViT-B-32", "lab-poison", model_params={"n_poison": 16}))

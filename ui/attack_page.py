@@ -14,7 +14,7 @@ import streamlit as st
 
 from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields, field_choices, field_help
-from leakage.catalog import LAB_DATA, MODEL_KINDS, lab_models
+from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 from leakage.paths import PathNotAllowed, check_allowed
 from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
@@ -47,9 +47,11 @@ def allowed(spec: str | None, kind: str) -> str | None:
 
 
 def data_picker(attack: Attack, key: str) -> str | None:
-    options = ["lab"] + [name for name in LAB_DATA if name != "lab"] + ["Folder"]
+    """The lab data sets this attack can read (its formats, made for its kind of model), or a folder."""
+    readable = [entry for entry in lab_data_sets(attack) if entry.name != "lab"]
+    options = ["lab"] + [entry.name for entry in readable] + ["Folder"]
     captions = ["the lab data set that goes with the chosen model (or " + attack.default_data + ")"]
-    captions += [LAB_DATA[name].description for name in options[1:-1]] + ["one subfolder of images per person; members.csv for ground truth"]
+    captions += [entry.description for entry in readable] + [" or ".join(DATA_FORMATS[f] for f in attack.reads)]
     choice = st.radio("Data", options, key=f"{key}-data-choice", captions=captions, label_visibility="collapsed")
     if choice == "Folder":
         return allowed(st.text_input("Folder", key=f"{key}-data-path").strip() or None, "data")

@@ -33,6 +33,7 @@ def start_attack(
     config: Any,
     *,
     pretrained: str | None = None,
+    model_params: Mapping[str, Any] | None = None,
     extra_models: Mapping[str, str] | None = None,
     dataset: Any = None,
     dataset_id: str | None = None,
@@ -54,7 +55,8 @@ def start_attack(
     is what else identifies the run (e.g. a fingerprint of the photos); `prepare(job)` runs first
     in the job, with its progress and Cancel (e.g. building a lab model).
     """
-    request = RunRequest(attack_name, model, data, pretrained=pretrained, config=config, extra_models=dict(extra_models or {}),
+    request = RunRequest(attack_name, model, data, pretrained=pretrained, model_params=dict(model_params or {}),
+                         config=config, extra_models=dict(extra_models or {}),
                          options=dict(options or {}), dataset=dataset, dataset_id=dataset_id, inputs=dict(key_extra or {}),
                          label=label, store=store)
     try:  # names and a shared server's roots (LEAKAGE_MODEL_ROOTS / LEAKAGE_DATA_ROOTS), before anything starts

@@ -1,5 +1,7 @@
 """The registry of attacks: every attack module declares an `Attack`, and the CLI, the pages, the
 run store and the report read this list. Adding an attack is its module plus one line here.
+The lab models and data sets the attacks declare are collected here too (`LAB`), which the catalog
+(`leakage.catalog`) reads.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ import importlib
 
 from leakage.attacks.base import Attack
 from leakage.metric_specs import MetricSpec
+from leakage.catalog_entries import LabCatalog, collect_lab
 
 ATTACK_MODULES: tuple[str, ...] = (
     "leakage.attacks.idia",
@@ -23,6 +26,7 @@ for _module in ATTACK_MODULES:
     _attack: Attack = importlib.import_module(_module).ATTACK
     ATTACKS[_attack.name] = _attack
 _ALIASES = {alias: attack.name for attack in ATTACKS.values() for alias in attack.aliases}
+LAB: LabCatalog = collect_lab(ATTACKS.values())
 
 
 def list_attacks() -> list[Attack]:

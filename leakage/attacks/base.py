@@ -131,6 +131,15 @@ class Attack:
     metrics: tuple[MetricSpec, ...] = MEMBERSHIP_METRICS
     """What its results report (`leakage.metric_specs`): the runs list, the comparison, the audit
     report and the CLI read these."""
+    reads: tuple[str, ...] = ("people",)
+    """The data formats `load_data` reads (`leakage.catalog.DATA_FORMATS`): the pickers and the CLI
+    offer (and accept) only lab data sets of these formats."""
+    lab_models: tuple[Any, ...] = ()
+    """The lab models this attack brings (`leakage.catalog.LabModel`: name, kind, recipe, parameters,
+    data sets); the registry collects them. Entries several attacks share live in a neutral module
+    (`leakage.lab.shared_entries`) and are declared by each of those attacks."""
+    lab_data: tuple[Any, ...] = ()
+    """The lab data sets it brings (`leakage.catalog.LabData`), collected likewise."""
     primary_metric: str = "auc"
     """The key of the metric (among `metrics`) the runs list and the audit report lead with."""
     verdict: Any = "leakage.attacks.membership:verdict"

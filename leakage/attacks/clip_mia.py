@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from leakage.attacks.base import Attack, RunContext, check_cancel
-from leakage.catalog import LabData, register_lab_data
+from leakage.catalog_entries import LabData
+from leakage.lab.recipe import Membership, Recipe, cancellable
+from leakage.lab.shared_entries import LAB_CLIP, LAB_CLIP_DATA, LAB_CONTROL
 from leakage.results import AttackResult
 
 PAIRS_FILE = "pairs.csv"
@@ -181,19 +183,50 @@ def summary_lines(result: AttackResult, *, attack: Attack) -> list[str]:
 # --------------------------------------------------------------------------- the lab's pair set
 
 
-def build_lab_pairs(progress=None) -> Path:
-    """The lab CLIP's pair set, written once beside the lab: per member two training pairs (the exact
-    training renders, captioned as in training) and one held-out pair; per non-member one held-out pair."""
-    from leakage.lab.artifacts import build_once
-    from leakage.lab.build import ATTACK_INDEX_OFFSET, assign_roles, ensure_lab, world_of
-    from leakage.lab.captions import training_caption
-    from leakage.lab.world import describe
-    from leakage.lab.portraits import render
+class LabPairsRecipe(Recipe):
+    """The lab CLIP's pair set, written on first use into the lab's own folder: per member two
+    training pairs (the exact training renders, captioned as in training) and one held-out pair;
+    per non-member one held-out pair."""
 
-    lab = ensure_lab(progress=progress)
-    root = lab.root / "pairs"
+    folder = "lab"
+    title = "the lab CLIP's image-caption pairs"
+    build_format = 1
+    manifest = "complete"
+    parts = {"pairs": "."}
+    data_parts = ("pairs",)
 
-    def write(staging: Path) -> Path:
+    def default_config(self) -> Any:
+        from leakage.lab.build import LabConfig
+
+        return LabConfig()
+
+    def config_from_record(self, record: dict) -> Any:
+        raise KeyError("the pair set records no config: it lives inside the lab it was made from")
+
+    def root(self, config: Any) -> Path:
+        from leakage.lab.build import lab_root
+
+        return lab_root(config) / "pairs"
+
+    def builds(self) -> list:
+        return []  # inside the CLIP lab's folders: listed and cleaned with them
+
+    def ensure(self, config: Any = None, progress: Any = None, cancel: Any = None) -> Any:
+        from leakage.lab.build import ensure_lab
+
+        ensure_lab(config, cancellable(progress, cancel))  # the pairs live in the lab's folder: the lab first
+        return super().ensure(config, progress, cancel)
+
+    def open(self, root: Path) -> Any:
+        return SimpleNamespace(root=root)
+
+    def build_into(self, staging: Path, config: Any, progress: Any) -> Any:
+        from leakage.lab.build import ATTACK_INDEX_OFFSET, assign_roles, ensure_lab, world_of
+        from leakage.lab.captions import training_caption
+        from leakage.lab.portraits import render
+        from leakage.lab.world import describe
+
+        lab = ensure_lab(config)
         staging.mkdir(parents=True, exist_ok=True)
         members, nonmembers, _, _ = assign_roles(world_of(lab.config), lab.config)
         rng = random.Random(lab.config.seed)
@@ -205,20 +238,30 @@ def build_lab_pairs(progress=None) -> Path:
             name = f"{person.id:04d}-{index}.png"
             image.save(staging / name)
             rows.append({"image": name, "caption": training_caption(rng, describe(person), person.name), "member": int(member)})
-            if progress and (done % 50 == 0 or done == len(jobs)):
+            if done % 50 == 0 or done == len(jobs):
                 progress("write the lab pair set", done, len(jobs))
         with (staging / PAIRS_FILE).open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["image", "caption", "member"])
             writer.writeheader()
             writer.writerows(rows)
-        (staging / "complete").write_text("1")
+        (staging / self.manifest).write_text("1")
         return SimpleNamespace(root=staging)
 
-    return build_once(root, "complete", lambda folder: SimpleNamespace(root=folder), write).root
+    def membership(self, config: Any, part: str) -> Membership:
+        pairs = read_pairs(self.root(config))
+        return Membership([Path(i).name for i, m in zip(pairs.images, pairs.members) if m],
+                          [Path(i).name for i, m in zip(pairs.images, pairs.members) if m is False],
+                          "image-caption pairs: the lab CLIP's training pairs and held-out pairs")
 
 
-register_lab_data(LabData("lab-pairs", "image-caption pairs of the lab CLIP: its training pairs and held-out pairs",
-                          "leakage.attacks.clip_mia:build_lab_pairs"))
+LAB_PAIRS_RECIPE = LabPairsRecipe()
+LAB_PAIRS = LabData("lab-pairs", "pairs", "leakage.attacks.clip_mia:LAB_PAIRS_RECIPE",
+                    description="image-caption pairs of the lab CLIP: its training pairs and held-out pairs")
+
+
+def build_lab_pairs(progress=None) -> Path:
+    """The default lab CLIP's pair set (built first when missing)."""
+    return LAB_PAIRS_RECIPE.ensure(None, progress).root
 
 
 ATTACK = Attack(
@@ -240,6 +283,9 @@ ATTACK = Attack(
     model_kind="clip",
     default_model="lab",
     default_data="lab-pairs",
+    lab_models=(LAB_CLIP, LAB_CONTROL),
+    lab_data=(LAB_CLIP_DATA, LAB_PAIRS),
+    reads=("pairs",),
     unit="pair",
     units="pairs",
     load_data=read_pairs,

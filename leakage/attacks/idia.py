@@ -13,6 +13,7 @@ from typing import Any
 from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
+from leakage.lab.shared_entries import LAB_CLIP, LAB_CLIP_DATA, LAB_CONTROL
 from leakage.results import AttackResult
 
 
@@ -186,6 +187,8 @@ ATTACK = Attack(
     model_kind="clip",
     default_model="lab",
     default_data="lab",
+    lab_models=(LAB_CLIP, LAB_CONTROL),
+    lab_data=(LAB_CLIP_DATA,),
     page="app_pages/identity_inference.py",
     shard=ImageSharding(),
     add_arguments=add_arguments,

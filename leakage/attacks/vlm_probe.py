@@ -14,6 +14,7 @@ from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
 from leakage.attacks.membership import problem_lines
 from leakage.attacks.membership import tpr_at_fpr_rows
+from leakage.catalog_entries import LabData, LabModel
 from leakage.results import AttackResult
 
 
@@ -136,6 +137,13 @@ def summary_lines(result: AttackResult) -> list[str]:
     return lines
 
 
+LAB_VLM_RECIPE = "leakage.lab.vlm:LAB_VLM"
+LAB_VLM = LabModel("lab-vlm", "image-text-to-text", LAB_VLM_RECIPE, {}, "lab-vlm",
+                   "the lab VLM (LLaVA), which learned the members' names from text only")
+LAB_VLM_DATA = LabData("lab-vlm", "people", LAB_VLM_RECIPE, {"part": "attack"},
+                       "the lab VLM's held-out photos of its members and non-members")
+
+
 ATTACK = Attack(
     name="vlm",
     aliases=("vlm-probe",),
@@ -157,6 +165,8 @@ ATTACK = Attack(
     model_kind="image-text-to-text",
     default_model="lab-vlm",
     default_data="lab-vlm",
+    lab_models=(LAB_VLM,),
+    lab_data=(LAB_VLM_DATA,),
     page="app_pages/vlm_probe.py",
     shard=PhotoSharding(),
     add_arguments=add_arguments,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ from leakage.attacks.base import Attack, config_fields
 from leakage.provenance import to_plain
 from leakage.service import RunRequest
 
-JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "num_gpus", "num_cpus", "shards")
+JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "model_params", "num_gpus", "num_cpus", "shards")
 """Keys of a `[[job]]` table that are not config fields."""
 
 
@@ -59,6 +60,8 @@ class Job:
     """The attack's config values by field, complete (defaults filled in), as plain data."""
     extra_models: dict[str, str] = field(default_factory=dict)
     pretrained: str | None = None
+    model_params: dict[str, Any] = field(default_factory=dict)
+    """Settings of a lab model's recipe (a variant, `RunRequest.model_params`): a TOML table, never split."""
     name: str = ""
     num_gpus: float = 0.0
     num_cpus: float = 1.0
@@ -68,7 +71,7 @@ class Job:
     def request(self) -> RunRequest:
         """This job as a request to the run service (the runner stores, so the worker does not)."""
         return RunRequest(self.attack, self.model, self.data, pretrained=self.pretrained, config=self.config,
-                          extra_models=self.extra_models, label=self.name, store=False)
+                          extra_models=self.extra_models, model_params=self.model_params, label=self.name, store=False)
 
     @property
     def key(self) -> str:
@@ -78,9 +81,9 @@ class Job:
         return self.request().key
 
     @property
-    def model_key(self) -> tuple[str, str | None]:
+    def model_key(self) -> tuple[str, str | None, str]:
         """Jobs with the same model key can share one loaded model."""
-        return (self.model, self.pretrained)
+        return (self.model, self.pretrained, json.dumps(self.model_params, sort_keys=True, default=str))
 
     def spec(self) -> Attack:
         return get_attack(self.attack)
@@ -161,7 +164,7 @@ def expand_job(table: Mapping[str, Any], position: int, defaults: Mapping[str, A
         jobs.append(Job(
             attack=attack.name, model=str(chosen["model"]), data=str(chosen["data"]), config=plain,
             extra_models={role: str(chosen[role]) for role in sorted(roles) if chosen.get(role)},
-            pretrained=chosen.get("pretrained"), name=name.strip(),
+            pretrained=chosen.get("pretrained"), model_params=dict(chosen.get("model_params") or {}), name=name.strip(),
             num_gpus=float(chosen.get("num_gpus", 0.0)), num_cpus=float(chosen.get("num_cpus", 1.0)),
             shards=int(chosen.get("shards", 0)),
         ))

@@ -66,7 +66,7 @@ def data_folder(job: Job) -> Path:
     """The folder a job's data spec names (a lab name is built on first use)."""
     from leakage.catalog import data_folder as folder_of
 
-    return folder_of(job.data, default_lab=job.spec().default_data)
+    return folder_of(job.data, default_lab=job.spec().default_data, model=job.request().model_spec())  # `lab`: the model's own, as the run reads
 
 
 def data_fingerprint(folder: str | Path) -> str:
