@@ -150,6 +150,10 @@ def resolve_model(spec: str, kind: str, *, pretrained: str | None = None, device
                   progress: Progress | None = None) -> Any:
     """A loaded model of `kind` from a lab name or anything the kind's loader takes."""
     check_model_name(spec, kind)
+    from leakage.paths import check_allowed
+
+    for path in (spec, pretrained):  # however the run started: page, plan, Ray worker, CLI
+        check_allowed(path, "model")
     if spec in LAB_MODELS:
         return _resolve(LAB_MODELS[spec].load)(spec, device=device, progress=progress)
     return _resolve(MODEL_KINDS[kind].load)(spec, pretrained, device=device)
@@ -162,6 +166,9 @@ def data_folder(spec: str, *, default_lab: str = "lab", progress: Progress | Non
     name = default_lab if spec == "lab" else spec
     if name in LAB_DATA:
         return Path(_resolve(LAB_DATA[name].folder)(progress=progress))
+    from leakage.paths import check_allowed
+
+    check_allowed(spec, "data")  # before looking whether it exists: no oracle for folders outside the roots
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise FileNotFoundError(f"data folder not found: {spec}")

@@ -40,7 +40,9 @@ def server(default_lab, tmp_path_factory):
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     home = tmp_path_factory.mktemp("e2e-home")
     port = free_port()
-    env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE",
+           # the operator's Ray cluster for the pages: one started on this machine, shown by this name
+           "RAY_ADDRESS": "local", "LEAKAGE_RAY_NAME": "the test cluster"}
     env.pop("LEAKAGE_DB_URL", None)
     log = open(home / "server.log", "w")
     process = subprocess.Popen(

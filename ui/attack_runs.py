@@ -16,10 +16,12 @@ from leakage.catalog import resolve_data
 from leakage.paths import PathNotAllowed, check_allowed
 from leakage.provenance import config_hash
 from leakage.results import AttackResult
-from leakage.store import RunStore
+from leakage.store import RunStore, RunStoreError
+from ui.auth import owner_id
 from ui.jobs import Job, start_job
 from ui.run_backend import ray_address
 from ui.resources import shared_model
+from ui.text import md
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,9 +68,10 @@ def start_attack(
         if dataset is None:
             check_allowed(data, "data")
     except PathNotAllowed as refusal:
-        st.error(str(refusal))
+        st.error(md(refusal))
         return
-    key = run_key(attack.name, model, pretrained, data, config, extra_models=extra_models, **dict(key_extra or {}))
+    owner = owner_id()  # read here, in the page's thread: the run belongs to the signed-in user
+    key = run_key(attack.name, model, pretrained, data, config, extra_models=extra_models, owner=owner, **dict(key_extra or {}))
     if key in result_cache():
         st.session_state[f"{job_key}-result"] = key
         return
@@ -79,7 +82,7 @@ def start_attack(
         st.info("This run uses data held in this server's memory (or a step of its own), so it runs here, not on Ray.")
 
     def work_on_ray(job: Job) -> str:
-        result = run_on_ray(attack.name, model, data, config, pretrained, extra_models, address, job)
+        result = run_on_ray(attack.name, model, data, config, pretrained, extra_models, address, job, owner)
         result_cache()[key] = result
         return key
 
@@ -98,8 +101,7 @@ def start_attack(
         with job.turn(shared.lock):
             result = attack.execute(shared.model, data_set, config, context)
         if store:
-            with RunStore() as runs:
-                result.details["run_id"] = runs.save(for_store(result) if for_store else result, label=label)
+            keep_or_report(result, lambda runs: runs.save(for_store(result) if for_store else result, label=label, owner=owner))
         if after is not None:
             after(result, shared, job)
         result_cache()[key] = result
@@ -108,14 +110,24 @@ def start_attack(
     start_job(job_key, attack.title, work_on_ray if on_ray else work)
 
 
+def keep_or_report(result: AttackResult, save: Callable[[RunStore], int]) -> None:
+    """Store the result (its run id in `details`), or, when the run store fails, keep it for the page
+    with the store's error: the finished run stays on the page and downloadable."""
+    try:
+        with RunStore() as runs:
+            result.details["run_id"] = save(runs)
+    except RunStoreError as error:
+        result.details["store_error"] = str(error)
+
+
 def run_on_ray(attack: str, model: str, data: str, config: Any, pretrained: str | None, extra_models: Mapping[str, str],
-               address: str, job: Job) -> AttackResult:
+               address: str, job: Job, owner: str | None = None) -> AttackResult:
     """The run as a one-job plan on a Ray cluster (`leakage.audit`): the cluster's workers load the
     model and compute; the result comes back into this server's run store."""
     from leakage.audit.backends import RayBackend
     from leakage.audit.plan import Job as PlanJob
     from leakage.audit.plan import plan_from_jobs
-    from leakage.audit.runner import run_plan
+    from leakage.audit.runner import PlanProgress, run_plan
     from leakage.provenance import to_plain
 
     plan = plan_from_jobs([PlanJob(attack=attack, model=model, data=data, config=to_plain(asdict(config)),
@@ -127,12 +139,18 @@ def run_on_ray(attack: str, model: str, data: str, config: Any, pretrained: str 
         current = state.jobs[0]
         job.progress(f"on Ray ({current.worker or 'starting'}): {current.stage or current.status}", current.done, current.total)
 
-    summary = run_plan(plan, None, RayBackend(address=address or None), cancel=job.cancel, on_update=update)
+    state = PlanProgress(plan, "ray", 1)
+    summary = run_plan(plan, None, RayBackend(address=address or None), cancel=job.cancel, on_update=update, progress=state,
+                       owner=owner)
     outcome = summary["jobs"][0]
     if outcome["status"] == "cancelled" or job.cancel.is_set():
         from leakage.results import RunCancelled
 
         raise RunCancelled("cancelled on the Ray cluster")
+    if state.jobs[0].unsaved is not None:  # computed on the cluster, refused by the run store: kept for the page
+        result = AttackResult.from_dict(state.jobs[0].unsaved)
+        result.details.update(backend="ray", store_error=outcome.get("error"))
+        return result
     if outcome["status"] not in ("done", "skipped") or outcome.get("run_id") is None:
         raise RuntimeError(f"the run failed on the Ray cluster: {outcome.get('error')}")
     with RunStore() as runs:
@@ -151,4 +169,8 @@ def finished_result(job_key: str) -> AttackResult | None:
     from ui.jobs import watch_job
 
     watch_job(job_key, lambda job: st.session_state.__setitem__(f"{job_key}-result", job.result))
-    return cached_result(st.session_state.get(f"{job_key}-result"))
+    result = cached_result(st.session_state.get(f"{job_key}-result"))
+    if result is not None and result.details.get("store_error"):
+        st.error(f"This run finished but was not stored: {md(result.details['store_error'])} Nothing is lost: the result is "
+                 "below, and its downloads (JSON, CSV) hold all of it.")
+    return result

@@ -83,6 +83,7 @@ def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult
     from leakage.lab.poison import record_evaluation, sweep_points
 
     result = run_backdoor(model, data, config, dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel,
+                          trigger_image=context.options.get("trigger_image"),
                           **({"batch_size": context.batch_size} if context.batch_size else {}))
     level, text = verdict(result)
     result.metrics["verdict"] = {"level": level, "headline": text}

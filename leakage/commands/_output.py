@@ -19,13 +19,24 @@ def add_output_arguments(parser: argparse.ArgumentParser, rows: str = "per-ident
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> None:
+def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> int:
+    """Store, then write the files asked for; 0, or 3 when the run store failed (the result is then
+    written to a file all the same, and the error says where)."""
+    code = 0
     if not args.no_store:
-        from leakage.store import RunStore
+        import sys
 
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
-        print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
+        from leakage.store import RunStore, RunStoreError
+
+        try:
+            with RunStore() as store:
+                run_id = store.save(result, label=args.label)
+            print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
+        except RunStoreError as error:
+            code = 3
+            kept = args.json or Path(f"leakage-unsaved-{result.attack}-{result.config_hash}.json")
+            result.to_json(kept)
+            print(f"error: the run was computed but not stored: {error}\nThe result is kept in {kept}.", file=sys.stderr)
     if args.json:
         result.to_json(args.json)
         print(f"result written to {args.json}")
@@ -34,3 +45,4 @@ def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per
 
         write_identity_csv(result.identities, args.csv)
         print(f"{rows} written to {args.csv}")
+    return code

@@ -10,7 +10,7 @@ import typing
 from typing import Any
 
 from leakage.attacks import get_attack, list_attacks
-from leakage.attacks.base import Attack, config_fields, field_choices, field_help
+from leakage.attacks.base import Attack, check_limits, config_fields, field_choices, field_help
 from leakage.commands._output import add_output_arguments, emit_result
 
 
@@ -93,7 +93,7 @@ def run_attack(args: argparse.Namespace) -> int:
     for spec in (args.model, *roles.values()):
         check_model_name(spec, attack.model_kind)  # a wrong name fails now, before torch is even imported
     check_data_name(args.data)
-    config = config_from_arguments(attack, args)
+    config = check_limits(config_from_arguments(attack, args))  # out-of-bounds settings fail before any load
     options = attack.call("options_from_args", args) if attack.options_from_args is not None else {}
 
     from leakage.catalog import resolve_data, resolve_model
@@ -110,8 +110,7 @@ def run_attack(args: argparse.Namespace) -> int:
     result = attack.execute(model, dataset, config, context)
     bars.close()
     print("\n".join(attack.call("summary_lines", result)))
-    emit_result(result, args, rows=f"per-{attack.unit} rows")
-    return 0
+    return emit_result(result, args, rows=f"per-{attack.unit} rows")
 
 
 def quiet_transformers() -> None:
