@@ -147,7 +147,7 @@ def _open_stream(source: ImageSource) -> IO[bytes]:
                 raise ImageLoadError("empty file")
             return stream
         except PathNotAllowed as refused:
-            raise ImageLoadError(refused.reason) from None
+            raise ImageLoadError(f"{refused.reason}; not read") from None
         except FileNotFoundError as error:
             raise ImageLoadError("file not found") from error
         except IsADirectoryError as error:
@@ -369,7 +369,8 @@ def _scan_people(root: Path, problems: list[DatasetProblem]) -> dict[str, list[I
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            refused = refusal(entry.path, "data", folder=root) if entry.is_symlink() else None
+            linked = entry.is_symlink() and (entry.is_dir() or _is_image_name(entry.name))  # CSV files: checked when read
+            refused = refusal(entry.path, "data", folder=root) if linked else None
             if refused:
                 problems.append(DatasetProblem(entry.path, f"{refused}; skipped"))
             elif entry.is_dir():

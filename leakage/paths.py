@@ -136,11 +136,11 @@ def checked(path: str | os.PathLike, kind: str, *, folder: str | os.PathLike | N
     if roots is None:
         return resolved
     if folder is not None and not _inside(resolved, [Path(os.path.realpath(Path(folder).expanduser()))]):
-        reason = "leads outside its folder (a link out of it, or a path with .. or /); not read"
-        raise PathNotAllowed(f"{given}: {reason}", reason=reason)
+        reason = "leads outside its folder (a link out of it, or a path with .. or /)"
+        raise PathNotAllowed(f"{given}: {reason}; not read", reason=reason)
     if not _inside(resolved, roots):
-        reason = f"outside the folders this server may read for {kind}s ({ROOTS_ENV[kind]}); not read"
-        raise PathNotAllowed(f"{given}: {reason}", reason=reason)
+        reason = f"outside the folders this server may read for {kind}s ({ROOTS_ENV[kind]})"
+        raise PathNotAllowed(f"{given}: {reason}; not read", reason=reason)
     return resolved
 
 
