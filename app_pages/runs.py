@@ -19,7 +19,7 @@ from leakage.exports import identity_csv
 from leakage.figures import result_roc, roc_figure
 from leakage.report import render_report
 from leakage.results import AttackResult
-from leakage.store import RunStore, RunStoreError, default_url
+from leakage.store import ANYONE, RunStore, RunStoreError, default_url
 from leakage.wording import plain_summary, risk_verdict
 from ui.auth import owner_filter
 from ui.result_view import show_figures, show_headline, show_items
@@ -217,6 +217,7 @@ def browse(store: RunStore) -> None:
             "TPR @ 1% FPR": st.column_config.NumberColumn(format="%.1f%%"),
         },
     )
+    st.caption(f"{len(rows)} run{'' if len(rows) == 1 else 's'} shown" + (": your own" if owner is not ANYONE else ""))
     by_id = {row.id: row for row in rows}
     chosen = [rows[index].id for index in event.selection.rows] or requested_runs()
     missing = [run_id for run_id in chosen if run_id not in by_id]
