@@ -7,15 +7,11 @@ literal text, neither a link nor an image."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_e2e import CHROMIUM, EXCEPTION_BOX, browser, free_port, settle  # noqa: F401  # the browser fixture
+from test_e2e import EXCEPTION_BOX, browser, free_port, require_chromium, settle, streamlit_server  # noqa: F401  # the browser fixture
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +30,7 @@ def provider():
 
 @pytest.fixture(scope="module")
 def signed_server(provider, default_lab, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the end-to-end tests: install Debian's chromium (make test does)")
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    require_chromium()
     home = tmp_path_factory.mktemp("signin-home")
     port = free_port()
     secrets = home / "secrets.toml"
@@ -55,30 +48,9 @@ admins = ["carol@example.org"]
     env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE",
            "AUTHLIB_INSECURE_TRANSPORT": "1"}  # the test provider speaks http on loopback; a real one, https
     env.pop("LEAKAGE_DB_URL", None)
-    log = open(home / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--secrets.files", str(secrets)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Streamlit server did not become healthy: " + (home / "server.log").read_text()[-2000:])
-    yield {"url": url, "home": home}
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    # localhost, not 127.0.0.1: the provider redirects the browser back to the redirect_uri's host
+    with streamlit_server(home, port, env, ("--secrets.files", str(secrets)), host="localhost") as url:
+        yield {"url": url, "home": home}
 
 
 def seed_runs(home: Path) -> None:
