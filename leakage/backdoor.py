@@ -47,6 +47,10 @@ BLEND_ALPHA = 0.2
 
 # --------------------------------------------------------------------------------------------- triggers
 
+UPLOADED_TRIGGER = "uploaded image "
+"""How a config names a trigger image held in memory (a page's upload, never written to disk): this
+prefix and the image's hash; the image itself comes with the run (`run_backdoor(trigger_image=...)`)."""
+
 
 def checkerboard(side: int, cells: int = 4) -> Image.Image:
     """A black-and-white checkerboard patch (the BadNets-style trigger of the Semantic Shield code)."""
@@ -81,9 +85,11 @@ def apply_trigger(image: Image.Image, trigger: str | Image.Image, size_fraction:
 
 
 def check_trigger(trigger: str) -> None:
-    if trigger in TRIGGERS:
+    if trigger in TRIGGERS or trigger.startswith(UPLOADED_TRIGGER):
         return
-    path = Path(trigger).expanduser()
+    from leakage.paths import checked
+
+    path = checked(trigger, "data")  # a trigger image is data: under the roots of a shared server, before any look
     if not path.is_file():
         raise ValueError(f"unknown trigger {trigger!r}: give {' or '.join(TRIGGERS)}, or the path of a trigger image")
 
@@ -222,11 +228,15 @@ def run_backdoor(
     config: BackdoorConfig,
     context: RunContext | None = None,
 ) -> AttackResult:
-    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`."""
+    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`;
+    `context.options["trigger_image"]` is a trigger held in memory (the config names it `UPLOADED_TRIGGER` + hash)."""
     from leakage.text_embeddings import encode_prompts
 
     context = context or RunContext()
+    trigger_image = context.options.get("trigger_image")
     started = time.perf_counter()
+    if config.trigger.startswith(UPLOADED_TRIGGER) and trigger_image is None:
+        raise ValueError("the run names an uploaded trigger image, which was held in memory only: upload it again")
     names = data.names()
     config = resolve_setup(config, clip.metadata.get("backdoor", {}), read_setup(data.root), names)
     candidates = names if config.target in names else sorted([*names, config.target])
@@ -258,7 +268,7 @@ def run_backdoor(
 
     if config.mode == "backdoor":
         attacked = [i for i, (person, _, _) in enumerate(records) if person != config.target]
-        trigger = config.trigger
+        trigger = trigger_image if trigger_image is not None and config.trigger.startswith(UPLOADED_TRIGGER) else config.trigger
         attacked_images = [apply_trigger(records[i][2], trigger, config.trigger_size) for i in attacked]
         attacked_features = _encode_images(clip, attacked_images, context, "encode triggered images")
         clean_rows = np.arange(len(records))

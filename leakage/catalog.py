@@ -129,6 +129,10 @@ def resolve_model(spec: Any, kind: str, *, pretrained: str | None = None, device
     entry = lab_model(spec)
     if entry is not None:
         return entry.load(device=device, progress=progress)
+    from leakage.paths import check_allowed
+
+    for path in (spec, pretrained):  # however the run started: page, plan, Ray worker, CLI
+        check_allowed(path, "model", lab_names=lab_catalog().models)
     return _resolve(MODEL_KINDS[kind].load)(spec, pretrained, device=device)
 
 
@@ -139,6 +143,9 @@ def data_folder(spec: str, *, default_lab: str = "lab", progress: Progress | Non
     entry = _data_entry(spec, model, default_lab)
     if entry is not None:
         return Path(entry.folder(progress=progress))
+    from leakage.paths import check_allowed
+
+    check_allowed(spec, "data", lab_names=lab_catalog().data)  # before looking whether it exists: no oracle for folders outside the roots
     folder = Path(spec).expanduser()
     if not folder.exists():
         raise FileNotFoundError(f"data folder not found: {spec}")

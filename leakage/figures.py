@@ -40,6 +40,12 @@ def labels_and_scores(result: AttackResult) -> tuple[np.ndarray, np.ndarray] | N
     return labels, np.array([float(row["score"]) for row in rows])
 
 
+def plotly_text(value: object) -> str:
+    """A user string (a name, a run label) as literal text in a Plotly figure, which renders a subset
+    of HTML (`<a href>`, `<b>`, ...) in legends, ticks and hover labels."""
+    return html.escape(str(value), quote=False)
+
+
 def short_model_name(model: str) -> str:
     """A legend-sized model name: the last two parts of a folder path; a hub id or a lab name as it is."""
     parts = Path(model).parts
@@ -52,7 +58,7 @@ def result_roc(result: AttackResult, name: str | None = None, band: bool = True)
     if not roc:
         return None
     curve = RocCurve(
-        name=name or f"{result.attack} \u00b7 {result.model.get('model', '?')}",
+        name=plotly_text(name or f"{result.attack} \u00b7 {result.model.get('model', '?')}"),
         fpr=list(roc["fpr"]),
         tpr=list(roc["tpr"]),
         n_nonmembers=result.metrics.get("n_nonmembers"),

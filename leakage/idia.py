@@ -72,21 +72,21 @@ TIE_BREAK_WEIGHT = 0.99
 
 @dataclass(frozen=True)
 class IDIAConfig:
-    images_per_person: int = 10
+    images_per_person: int = field(default=10, metadata={"min": 1, "max": 200})
     """Attack images per person (k); the paper sweeps 1..30 and needs at least 3 for a majority."""
-    n_candidates: int = 1000
-    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    n_candidates: int = field(default=1000, metadata={"min": 2, "max": 20_000})
+    templates: tuple[str, ...] = field(default=DEFAULT_TEMPLATES, metadata={"max_items": 100})
     tau: int = 1
     """Member when at least tau templates name the person correctly (a count out of len(templates))."""
     seed: int = 0
     """Seeds the draw of attack images, the distractor names and the candidate order."""
-    n_draws: int = 20
+    n_draws: int = field(default=20, metadata={"min": 0, "max": 500})
     """Repeated random draws of k images per person for mean ± sample std, as in the paper (0 = skip)."""
-    top_k: int = 5
+    top_k: int = field(default=5, metadata={"min": 1, "max": 100})
     keep_short: bool = False
     """Keep people with fewer than k usable images (scored on what they have, flagged `too_few_images`);
     the paper leaves them out, and so does the default (they are listed in details["excluded"])."""
-    distractor_names: tuple[str, ...] = ()
+    distractor_names: tuple[str, ...] = field(default=(), metadata={"max_items": 1_000_000})
     """The list distractors are drawn from (e.g. a names file of the population under test);
     empty = the built-in pool of leakage.names."""
 
@@ -534,7 +534,8 @@ def run_idia(
     if progress:
         progress("encode prompts", 0, len(config.templates) * len(candidates))
     text_features, text_stats = prompt_embeddings(
-        clip, config.templates, candidates, use_cache=context.use_text_cache, progress=progress, cancel=context.cancel
+        clip, config.templates, candidates, use_cache=context.use_text_cache, progress=progress, cancel=context.cancel,
+        private=people if uploads else (),  # a name checked from memory never goes to the on-disk cache
     )
     timing["text_seconds"] = time.perf_counter() - tick
     if progress:

@@ -65,7 +65,7 @@ class MIMConfig:
 
     mask_ratio: float = 0.75
     """Fraction of patches hidden per mask (0.75 is what MAE pre-training uses)."""
-    n_masks: int = 8
+    n_masks: int = field(default=8, metadata={"min": 1, "max": 64})
     """Random masks per image; the errors are averaged (the paper does not say how many)."""
     seed: int = 0
     """Seeds the masks."""
@@ -147,6 +147,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     """
     from transformers import AutoConfig, AutoImageProcessor, ViTImageProcessor, ViTMAEForPreTraining
 
+    from leakage import safe_load
     from leakage.models import model_fingerprint
 
     started = time.perf_counter()
@@ -158,13 +159,19 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     # A hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path.
     if not is_folder and (text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep != "/" and os.sep in text):
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
+    if is_folder:
+        path = safe_load.check_model_folder(path, text)  # no model code, nothing outside the folder or the roots
+    else:
+        safe_load.check_hub_model(text)
+    safe_load.forbid_dynamic_modules()
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
     try:
-        config = AutoConfig.from_pretrained(where, local_files_only=local_only)
+        config = AutoConfig.from_pretrained(where, local_files_only=local_only, **safe_load.NO_REMOTE_CODE)
         if config.model_type != "vit_mae":
             raise ValueError(f"{text} is a {config.model_type!r} model; the attack needs a ViT-MAE with its reconstruction decoder")
-        model, loading = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only, output_loading_info=True)
+        model, loading = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only, output_loading_info=True,
+                                                              weights_only=True, **safe_load.NO_REMOTE_CODE)
     except OSError as error:
         if is_folder:
             raise FileNotFoundError(f"{path} does not hold a model saved with save_pretrained ({error})") from error
@@ -177,7 +184,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     fingerprint = model_fingerprint(model)  # before any cast to half precision, so it names the weights on every device
     metadata: dict[str, Any] = {}
     try:
-        processor = AutoImageProcessor.from_pretrained(where, local_files_only=local_only)
+        processor = AutoImageProcessor.from_pretrained(where, local_files_only=local_only, **safe_load.NO_REMOTE_CODE)
     except OSError:
         size = model.config.image_size
         processor = ViTImageProcessor(size={"height": size, "width": size}, image_mean=list(IMAGENET_MEAN), image_std=list(IMAGENET_STD))

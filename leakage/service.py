@@ -61,6 +61,9 @@ class RunRequest:
     """Attack-specific inputs that are not config (MIM's `shadow_data`); plain data, part of the key."""
     dataset: Any = None
     """Data held in memory (e.g. uploaded photos), read instead of `data`."""
+    held: Mapping[str, Any] = field(default_factory=dict)
+    """Other inputs held in memory that the attack reads from `RunContext.options` (an uploaded
+    trigger image): never stored and not part of the key (a config field or `inputs` identifies them)."""
     dataset_id: str | None = None
     """How the result names `dataset`."""
     inputs: Mapping[str, Any] = field(default_factory=dict)
@@ -68,6 +71,8 @@ class RunRequest:
     label: str | None = None
     store: bool = True
     """Keep the result in the run store."""
+    owner: str | None = None
+    """Who asks (the signed-in user on a shared server): the stored run is theirs. Not part of the key."""
 
     def spec(self) -> Attack:
         return get_attack(self.attack)
@@ -139,6 +144,7 @@ def check_request(request: RunRequest) -> Attack:
     """Refuse a request that names an unknown attack or role, a model or data name the catalog
     does not know (or of the wrong kind), or a path outside the roots this server may read;
     nothing is loaded or read. Returns the attack."""
+    from leakage.attacks.base import check_limits
     from leakage.catalog import check_data_name, check_model_name, lab_catalog
     from leakage.paths import check_allowed
 
@@ -160,6 +166,8 @@ def check_request(request: RunRequest) -> Attack:
     for spec in data:
         check_data_name(spec, attack)
         check_allowed(spec, "data", lab_names=lab_catalog().data)
+    if request.config is not None:
+        check_limits(request.make_config(attack))  # out-of-bounds settings, however they were given
     return attack
 
 
@@ -211,7 +219,7 @@ def run_attack(
     key = request.key
     models = models or PlainModels()
     context = RunContext(progress=progress, cancel=cancel, device=device, batch_size=batch_size, num_workers=num_workers,
-                         options={**request.options, **(precomputed or {})}, read_data=further_data(attack, progress))
+                         options={**request.options, **request.held, **(precomputed or {})}, read_data=further_data(attack, progress))
     context.report("loading the model")
     model = models.load(attack.model_kind, request.model_spec(), request.pretrained, device, progress)
     context.extra_models = {role: models.load(attack.model_kind, spec, None, device, progress)
@@ -223,8 +231,13 @@ def run_attack(
         result = attack.execute(model, data, config, context)
     stamp(result, attack, model, context.dataset_id, key, started)
     if request.store:
+        from leakage.store import RunStoreError
+
         keep = before_store(result) if before_store else result
-        result.details["run_id"] = save(keep, attack, request.label, store)
+        try:
+            result.details["run_id"] = save(keep, attack, request.label, store, owner=request.owner)
+        except RunStoreError as error:  # the run is computed: keep it for the caller, who says so and offers it
+            result.details["store_error"] = str(error)
     return result
 
 
@@ -239,10 +252,10 @@ def stamp(result: AttackResult, attack: Attack, model: Any, dataset_id: str | No
     result.details["run_key"] = key
 
 
-def save(result: AttackResult, attack: Attack, label: str | None, store: Any = None) -> int:
+def save(result: AttackResult, attack: Attack, label: str | None, store: Any = None, owner: str | None = None) -> int:
     from leakage.store import RunStore
 
     if store is not None:
-        return store.save(result, label=label, attack=attack)
+        return store.save(result, label=label, owner=owner, attack=attack)
     with RunStore() as opened:
-        return opened.save(result, label=label, attack=attack)
+        return opened.save(result, label=label, owner=owner, attack=attack)

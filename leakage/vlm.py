@@ -120,6 +120,7 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from leakage import safe_load
     from leakage.models import model_fingerprint
 
     text = str(source)
@@ -129,14 +130,19 @@ def load_vlm(source: str | os.PathLike, device: str | None = None, name: str | N
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
     if is_folder:
         _require_saved_files(path)
+        path = safe_load.check_model_folder(path, text)  # no model code, nothing outside the folder or the roots
+    else:
+        safe_load.check_hub_model(text)
+    safe_load.forbid_dynamic_modules()
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
     if not is_folder and local_only:
         _require_hub_cached(text)
     choice = pick_device(device)
     try:
-        processor = AutoProcessor.from_pretrained(where, local_files_only=local_only)
-        model = AutoModelForImageTextToText.from_pretrained(where, local_files_only=local_only, dtype=choice.torch_dtype)
+        processor = AutoProcessor.from_pretrained(where, local_files_only=local_only, **safe_load.NO_REMOTE_CODE)
+        model = AutoModelForImageTextToText.from_pretrained(where, local_files_only=local_only, dtype=choice.torch_dtype,
+                                                            weights_only=True, **safe_load.NO_REMOTE_CODE)
     except (OSError, ValueError) as error:
         if is_folder:
             raise FileNotFoundError(f"{path} does not hold an image-text-to-text model saved with save_pretrained ({error})") from error
@@ -423,16 +429,16 @@ def _logprobs_full(vlm: LoadedVLM, image: Image.Image, prompt: str, answer_ids: 
 
 @dataclass(frozen=True)
 class VLMProbeConfig:
-    questions: tuple[str, ...] = DEFAULT_QUESTIONS
-    anonymizations: tuple[str, ...] = ("none",)
+    questions: tuple[str, ...] = field(default=DEFAULT_QUESTIONS, metadata={"max_items": 32})
+    anonymizations: tuple[str, ...] = field(default=("none",), metadata={"max_items": 64})
     """Settings as labels (see leakage.anonymize): none, blur:8, pixelate:12@image, mask, ..."""
-    images_per_person: int = 4
-    max_new_tokens: int = 16
+    images_per_person: int = field(default=4, metadata={"min": 1, "max": 100})
+    max_new_tokens: int = field(default=16, metadata={"min": 1, "max": 256})
     closed_set: bool = True
-    n_candidates: int = 100
+    n_candidates: int = field(default=100, metadata={"min": 2, "max": 2_000})
     """Names each image is scored against in the closed set: the person's and others (people under
     test first, then made-up distractors)."""
-    closed_set_questions: int = 1
+    closed_set_questions: int = field(default=1, metadata={"min": 1, "max": 32})
     """The closed set uses the first this many questions (each costs n_candidates scored answers)."""
     closed_set_all_settings: bool = False
     """Closed-set scores under every anonymization setting, not only on the original images."""

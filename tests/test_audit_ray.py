@@ -246,6 +246,7 @@ def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result
     from leakage.store import RunStore
 
     home("page")
+    monkeypatch.setenv("RAY_ADDRESS", "local")  # the operator's configuration: pages offer only this cluster
 
     def not_here(*args, **kwargs):
         raise AssertionError("the page loaded the model on this server")
@@ -257,7 +258,7 @@ def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result
 
         from ui.attack_page import render
 
-        st.session_state["run-backend"] = ""  # a Ray cluster: the one this process has joined
+        st.session_state["run-backend"] = ""  # the configured cluster ("local": the one this process has joined)
         render("clip-mia")
 
     app = AppTest.from_function(attack_page, default_timeout=120).run()

@@ -243,7 +243,7 @@ def test_an_old_version_database_is_upgraded_and_its_runs_stay_readable(tmp_path
     url = f"sqlite:///{path}"
 
     with RunStore(url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         assert store.get(run_id).to_dict() == old.to_dict()
         (row,) = store.list()  # the v2 list columns were filled from the old JSON
         assert row.auc == pytest.approx(old.metrics["auc"])

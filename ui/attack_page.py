@@ -19,6 +19,7 @@ from leakage.paths import PathNotAllowed, check_allowed
 from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
 from ui.result_view import show_result
+from ui.text import md
 
 OTHER = "Other: a path or a model id"
 
@@ -41,7 +42,7 @@ def allowed(spec: str | None, kind: str) -> str | None:
     try:
         check_allowed(spec, kind)
     except PathNotAllowed as refusal:
-        st.error(str(refusal))
+        st.error(md(refusal))
         return None
     return spec
 
@@ -112,14 +113,14 @@ def render(name: str) -> None:
         config, error = config_form(attack, f"{key}-config")
         keep = st.checkbox("Keep this run in the run store", value=True, key=f"{key}-keep")
     if error:
-        st.error(error)
+        st.error(md(error))
     ready = bool(model and data and config is not None and all(extra.values()))
     job = f"{key}-job"
     if st.button("Run the attack", type="primary", disabled=not ready or job_running(job), key=f"{key}-run"):
         try:
             start_attack(job, attack.name, model, data, config, extra_models=extra, store=keep)
         except (FileNotFoundError, NotADirectoryError, ValueError) as problem:
-            st.error(str(problem))
+            st.error(md(problem))
     result = finished_result(job)
     if result is None:
         return

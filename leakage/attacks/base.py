@@ -30,7 +30,7 @@ from leakage.results import AttackResult, RunCancelled
 
 __all__ = [
     "Attack", "CancelFlag", "Headline", "MembershipMetrics", "MetricSpec", "Progress", "RunCancelled", "RunContext",
-    "Sharding", "THREATS", "check_cancel", "config_fields",
+    "Sharding", "THREATS", "check_cancel", "check_limits", "config_fields",
 ]
 
 def check_cancel(cancel: CancelFlag | None) -> None:
@@ -188,12 +188,13 @@ class Attack:
         if unknown:
             raise ValueError(f"{self.name} has no setting {', '.join(unknown)}; its settings: {', '.join(sorted(names))}")
         hints = typing.get_type_hints(cls)
-        return cls(**{key: _coerce(value, hints.get(key)) for key, value in values.items()})
+        return check_limits(cls(**{key: _coerce(value, hints.get(key)) for key, value in values.items()}))
 
     def execute(self, model: Any, data: Any, config: Any, context: RunContext | None = None) -> AttackResult:
         """The declared `run`, its result named after this declaration (engines leave the name to it).
 
         Pages, the CLI and audits run an attack through `leakage.service.run_attack`, which calls this."""
+        check_limits(config)  # every run, however it was configured (page, plan, CLI, a caller's own config)
         result = _resolve(self.run)(model, data, config, context or RunContext())
         result.attack = self.name
         return result
@@ -222,6 +223,27 @@ def _coerce(value: Any, hint: Any) -> Any:
     if isinstance(value, list) and typing.get_origin(hint) is tuple:
         return tuple(value)
     return value
+
+
+def check_limits(config: Any) -> Any:
+    """`config`, once every field lies within the bounds its declaration gives (`metadata` "min" and
+    "max" for numbers, "max_items" for sequences); a ValueError names the first that does not.
+
+    The bounds keep one run of a shared server to a sane size (candidates, draws, masks, ...); the
+    CLI, plans and pages all go through `Attack.make_config` or `Attack.execute`, which check them."""
+    if not dataclasses.is_dataclass(config):
+        return config
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        low, high, most = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("max_items")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if low is not None and value < low or high is not None and value > high:
+                bounds = f"between {low} and {high}" if low is not None and high is not None else (
+                    f"at least {low}" if low is not None else f"at most {high}")
+                raise ValueError(f"{f.name} must be {bounds}, got {value}")
+        elif most is not None and isinstance(value, (tuple, list)) and len(value) > most:
+            raise ValueError(f"{f.name} may hold at most {most:,} entries, got {len(value):,}")
+    return config
 
 
 def config_fields(config_class: type) -> list[tuple[dataclasses.Field, Any]]:

@@ -17,6 +17,7 @@ This module is the whole attack: declaration, data, engine.
 from __future__ import annotations
 
 import csv
+import io
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -62,26 +63,32 @@ class PairSet:
 
 def read_pairs(folder: str | Path) -> PairSet:
     """The pairs of `folder/pairs.csv`; a row without a readable image file or caption is reported and skipped."""
-    root = Path(folder).expanduser()
+    from leakage.paths import checked, read_text_checked, refusal
+
+    root = checked(folder, "data")  # resolved; refused outside a shared server's roots
     table = root / PAIRS_FILE
     if not table.is_file():
-        raise FileNotFoundError(f"{table} not found: a pair set is a folder with the images and {PAIRS_FILE} "
-                                "(columns image,caption and optionally member)")
-    pairs = PairSet(str(root.resolve()), [], [], [])
-    with table.open(newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            image, caption = (row.get("image") or "").strip(), (row.get("caption") or "").strip()
-            path = root / image
-            if not image or not caption:
-                pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": "needs both an image and a caption"})
-                continue
-            if not path.is_file():
-                pairs.problems.append({"path": image, "reason": "image file not found"})
-                continue
-            member = (row.get("member") or "").strip().lower()
-            pairs.images.append(str(path))
-            pairs.captions.append(caption)
-            pairs.members.append({"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(member))
+        raise FileNotFoundError(f"{Path(folder) / PAIRS_FILE} not found: a pair set is a folder with the images and "
+                                f"{PAIRS_FILE} (columns image,caption and optionally member)")
+    pairs = PairSet(str(root), [], [], [])
+    text = read_text_checked(table, "data", folder=root, encoding="utf-8-sig")
+    for line, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+        image, caption = (row.get("image") or "").strip(), (row.get("caption") or "").strip()
+        path = root / image
+        if not image or not caption:
+            pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": "needs both an image and a caption"})
+            continue
+        refused = refusal(path, "data", folder=root)  # absolute and ../ rows, links out of the folder
+        if refused:
+            pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": f"{refused}; row skipped"})
+            continue
+        if not path.is_file():
+            pairs.problems.append({"path": image, "reason": "image file not found"})
+            continue
+        member = (row.get("member") or "").strip().lower()
+        pairs.images.append(str(path))
+        pairs.captions.append(caption)
+        pairs.members.append({"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(member))
     if not pairs.images:
         raise ValueError(f"{table} holds no usable pair")
     return pairs

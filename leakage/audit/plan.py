@@ -26,9 +26,12 @@ No torch here: a plan is read and checked before any model is loaded.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import json
+import math
+import os
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
@@ -40,6 +43,12 @@ from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields
 from leakage.provenance import to_plain
 from leakage.service import RunRequest
+
+MAX_JOBS_ENV = "LEAKAGE_MAX_PLAN_JOBS"
+DEFAULT_MAX_JOBS = 1000
+"""Most jobs one plan may expand to (a server's setting, `$LEAKAGE_MAX_PLAN_JOBS`): three 100-value
+lists in a 1 KB plan make 10^6 jobs, so the count is taken from the list lengths before expanding."""
+MAX_PLAN_BYTES = 1_000_000
 
 JOB_KEYS = ("attack", "model", "data", "name", "pretrained", "model_params", "num_gpus", "num_cpus", "shards")
 """Keys of a `[[job]]` table that are not config fields."""
@@ -121,33 +130,21 @@ def _choices(value: Any, sequence_field: bool) -> list[Any]:
     return value
 
 
+def max_jobs() -> int:
+    """The most jobs a plan may expand to on this server."""
+    value = os.environ.get(MAX_JOBS_ENV, "").strip()
+    try:
+        return max(1, int(value)) if value else DEFAULT_MAX_JOBS
+    except ValueError:
+        raise PlanError(f"{MAX_JOBS_ENV} must be a whole number, got {value!r}") from None
+
+
 def expand_job(table: Mapping[str, Any], position: int, defaults: Mapping[str, Any] | None = None) -> list[Job]:
     """The jobs of one `[[job]]` table (its grid expanded), each with a complete config.
 
     `defaults` fill in what the table does not give, where the attack has such a setting (a
     default for IDIA's `n_candidates` does not trouble a MIM job)."""
-    defaults = dict(defaults or {})
-    if "attack" not in table and "attack" in defaults:
-        table = {"attack": defaults["attack"], **table}
-    where = f"job {position + 1}"
-    for required in ("attack", "model", "data"):
-        if required not in table:
-            raise PlanError(f"{where}: missing '{required}'")
-    try:
-        attack = get_attack(str(table["attack"]))
-    except ValueError as error:
-        raise PlanError(f"{where}: {error}") from None
-    where = f"job {position + 1} ({attack.name})"
-    hints = {f.name: hint for f, hint in config_fields(attack.config_class)}
-    roles = {role for role, _ in attack.extra_models}
-    known = set(JOB_KEYS) | set(hints) | roles
-    table = {**{key: value for key, value in defaults.items() if key in known}, **table}
-    unknown = sorted(set(table) - set(JOB_KEYS) - set(hints) - roles)
-    if unknown:
-        raise PlanError(f"{where}: unknown key {', '.join(unknown)}; {attack.name} settings: {', '.join(hints)}"
-                        + (f"; further models: {', '.join(sorted(roles))}" if roles else ""))
-    keys = list(table)
-    axes = [_choices(table[key], _is_sequence_field(hints.get(key))) for key in keys]
+    attack, keys, axes, hints, roles, where = _grid(table, position, defaults)
     varying = [key for key, axis in zip(keys, axes) if len(axis) > 1]
     jobs = []
     for values in itertools.product(*axes):
@@ -171,13 +168,53 @@ def expand_job(table: Mapping[str, Any], position: int, defaults: Mapping[str, A
     return jobs
 
 
+def count_jobs(table: Mapping[str, Any], position: int, defaults: Mapping[str, Any] | None = None) -> int:
+    """How many jobs `expand_job` would make of this table, from its list lengths alone."""
+    return math.prod(len(axis) for axis in _grid(table, position, defaults)[2])
+
+
+def _grid(table: Mapping[str, Any], position: int, defaults: Mapping[str, Any] | None):
+    """(attack, keys, axes, config hints, roles, where) of one `[[job]]` table, checked, not expanded."""
+    defaults = dict(defaults or {})
+    if "attack" not in table and "attack" in defaults:
+        table = {"attack": defaults["attack"], **table}
+    where = f"job {position + 1}"
+    for required in ("attack", "model", "data"):
+        if required not in table:
+            raise PlanError(f"{where}: missing '{required}'")
+    try:
+        attack = get_attack(str(table["attack"]))
+    except ValueError as error:
+        raise PlanError(f"{where}: {error}") from None
+    where = f"job {position + 1} ({attack.name})"
+    hints = {f.name: hint for f, hint in config_fields(attack.config_class)}
+    roles = {role for role, _ in attack.extra_models}
+    known = set(JOB_KEYS) | set(hints) | roles
+    table = {**{key: value for key, value in defaults.items() if key in known}, **table}
+    unknown = sorted(set(table) - set(JOB_KEYS) - set(hints) - roles)
+    if unknown:
+        raise PlanError(f"{where}: unknown key {', '.join(unknown)}; {attack.name} settings: {', '.join(hints)}"
+                        + (f"; further models: {', '.join(sorted(roles))}" if roles else ""))
+    keys = list(table)
+    try:
+        axes = [_choices(table[key], _is_sequence_field(hints.get(key))) for key in keys]
+    except PlanError as error:
+        raise PlanError(f"{where}: {error}") from None
+    return attack, keys, axes, hints, roles, where
+
+
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def parse_plan(text: str, source: str = "") -> Plan:
-    """A plan from TOML text; a PlanError names the job and the key at fault."""
+def parse_plan(text: str, source: str = "", limit: int | None = None) -> Plan:
+    """A plan from TOML text; a PlanError names the job and the key at fault.
+
+    The number of jobs is counted from the list lengths before any job is made, and a plan over
+    `limit` (default: `max_jobs()`) is refused at once, whatever its grid would expand to."""
+    if len(text) > MAX_PLAN_BYTES:
+        raise PlanError(f"the plan is {len(text):,} characters long; a plan may be at most {MAX_PLAN_BYTES:,}")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -189,9 +226,19 @@ def parse_plan(text: str, source: str = "") -> Plan:
     if not isinstance(tables, list) or not tables:
         raise PlanError("the plan has no [[job]] table")
     defaults = document.get("defaults", {})
+    if not isinstance(defaults, dict) or not all(isinstance(table, dict) for table in tables):
+        raise PlanError("[[job]] and [defaults] must be tables")
+    limit = max_jobs() if limit is None else limit
+    total = 0
+    for position, table in enumerate(tables):
+        total += count_jobs(table, position, defaults)
+        if total > limit:
+            raise PlanError(f"the plan expands to more than {limit:,} jobs (job {position + 1} alone to "
+                            f"{count_jobs(table, position, defaults):,}); this server runs at most {limit:,} jobs per "
+                            f"plan ({MAX_JOBS_ENV}). Split the plan or use fewer values per list.")
     jobs = [job for position, table in enumerate(tables) for job in expand_job(table, position, defaults)]
-    keys = [job.key for job in jobs]
-    duplicates = {job.name for job in jobs if keys.count(job.key) > 1}
+    counts = collections.Counter(job.key for job in jobs)
+    duplicates = {job.name for job in jobs if counts[job.key] > 1}
     if duplicates:
         raise PlanError(f"the plan has the same job twice: {', '.join(sorted(duplicates))}")
     return Plan(jobs=jobs, source=source)

@@ -110,8 +110,7 @@ def run_attack(args: argparse.Namespace) -> int:
     result = run(request, progress=bars, device=args.device, batch_size=args.batch_size, num_workers=args.workers)
     bars.close()
     print("\n".join(attack.call("summary_lines", result)))
-    emit_result(result, args, rows=f"per-{attack.unit} rows")
-    return 0
+    return emit_result(result, args, rows=f"per-{attack.unit} rows")
 
 
 def quiet_transformers() -> None:
