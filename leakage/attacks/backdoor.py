@@ -172,9 +172,17 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
          "meaning": "The same photos without the attack, named as the target anyway: the floor of the ASR."},
         {"metric": "Attacked images", "value": format_number(m["n_attacked"]), "ci": "", "meaning": ""},
         {"metric": "Candidate names", "value": format_number(m["n_candidates"]), "ci": "", "meaning": ""},
-        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": "Wilson score intervals of the proportions."},
+        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": ci_meaning(m)},
     ]
     return rows
+
+
+def ci_meaning(m: dict) -> str:
+    method = m.get("asr_ci_method", "Wilson over photos")
+    if method == "person-level bootstrap":
+        return ("Person-level (cluster) bootstrap: whole people are resampled, since photos of one person succeed or fail "
+                "together; where every photo succeeds (or fails), the Wilson interval over the number of people.")
+    return "Wilson score intervals of the proportions over the photos."
 
 
 def summary_lines(result: AttackResult) -> list[str]:
