@@ -10,7 +10,7 @@ from typing import Sequence
 
 from leakage.attacks.idia import ATTACK
 from leakage.catalog import resolve_data
-from leakage.idia import IDIAConfig, PersonUpload, run_idia
+from leakage.idia import IDIAConfig, PersonUpload, checked_images, reference_config, reference_summary, run_idia
 from leakage.results import AttackResult
 from ui.attack_runs import cached_result, result_cache, run_key, start_attack
 from ui.jobs import Job
@@ -32,13 +32,9 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
     """Start an IDIA run in the background; with `uploads`, on photos held in memory only."""
 
     def add_reference(result: AttackResult, shared, job: Job) -> None:
-        reference = reference_result(shared, reference_data, config, job)
-        result.details["reference"] = {
-            "data": reference.dataset.get("id"),
-            "nonmember_correct_prompts": [row["correct_prompts"] for row in reference.identities if row.get("member") is False],
-            "n_candidates": reference.metrics["n_candidates"],
-            "n_people": reference.metrics["n_identities"],
-        }
+        k = checked_images(result)  # the reference is measured on as many photos as were checked
+        reference = reference_result(shared, reference_data, reference_config(config, k), job)
+        result.details["reference"] = reference_summary(reference, k)
 
     start_attack(
         job_key, ATTACK.name, model, data, config, pretrained=pretrained,
@@ -52,8 +48,7 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
 
 
 def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackResult:
-    """The same attack on a reference dataset, cached like any run."""
-    config = replace(config, n_draws=0, keep_short=True)  # the reference people are scored on what they have, as the one checked
+    """The same attack on a reference dataset, cached like any run (one per k)."""
     key = run_key(ATTACK.name, shared.model.identifier, None, data, config)
     if key not in result_cache():
         dataset, dataset_id = resolve_data(data)
