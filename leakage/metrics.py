@@ -45,6 +45,7 @@ __all__ = [
     "membership_summary",
     "metrics_at_threshold",
     "perfectly_separated",
+    "repeated_clusters",
     "resolvable",
     "roc_auc",
     "roc_band",
@@ -620,6 +621,22 @@ def bootstrap_ci(
             values.append(float(statistic(resample_labels, resample_scores)))
     low, high = _percentile_interval(np.asarray(values), confidence)
     return float(low), float(high)
+
+
+def repeated_clusters(clusters: Sequence[Any]) -> list[Any] | None:
+    """``clusters`` when every row names one and some cluster holds several rows, else None.
+
+    What to pass as ``clusters`` to the bootstrap: with one row per person it is the
+    stratified bootstrap of the rows anyway, and a missing person leaves it unknown
+    which rows belong together.
+
+    >>> repeated_clusters(["a", "a", "b"]), repeated_clusters(["a", "b"]), repeated_clusters(["a", None, "a"])
+    (['a', 'a', 'b'], None, None)
+    """
+    values = list(clusters)
+    if not values or any(value is None or value == "" for value in values) or len(set(values)) == len(values):
+        return None
+    return values
 
 
 def perfectly_separated(labels: ArrayLike, scores: ArrayLike) -> bool:

@@ -444,3 +444,9 @@ def test_a_clustered_rate_gets_a_person_level_interval() -> None:
     assert m.cluster_proportion_ci(np.ones(990, dtype=int), people)[0] == pytest.approx(m.wilson_interval(99, 99)[0])
     low, high = m.wilson_interval(0, 99)
     assert low == 0.0 and 0.03 < high < 0.04
+
+
+def test_repeated_clusters_only_where_a_person_has_several_rows() -> None:
+    assert m.repeated_clusters(["a", "a", "b"]) == ["a", "a", "b"]
+    assert m.repeated_clusters(["a", "b"]) is None  # one row per person: the row bootstrap already
+    assert m.repeated_clusters(["a", None, "a"]) is None  # unknown who a row shows

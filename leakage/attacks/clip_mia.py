@@ -271,7 +271,7 @@ def weakly_supervised(pairs: PairSet, similarity: np.ndarray, images: np.ndarray
 
 
 def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -> AttackResult:
-    from leakage.metrics import membership_summary, metrics_at_threshold
+    from leakage.metrics import membership_summary, metrics_at_threshold, repeated_clusters
     from leakage.text_embeddings import encode_prompts
 
     started = time.perf_counter()
@@ -316,11 +316,10 @@ def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -
     known_rows = [row for row in rows if row["member"] is not None]
     labels = [int(row["member"]) for row in known_rows]
     if known_rows and 0 < sum(labels) < len(labels):
-        people = [row["person"] for row in known_rows]
-        clustered = all(people) and len(set(people)) < len(people)  # several pairs of one person are not independent
+        clusters = repeated_clusters([row["person"] for row in known_rows])  # several pairs of one person are not independent
         metrics.update(membership_summary(labels, [row["score"] for row in known_rows], threshold=decision, seed=config.seed,
-                                          clusters=people if clustered else None))
-        if clustered:
+                                          clusters=clusters))
+        if clusters:
             metrics["bootstrap"]["cluster_field"] = "person"
         metrics["mean_similarity_members"] = float(np.mean([row["similarity"] for row in known_rows if row["member"]]))
         metrics["mean_similarity_nonmembers"] = float(np.mean([row["similarity"] for row in known_rows if not row["member"]]))
