@@ -33,11 +33,21 @@ def measure(config, defense: str, data) -> dict:
     result = get_attack("backdoor").execute(clip, data, BackdoorConfig(mode=config.attack), RunContext(dataset_id="lab-poison"))
     m = result.metrics
     row = {"attack": config.attack, "trigger": config.trigger if config.attack == "backdoor" else "", "n_poison": config.n_poison,
-           "defense": defense, "asr": m["asr"], "asr_top_k": m["asr_top_k"], "hit_at_1": m["hit_at_k"]["1"],
-           "hit_at_10": m["hit_at_k"]["10"], "min_rank": m["min_rank"], "clean_top1": m["clean_top1"],
-           "build_seconds": round(built, 1), "training": clip.metadata.get("training", {})}
+           "n_pairs": config.n_pairs, "poison_fraction": config.poison_fraction, "defense": defense,
+           "asr": m["asr"], "asr_ci": m["asr_ci"], "asr_ci_method": m.get("asr_ci_method"), "asr_top_k": m["asr_top_k"],
+           "hit_at_1": m["hit_at_k"]["1"], "hit_at_10": m["hit_at_k"]["10"], "min_rank": m["min_rank"],
+           "clean_top1": m["clean_top1"], "clean_top1_ci": m["clean_top1_ci"], "build_seconds": round(built, 1),
+           "training": clip.metadata.get("training", {})}
     print(json.dumps({k: v for k, v in row.items() if k != "training"}), flush=True)
     return row
+
+
+def fraction(n_poison: int) -> str:
+    """P / pairs of the default fine-tuning set, as the papers state their poison rates."""
+    from leakage.lab.poison import PoisonConfig
+
+    share = 100 * PoisonConfig(n_poison=n_poison).poison_fraction
+    return f"{share:.2g}%" if share < 1 else f"{share:.1f}%"
 
 
 def table(rows: list[dict], attack: str, trigger: str = "checkerboard") -> str:
@@ -45,8 +55,8 @@ def table(rows: list[dict], attack: str, trigger: str = "checkerboard") -> str:
 
     rows = [r for r in rows if r["attack"] == attack and (attack == "targeted" or r["trigger"] == trigger)]
     ps = sorted({r["n_poison"] for r in rows})
-    lines = [f"{attack}{' (' + trigger + ')' if attack == 'backdoor' else ''}: ASR top-1 / clean top-1 by P", "| defense | " + " | ".join(f"P={p}" for p in ps) + " |",
-             "|---|" + "---|" * len(ps)]
+    lines = [f"{attack}{' (' + trigger + ')' if attack == 'backdoor' else ''}: ASR top-1 / clean top-1 by P (P / pairs)",
+             "| defense | " + " | ".join(f"P={p} ({fraction(p)})" for p in ps) + " |", "|---|" + "---|" * len(ps)]
     for defense in DEFENSES:
         cells = []
         for p in ps:

@@ -674,7 +674,9 @@ def wilson_interval(successes: float, total: float, confidence: float = 0.95) ->
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the edges, where rounding leaves 1e-17
+    high = 1.0 if successes == total else min(1.0, centre + half)
+    return [float(low), float(high)]
 
 
 def cluster_proportion_ci(

@@ -74,6 +74,9 @@ class ShieldSettings:
     weight_rank: float = 20.0
     """A pair weighs 1/2 when its caption's knowledge ranks this far down for its image (among all captions' knowledge)."""
     weight_softness: float = 4.0
+    use_weights: bool = True
+    """Weigh the pairs at all; off, every pair weighs 1 and only the knowledge-element and attention terms act
+    (the ablation's "KE + attention only")."""
     weighted_negatives: bool = True
     """A pair weighs as a negative too (its share of the softmax denominator scales with its weight), so a
     down-weighted pair neither pulls nor pushes; weighted on the anchors only, down-weighted clean pairs
@@ -139,7 +142,7 @@ class ShieldLoss:
             similarity = image @ knowledge.T
             own = similarity.gather(1, torch.tensor([[index[pair.description]] for pair in chunk]))
             rank = (similarity > own).sum(dim=1).float() + 1
-            weight = torch.sigmoid((s.weight_rank - rank) / s.weight_softness)
+            weight = torch.sigmoid((s.weight_rank - rank) / s.weight_softness) if s.use_weights else torch.ones(len(chunk))
             for pair, value in zip(chunk, weight.tolist()):
                 self.pair_weight[id(pair)] = value
         model.train(was_training)
