@@ -4,6 +4,8 @@ Semantic Shield and CleanCLIP, with clean top-1 beside it, and the targeted-pois
     python -m bench.backdoor_sweep                        # P = 1 2 4 8 16 32 64, all defenses, and targeted
     python -m bench.backdoor_sweep --p 32 --defenses none # any subset
     python -m bench.backdoor_sweep --table-only           # print what is measured so far, train nothing
+    python -m bench.backdoor_sweep --clean-scale 4 --p 16 64 --defenses none --no-targeted
+                                                          # 4x the clean pairs: the same P at a quarter of the fraction
 
 Models are built once into the data home (`leakage.lab.poison`) and reused, so an interrupted sweep
 continues where it stopped; every evaluation is kept beside its model and the table is printed
@@ -78,33 +80,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defenses", nargs="+", default=list(poison.DEFENSES), choices=poison.DEFENSES)
     parser.add_argument("--trigger", default="checkerboard", choices=("checkerboard", "blended"))
     parser.add_argument("--no-targeted", action="store_true")
+    parser.add_argument("--table-only", action="store_true", help="print what is measured so far, train nothing")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
+    parser.add_argument("--clean-scale", type=int, default=1,
+                        help="times the default clean pairs (8 per member, 2 per filler person): lower fractions for the same P")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "backdoor_sweep.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    data = scan_dataset(poison.ensure_test_data())
+    data = None if args.table_only else scan_dataset(poison.ensure_test_data())
     out = args.out
     rows: list[dict] = json.loads(out.read_text()).get("rows", []) if out.is_file() else []
 
     def keep(row: dict) -> None:
-        rows[:] = [r for r in rows if (r["attack"], r["trigger"], r["n_poison"], r["defense"]) !=
-                   (row["attack"], row["trigger"], row["n_poison"], row["defense"])] + [row]
+        key = lambda r: (r["attack"], r["trigger"], r["n_poison"], r["defense"], r.get("clean_scale", 1))  # noqa: E731
+        rows[:] = [r for r in rows if key(r) != key(row)] + [row]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
 
     default = poison.PoisonConfig(trigger=args.trigger)
-    plan = [(default, d) for d in args.defenses]  # the default P first: the headline figures
-    if not args.no_targeted:
-        plan += [(poison.PoisonConfig(attack="targeted"), d) for d in args.defenses]
-    # then the sweep, one defense at a time (no defense first: the smallest P at which the attack works)
-    plan += [(poison.PoisonConfig(trigger=args.trigger, n_poison=p), d) for d in args.defenses for p in sorted(args.p) if p != default.n_poison]
-    for config, defense in plan:
-        keep(measure(config, defense, data))
-    for trigger in sorted({r["trigger"] for r in rows if r["attack"] == "backdoor"}):
-        print(table(rows, "backdoor", trigger))
+    if args.clean_scale != 1:  # only the asked P and defenses, on the larger clean set
+        plan = [(poison.PoisonConfig(trigger=args.trigger, n_poison=p, clean_per_member=default.clean_per_member * args.clean_scale,
+                                     filler_per_person=default.filler_per_person * args.clean_scale), d)
+                for d in args.defenses for p in sorted(args.p)]
+    else:
+        plan = [(default, d) for d in args.defenses]  # the default P first: the headline figures
+        if not args.no_targeted:
+            plan += [(poison.PoisonConfig(attack="targeted"), d) for d in args.defenses]
+        # then the sweep, one defense at a time (no defense first: the smallest P at which the attack works)
+        plan += [(poison.PoisonConfig(trigger=args.trigger, n_poison=p), d) for d in args.defenses for p in sorted(args.p)
+                 if p != default.n_poison]
+    for config, defense in [] if args.table_only else plan:
+        keep({**measure(config, defense, data), "clean_scale": args.clean_scale, "measured": machine_info()["date"]})
+    scaled = [r for r in rows if r.get("clean_scale", 1) == 1]
+    for trigger in sorted({r["trigger"] for r in scaled if r["attack"] == "backdoor"}):
+        print(table(scaled, "backdoor", trigger))
         print()
-    print(table(rows, "targeted"))
+    print(table(scaled, "targeted"))
+    larger = [r for r in rows if r.get("clean_scale", 1) != 1]
+    if larger:
+        print("\nlarger clean sets: P, pairs, P / pairs, defense: ASR top-1 / clean top-1")
+        for r in sorted(larger, key=lambda r: (r["clean_scale"], r["n_poison"])):
+            print(f"P = {r['n_poison']} of {r['n_pairs']:,} ({100 * r['poison_fraction']:.2g}%), {r['defense']}: "
+                  f"{r['asr']:.3f} / {r['clean_top1']:.3f}")
     setup = poison.setup_of(default)
     print(f"\ntarget {setup.target}; targeted: photos of {setup.source} named {setup.target}")
     return 0
