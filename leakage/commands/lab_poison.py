@@ -54,7 +54,8 @@ def manage_variants(args: argparse.Namespace) -> int:
         for variant in variants:
             key = variant.poison_key or {}
             what = (f"{key.get('attack', '?')}{' ' + key['trigger'] if key.get('trigger') else ''}, P = {key.get('n_poison', '?')}, "
-                    f"{key.get('epochs', '?')} epochs") if key else "no record (an interrupted build?)"
+                    f"{key.get('epochs', '?')} epochs" + (", look-alike photos" if key.get("poison_selection") == "look-alikes" else "")
+                    ) if key else "no record (an interrupted build?)"
             state = "current" if variant.current else "stale: built by an older recipe"
             print(f"{variant.root.name}  {what:<40} {', '.join(variant.defenses) or 'no model':<32} {variant.megabytes:7.1f} MB  {state}")
         return 0
