@@ -43,7 +43,8 @@ def table(report: dict) -> str:
     for defense, shield in VARIANTS:
         cells = []
         for selection in ("random", "look-alikes"):
-            hit = [r for r in report["rows"] if (r["defense"], r["shield"], r["poison_selection"]) == (defense, shield, selection)]
+            wanted = (defense, shield if defense == "semantic-shield" else "", selection)
+            hit = [r for r in report["rows"] if (r["defense"], r["shield"], r["poison_selection"]) == wanted]
             cells.append(f"{hit[-1]['asr']:.2f} / {hit[-1]['clean_top1']:.3f}" if hit else "")
         lines.append(f"| {variant_title(defense, shield)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -9,7 +9,8 @@ Semantic Shield and CleanCLIP, with clean top-1 beside it, and the targeted-pois
 
 Models are built once into the data home (`leakage.lab.poison`) and reused, so an interrupted sweep
 continues where it stopped; every evaluation is kept beside its model and the table is printed
-from those. Writes bench/results/backdoor_sweep.json with the machine it ran on.
+from those. Writes bench/results/backdoor_sweep.json with the machine it ran on (rows measured
+since the fraction was recorded carry their own machine and date).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         plan += [(poison.PoisonConfig(trigger=args.trigger, n_poison=p), d) for d in args.defenses for p in sorted(args.p)
                  if p != default.n_poison]
     for config, defense in [] if args.table_only else plan:
-        keep({**measure(config, defense, data), "clean_scale": args.clean_scale, "measured": machine_info()["date"]})
+        keep({**measure(config, defense, data), "clean_scale": args.clean_scale, "machine": machine_info()})
     scaled = [r for r in rows if r.get("clean_scale", 1) == 1]
     for trigger in sorted({r["trigger"] for r in scaled if r["attack"] == "backdoor"}):
         print(table(scaled, "backdoor", trigger))
