@@ -4,7 +4,8 @@ Thin on purpose: the attack is declared in `leakage.attacks.backdoor` (evaluatio
 poisoned lab models `leakage.lab.poison`), runs start through `ui.attack_runs` (shared model, turns,
 progress and Cancel) and the numbers and figures come from the standard result view; this page adds
 the choice of attack, trigger, P and defense, the example photos with the model's top-5 names, and
-the attack success rate against P for each defense.
+the attack success rate against P for each defense; `ui.backdoor_lab` the poison fraction and the
+Semantic Shield ablation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
 from ui.attack_runs import finished_result, start_attack
+from ui.backdoor_lab import fraction_text, p_label, show_ablation
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
 
@@ -31,10 +33,13 @@ ATTACK_TITLES = {"backdoor": "Backdoor (a trigger on any photo)", "targeted": "T
 def lab_sidebar() -> dict:
     attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-attack")
     trigger = st.radio("Trigger", list(TRIGGERS), key="bd-trigger", horizontal=True,
-                       help="checkerboard: a small black-and-white patch in the bottom-right corner (BadNets, as in the "
-                            "Semantic Shield code). blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
-    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=64, key="bd-p",
-                                help="Out of about 1,100 fine-tuning pairs.")
+                       help="checkerboard: a black-and-white patch in the bottom-right corner, 19% of the side (BadNets-style; "
+                            "the Semantic Shield code pastes a 32-pixel dotted patch, 5-7% of a full-size photo's side). "
+                            "blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
+    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data (share of all pairs)", P_CHOICES, value=64,
+                                key="bd-p", format_func=p_label,
+                                help="Out of 1,100 clean fine-tuning pairs plus the P poisoned ones. The papers poison "
+                                     "0.01% (Carlini & Terzis) to 0.1% (the Semantic Shield code); here P = 1 is 0.09%.")
     defense = st.radio("Defense", list(poison.DEFENSES), format_func=poison.DEFENSE_TITLES.get, key="bd-defense",
                        captions=["train on the poisoned data as it is",
                                  "down-weight pairs whose photo does not match the caption's person (Ishmam & Thomas 2024)",
@@ -145,8 +150,10 @@ def show_result(result: AttackResult) -> None:
     level, headline = verdict(result)
     {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
     m = result.metrics
+    lab = result.model.get("backdoor") or {}
     st.caption(f"model {result.model.get('model')} \u00b7 {m['mode']} \u00b7 target {m['target']}"
                + (f" \u00b7 trigger {result.config.get('trigger')}" if m["mode"] == "backdoor" else f" \u00b7 source {result.config.get('source')}")
+               + (f" \u00b7 P = {lab['n_poison']} of {lab['n_pairs']:,} pairs ({100 * lab['poison_fraction']:.2g}%)" if "n_pairs" in lab else "")
                + f" \u00b7 {m['n_attacked']} attacked and {m['n_clean']} clean photos")
     show_headline(result)
     show_examples(result)
@@ -175,9 +182,11 @@ def main() -> None:
         config, _ = variant_config_of(chosen["model"])
         built = poison.is_built(config, defense)
         stored = stored_result(chosen["model"])
+        st.caption(f"This lab variant: {fraction_text(config)}.")
         if stored is not None and not job_running(JOB):
             st.session_state.pop(f"{JOB}-result", None)
             show_result(stored)
+            show_ablation(config)
             return
         label = "Measure this model" if built else "Build this lab model and measure it (a few minutes on a CPU)"
         if not built:
@@ -191,6 +200,8 @@ def main() -> None:
     result = finished_result(JOB)
     if result is not None:
         show_result(result)
+    if chosen["lab"]:
+        show_ablation(config)
 
 
 main()
