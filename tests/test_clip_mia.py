@@ -229,4 +229,21 @@ def test_the_generated_page_runs_cancels_and_shows_the_result(server, page):  # 
     assert_no_exception(page)
 
 
+def test_plans_and_the_cli_offer_the_mode_and_an_unset_threshold():
+    import argparse
+
+    from leakage.audit.plan import parse_plan
+    from leakage.commands.attacks import add_config_arguments, config_from_arguments
+
+    plan = parse_plan('[[job]]\nattack = "clip-mia"\nmodel = "lab"\ndata = "lab-pairs"\nmode = ["similarity", "weakly-supervised"]\n')
+    assert [job.config["mode"] for job in plan.jobs] == ["similarity", "weakly-supervised"]
+    assert all(job.config["threshold"] is None for job in plan.jobs)
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, CLIPMIAConfig)
+    attack = get_attack("clip-mia")
+    assert config_from_arguments(attack, parser.parse_args([])).threshold is None
+    assert config_from_arguments(attack, parser.parse_args(["--threshold", "0"])).threshold == 0.0
+    assert config_from_arguments(attack, parser.parse_args(["--mode", "weakly-supervised"])).mode == "weakly-supervised"
+
+
 from test_e2e import browser, page, server  # noqa: E402,F401  # the browser test's fixtures
