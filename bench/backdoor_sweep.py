@@ -91,13 +91,15 @@ def main(argv: list[str] | None = None) -> int:
 
     data = None if args.table_only else scan_dataset(poison.ensure_test_data())
     out = args.out
-    rows: list[dict] = json.loads(out.read_text()).get("rows", []) if out.is_file() else []
+    recorded = json.loads(out.read_text()) if out.is_file() else {}
+    rows: list[dict] = recorded.get("rows", [])
+    machine = recorded.get("machine") or machine_info()  # of the rows without their own (measured before rows carried one)
 
     def keep(row: dict) -> None:
         key = lambda r: (r["attack"], r["trigger"], r["n_poison"], r["defense"], r.get("clean_scale", 1))  # noqa: E731
         rows[:] = [r for r in rows if key(r) != key(row)] + [row]
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
+        out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
 
     default = poison.PoisonConfig(trigger=args.trigger)
     if args.clean_scale != 1:  # only the asked P and defenses, on the larger clean set
