@@ -22,6 +22,9 @@ Simplifications for the small model (also in the README):
   poisoned pairs ended with a higher mean weight (0.62) than the clean ones (0.08).
 - The attention constraint is a KL divergence between the last vision block's class-token attention
   (heads averaged) and the softmax of the patches' alignment with the caption's KEs.
+- `ShieldSettings` switch the parts off for the ablation (`bench.backdoor_ablation`, `PoisonConfig.shield`):
+  in the lab the pair weights alone stop the backdoor and the knowledge-element and attention terms
+  alone do not, so the lab's shield is mostly a consistency filter by the frozen clean model.
 - A pair's weight also scales its share as a negative in the other pairs' softmax (`weighted_negatives`):
   with weights on the anchors only, the down-weighted clean pairs still pushed their neighbours apart
   and clean top-1 fell 0.08 below the undefended model at the weight that stops the backdoor.
