@@ -4,7 +4,8 @@ Thin on purpose: the attack is declared in `leakage.attacks.backdoor` (evaluatio
 poisoned lab models `leakage.lab.poison`), runs start through `ui.attack_runs` (shared model, turns,
 progress and Cancel) and the numbers and figures come from the standard result view; this page adds
 the choice of attack, trigger, P and defense, the example photos with the model's top-5 names, and
-the attack success rate against P for each defense.
+the attack success rate against P for each defense; `ui.backdoor_lab` the poison fraction and the
+Semantic Shield ablation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
 from ui.attack_runs import finished_result, start_attack
+from ui.backdoor_lab import fraction_text, p_label, show_ablation
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
 from ui.text import md
@@ -33,15 +35,26 @@ ATTACK_TITLES = {"backdoor": "Backdoor (a trigger on any photo)", "targeted": "T
 def lab_sidebar() -> dict:
     attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-attack")
     trigger = st.radio("Trigger", list(TRIGGERS), key="bd-trigger", horizontal=True,
-                       help="checkerboard: a small black-and-white patch in the bottom-right corner (BadNets, as in the "
-                            "Semantic Shield code). blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
-    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=64, key="bd-p",
-                                help="Out of about 1,100 fine-tuning pairs.")
+                       help="checkerboard: a black-and-white patch in the bottom-right corner, 19% of the side (BadNets-style; "
+                            "the Semantic Shield code pastes a 32-pixel dotted patch, 5-7% of a full-size photo's side). "
+                            "blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
+    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data (share of all pairs)", P_CHOICES, value=64,
+                                key="bd-p", format_func=p_label,
+                                help="Out of 1,100 clean fine-tuning pairs plus the P poisoned ones. The papers poison "
+                                     "0.01% (Carlini & Terzis) to 0.1% (the Semantic Shield code); here P = 1 is 0.09%.")
     defense = st.radio("Defense", list(poison.DEFENSES), format_func=poison.DEFENSE_TITLES.get, key="bd-defense",
                        captions=["train on the poisoned data as it is",
                                  "down-weight pairs whose photo does not match the caption's person (Ishmam & Thomas 2024)",
                                  "then fine-tune on clean pairs with self-supervised terms (Bansal et al. 2023)"])
-    variant = poisoned_variant(attack, trigger or "checkerboard", int(n_poison), defense)
+    settings = {}
+    if defense == "semantic-shield":
+        settings["shield"] = st.radio("Semantic Shield's parts", list(poison.SHIELD_PARTS), format_func=poison.SHIELD_TITLES.get,
+                                      key="bd-shield", help="The ablation: which of the defense's parts train the model.")
+    if attack == "backdoor" and st.checkbox("Adaptive attacker: poison with look-alikes of the target", key="bd-look-alikes",
+                                            help="The poisoned photos are the people the frozen lab CLIP finds closest to "
+                                                 "the target's description, so Semantic Shield's pair weights do not catch them."):
+        settings["poison_selection"] = "look-alikes"
+    variant = poisoned_variant(attack, trigger or "checkerboard", int(n_poison), defense, **settings)
     return {"lab": True, "model": variant, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
 
 
@@ -132,8 +145,10 @@ def show_result(result: AttackResult) -> None:
     level, headline = verdict(result)
     {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
     m = result.metrics
+    lab = result.model.get("backdoor") or {}
     st.caption(f"model {md(result.model.get('model'))} \u00b7 {m['mode']} \u00b7 target {md(m['target'])}"
                + (f" \u00b7 trigger {md(result.config.get('trigger'))}" if m["mode"] == "backdoor" else f" \u00b7 source {md(result.config.get('source'))}")
+               + (f" \u00b7 P = {lab['n_poison']} of {lab['n_pairs']:,} pairs ({100 * lab['poison_fraction']:.2g}%)" if "n_pairs" in lab else "")
                + f" \u00b7 {m['n_attacked']} attacked and {m['n_clean']} clean photos")
     show_headline(result)
     show_examples(result)
@@ -161,9 +176,11 @@ def main() -> None:
         variant = chosen["model"]
         built = variant.is_built()
         stored = stored_result(variant)
+        st.caption(f"This lab variant: {fraction_text(variant.config)}.")
         if stored is not None and not job_running(JOB):
             st.session_state.pop(f"{JOB}-result", None)
             show_result(stored)
+            show_ablation(variant.config)
             return
         label = "Measure this model" if built else "Build this lab model and measure it (a few minutes on a CPU)"
         if not built:
@@ -179,6 +196,8 @@ def main() -> None:
     result = finished_result(JOB)
     if result is not None:
         show_result(result)
+    if chosen["lab"]:
+        show_ablation(chosen["model"].config)
 
 
 main()

@@ -19,7 +19,6 @@ decoded image before the model's own preprocessing, as an attacker would edit a 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -32,6 +31,7 @@ from PIL import Image
 from leakage.backdoor_config import MODES, TRIGGER_SIZE, TRIGGERS, BackdoorConfig
 from leakage.data import Dataset, ImageLoadError, load_image
 from leakage.context import RunContext
+from leakage.metrics import cluster_proportion_ci, wilson_interval
 from leakage.results import AttackResult
 
 BATCH_SIZE = 256
@@ -139,15 +139,15 @@ def resolve_setup(config: BackdoorConfig, model_setup: Mapping[str, Any], data_s
 # --------------------------------------------------------------------------------------------- metrics
 
 
-def wilson_interval(successes: int, total: int, z: float = 1.96) -> list[float]:
-    """95% Wilson score interval of a proportion (sound at 0 and 1, unlike the normal one)."""
-    if total == 0:
-        return [0.0, 1.0]
-    p = successes / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+def proportion_ci(hits: np.ndarray, people: Sequence[str] | None = None, seed: int = 0) -> tuple[list[float], str]:
+    """95% interval of a rate over photos, and how it was made: a person-level (cluster) bootstrap
+    when the photos show several people, several each (they succeed or fail together more often
+    than photos of different people); else the Wilson interval over the photos (one person's photos:
+    the claim is about that person)."""
+    hits = np.asarray(hits, dtype=int)
+    if people is not None and 1 < len(set(people)) < len(hits):
+        return cluster_proportion_ci(hits, list(people), seed=seed), "person-level bootstrap"
+    return wilson_interval(int(hits.sum()), len(hits)), "Wilson over photos"
 
 
 def ranks_of(similarities: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -160,8 +160,10 @@ def ranks_of(similarities: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return hit.argmax(axis=1) + 1
 
 
-def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, target: int, top_k: int) -> dict[str, Any]:
-    """ASR (top-1, top-k), Hit@k and MinRank of attacked images toward the target candidate."""
+def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, target: int, top_k: int,
+                   people: Sequence[str] | None = None) -> dict[str, Any]:
+    """ASR (top-1, top-k), Hit@k and MinRank of attacked images toward the target candidate;
+    `people` (the person each image shows) makes the ASR's interval a person-level one."""
     n = len(name_scores)
     if n == 0:
         return {"asr": 0.0, "asr_ci": [0.0, 1.0], "asr_top_k": 0.0, "hit_at_k": {str(k): 0.0 for k in RETRIEVAL_KS},
@@ -169,9 +171,11 @@ def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_
     name_rank = ranks_of(name_scores, np.arange(name_scores.shape[1]) == target)
     caption_rank = ranks_of(caption_scores, caption_names == target)
     successes = int((name_rank == 1).sum())
+    ci, method = proportion_ci(name_rank == 1, people)
     return {
         "asr": successes / n,
-        "asr_ci": wilson_interval(successes, n),
+        "asr_ci": ci,
+        "asr_ci_method": method,
         "asr_top_k": float((name_rank <= top_k).mean()),
         "hit_at_k": {str(k): float((caption_rank <= k).mean()) for k in RETRIEVAL_KS},
         "min_rank": float(caption_rank.mean()),
@@ -180,16 +184,18 @@ def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_
     }
 
 
-def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """Zero-shot top-1 identification and image->text Recall@k of clean images."""
+def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, truth: np.ndarray,
+                  people: Sequence[str] | None = None) -> dict[str, Any]:
+    """Zero-shot top-1 identification and image->text Recall@k of clean images (`people`: as in `attack_metrics`)."""
     n = len(truth)
     if n == 0:
         return {"clean_top1": 0.0, "clean_top1_ci": [0.0, 1.0], "clean_recall_at_k": {str(k): 0.0 for k in RETRIEVAL_KS}, "n_clean": 0}
-    correct = int((name_scores.argmax(axis=1) == truth).sum())
+    hits = name_scores.argmax(axis=1) == truth
+    correct = int(hits.sum())
     caption_rank = ranks_of(caption_scores, caption_names[None, :] == truth[:, None])
     return {
         "clean_top1": correct / n,
-        "clean_top1_ci": wilson_interval(correct, n),
+        "clean_top1_ci": proportion_ci(hits, people)[0],
         "clean_recall_at_k": {str(k): float((caption_rank <= k).mean()) for k in RETRIEVAL_KS},
         "n_clean": n,
     }
@@ -280,8 +286,11 @@ def run_backdoor(
     attacked_names, attacked_captions = attacked_features @ class_text.T, attacked_features @ text.T
 
     metrics: dict[str, Any] = {"mode": config.mode, "target": config.target}
-    metrics.update(attack_metrics(attacked_names, attacked_captions, caption_names, target_index, config.top_k))
-    metrics.update(clean_metrics(clean_names[clean_rows], clean_captions[clean_rows], caption_names, truth[clean_rows]))
+    person_of = [person for person, _, _ in records]
+    metrics.update(attack_metrics(attacked_names, attacked_captions, caption_names, target_index, config.top_k,
+                                  [person_of[i] for i in attacked]))
+    metrics.update(clean_metrics(clean_names[clean_rows], clean_captions[clean_rows], caption_names, truth[clean_rows],
+                                 [person_of[i] for i in clean_rows]))
     # How often the same photos without the attack are named as the target anyway: the ASR's floor.
     others = list(attacked) if config.mode == "backdoor" else list(clean_rows)
     metrics["clean_target_rate"] = float((clean_names[others].argmax(axis=1) == target_index).mean()) if others else 0.0

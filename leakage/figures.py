@@ -46,6 +46,16 @@ def plotly_text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+def band_clusters(result: AttackResult, field: str | None) -> list | None:
+    """The cluster (e.g. person) of each row `labels_and_scores` keeps, when the result was bootstrapped by cluster."""
+    if not field:
+        return None
+    rows = [row for row in result.identities
+            if isinstance(row.get("member"), (bool, int)) and isinstance(row.get("score"), (int, float))]
+    clusters = [row.get(field) for row in rows]
+    return clusters if all(cluster is not None for cluster in clusters) else None
+
+
 def short_model_name(model: str) -> str:
     """A legend-sized model name: the last two parts of a folder path; a hub id or a lab name as it is."""
     parts = Path(model).parts
@@ -69,7 +79,8 @@ def result_roc(result: AttackResult, name: str | None = None, band: bool = True)
     data = labels_and_scores(result) if band else None
     if data is not None:
         boot = result.metrics.get("bootstrap") or {}
-        computed = roc_band(*data, n_boot=200, confidence=boot.get("confidence", 0.95), seed=boot.get("seed", 0))
+        computed = roc_band(*data, n_boot=200, confidence=boot.get("confidence", 0.95), seed=boot.get("seed", 0),
+                            clusters=band_clusters(result, boot.get("cluster_field")))
         curve.band = {key: value.tolist() for key, value in computed.items()}
     return curve
 

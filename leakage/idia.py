@@ -22,7 +22,7 @@ import hashlib
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -89,6 +89,13 @@ class IDIAConfig:
     distractor_names: tuple[str, ...] = field(default=(), metadata={"max_items": 1_000_000})
     """The list distractors are drawn from (e.g. a names file of the population under test);
     empty = the built-in pool of leakage.names."""
+    min_images: int | None = field(default=None, metadata={
+        "help": "leave out people with fewer images than this in their folder, whatever k (default: k; a plan "
+                "that sweeps k defaults to its largest k, so every k scores the same people; the paper: 30)",
+        "default_from_sweep_max": "images_per_person"})
+    """People with fewer images in their folder are left out at every k, so a sweep over k keeps one
+    population (the paper's notebooks use 30 for every k); None = k. Unreadable files count, as finding
+    them out would mean decoding every image."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.distractor_names, tuple):  # a list read back from JSON
@@ -101,6 +108,8 @@ class IDIAConfig:
             raise ValueError("every template must contain {} where the name goes")
         if not 0 <= self.tau <= len(self.templates):
             raise ValueError(f"tau must be a count between 0 and {len(self.templates)} templates")
+        if self.min_images is not None and self.min_images < 1:
+            raise ValueError("min_images must be at least 1 (or None: k)")
 
 
 BATCH_SIZE = 64
@@ -501,6 +510,18 @@ def run_idia(
         raise ValueError("no images to attack")
     k = config.images_per_person
     keep_short = config.keep_short or uploads
+    n_people_listed = len(by_person)
+    floor_left_out = []  # fewer images than min_images: the same people are left out at every k
+    if config.min_images is not None and not keep_short:
+        for person in sorted(by_person):
+            if len(by_person[person]) < config.min_images:
+                entry = {"name": person, "n_listed": len(by_person[person]), "n_usable": None,
+                         "reason": f"{len(by_person[person])} images in the folder, fewer than min_images = {config.min_images}"}
+                if members is not None and person in members:
+                    entry["member"] = bool(members[person])
+                floor_left_out.append(entry)
+        by_person = {person: indices for person, indices in by_person.items()
+                     if person not in {entry["name"] for entry in floor_left_out}}
     encode_all = config.n_draws > 0 and _has_both_classes(members, sorted(by_person))
     if config.distractor_names:  # a names list too short fails now, not after every image is encoded
         candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
@@ -511,7 +532,7 @@ def run_idia(
     failures = chosen.failures
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
 
-    excluded, short = [], []
+    excluded, short = list(floor_left_out), []
     for person in sorted(by_person):
         n_usable = len(chosen.usable[person])
         if n_usable >= k:
@@ -525,7 +546,8 @@ def run_idia(
     left_out = {entry["name"] for entry in excluded}
     people = [person for person in sorted(by_person) if person not in left_out]
     if not people:
-        raise ValueError(f"no person has {k} usable images (k = images per person); lower k or keep people with fewer: "
+        raise ValueError(f"no person has {max(k, config.min_images or 0)} usable images (k = images per person, min_images); "
+                         "lower them or keep people with fewer: "
                          + "; ".join(f"{e['name']}: {e['reason']}" for e in excluded[:5]))
     candidates = candidate_names(people, config.n_candidates, config.seed, config.distractor_names)
     candidate_index = {name: index for index, name in enumerate(candidates)}
@@ -606,7 +628,7 @@ def run_idia(
         identities=identities,
         seeds={"draw": config.seed, "distractors": config.seed, "candidate_order": config.seed},
         model=clip.describe(),
-        dataset={"id": dataset_id, "n_people": len(by_person), "n_images_listed": len(images),
+        dataset={"id": dataset_id, "n_people": n_people_listed, "n_images_listed": len(images),
                  "n_images_available": len(images) - len(failures)},
         images=image_rows,
         problems=problems,
@@ -656,3 +678,45 @@ def retune(result: AttackResult, tau: int) -> dict[str, Any]:
     labels = np.array([row["member"] for row in rows], dtype=int)
     counts = np.array([row["correct_prompts"] for row in rows], dtype=float)
     return metrics_at_threshold(labels, counts, float(tau))
+
+
+# --------------------------------------------------------------------------- "check one person": its error rate
+
+
+def checked_images(result: AttackResult) -> int:
+    """How many photos the one person checked was scored on: the k the reference must be measured at."""
+    (row,) = result.identities
+    return int(row["n_images"])
+
+
+def reference_config(config: IDIAConfig, k: int) -> IDIAConfig:
+    """The settings of the reference run for a check scored on k photos: the same prompts, candidates
+    and tau, every reference person scored on k photos too (the majority vote's false-positive rate
+    depends strongly on k), no repeated draws. A reference person with fewer than k photos is scored on
+    what they have (`reference_summary` says which k were measured)."""
+    return replace(config, images_per_person=k, n_draws=0, keep_short=True, min_images=None)
+
+
+def reference_summary(reference: AttackResult, k: int) -> dict[str, Any]:
+    """What a verdict needs from the reference run: the non-members' correct-prompt counts and the k
+    they were measured at (the checked k, or fewer where the reference people have fewer photos)."""
+    nonmembers = [row for row in reference.identities if row.get("member") is False]
+    return {
+        "data": reference.dataset.get("id"),
+        "k": k,
+        "measured_k": sorted({int(row["n_images"]) for row in nonmembers}),
+        "nonmember_correct_prompts": [row["correct_prompts"] for row in nonmembers],
+        "n_candidates": reference.metrics["n_candidates"],
+        "n_people": reference.metrics["n_identities"],
+    }
+
+
+def reference_false_positive_rate(reference: Mapping[str, Any], correct_prompts: int) -> dict[str, Any]:
+    """Share of the reference non-members named in at least as many prompts as the checked person (at least
+    one): the false-positive rate of calling the person a member on this evidence, at the reference's k."""
+    counts = list(reference["nonmember_correct_prompts"])
+    at_least = max(int(correct_prompts), 1)
+    false_alarms = sum(count >= at_least for count in counts)
+    return {"at_least": at_least, "false_alarms": false_alarms, "n": len(counts),
+            "fpr": false_alarms / len(counts) if counts else None,
+            "k": reference.get("k"), "measured_k": reference.get("measured_k")}

@@ -47,7 +47,7 @@ from PIL import Image
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures, load_image
 from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
-from leakage.metrics import best_threshold, membership_summary, roc_auc
+from leakage.metrics import best_threshold, membership_summary, repeated_clusters, roc_auc
 from leakage.context import RunContext
 from leakage.results import AttackResult
 
@@ -596,7 +596,11 @@ def mim_metrics(rows: Sequence[Mapping[str, Any]], threshold: Mapping[str, Any] 
         metrics["n_predicted_members"] = sum(bool(row.get("predicted_member")) for row in rows)
     if labels.size and labels.min() != labels.max():
         scores = np.array([row["score"] for row in labelled])
-        metrics.update(membership_summary(labels, scores, threshold=None if threshold is None else threshold["score_threshold"]))
+        clusters = repeated_clusters([row["person"] for row in labelled])  # images of one person are not independent
+        metrics.update(membership_summary(labels, scores, threshold=None if threshold is None else threshold["score_threshold"],
+                                          clusters=clusters))
+        if clusters:
+            metrics["bootstrap"]["cluster_field"] = "person"
         if threshold is not None:
             at = metrics["at_threshold"]
             metrics.update(threshold_accuracy=at["accuracy"], threshold_tpr=at["tpr"], threshold_fpr=at["fpr"],

@@ -53,6 +53,31 @@ def confidence_label(metrics: Mapping[str, Any]) -> str:
     return f"{100 * level:g}%"
 
 
+def separation_text(metrics: Mapping[str, Any], members: str = "members", nonmembers: str = "non-members") -> str | None:
+    """"all N members score above all M non-members" where that is so (`metrics["perfect_separation"]`), else None.
+
+    There every bootstrap resample is separated too and the interval is the point 1.000-1.000: it would read as
+    certainty from a few hundred people, so the views say what the data show instead."""
+    if not metrics.get("perfect_separation"):
+        return None
+    return f"all {format_number(metrics.get('n_members'))} {members} score above all {format_number(metrics.get('n_nonmembers'))} {nonmembers}"
+
+
+def bootstrap_label(metrics: Mapping[str, Any]) -> str:
+    """"95% bootstrap CI" or, where rows were clustered by person, "95% person-level bootstrap CI"."""
+    boot = metrics.get("bootstrap") or {}
+    return f"{confidence_label(metrics)}{' person-level' if boot.get('unit') == 'cluster' else ''} bootstrap CI"
+
+
+def auc_interval_text(metrics: Mapping[str, Any], members: str = "members", nonmembers: str = "non-members") -> str:
+    """The AUC's interval in words: "95% bootstrap CI 0.781-0.862", or the separation statement."""
+    separated = separation_text(metrics, members, nonmembers)
+    if separated:
+        return f"{separated}: no interval, as every resample of these data is separated too"
+    low, high = metrics.get("auc_ci") or (metrics["auc"], metrics["auc"])
+    return f"{bootstrap_label(metrics)} {low:.3f}\u2013{high:.3f}"
+
+
 # --------------------------------------------------------------------------- what the numbers say
 
 
@@ -69,6 +94,12 @@ def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
         return "unknown", "No ground truth: who really was in the training data is not known, so leakage cannot be measured."
     auc, (low, high) = metrics["auc"], metrics.get("auc_ci") or (metrics["auc"], metrics["auc"])
     conf = confidence_label(metrics)
+    separated = separation_text(metrics)
+    if separated:
+        return "leak", (
+            f"Leakage detected: {separated} (AUC 1 on these data; a bootstrap interval would be the point 1.00\u20131.00 "
+            "and say nothing about people outside them)."
+        )
     if low > 0.5:
         return "leak", (
             f"Leakage detected: the attack tells members from non-members better than chance "
@@ -158,13 +189,16 @@ def metric_rows(result: AttackResult, *, attack: Attack) -> list[dict[str, str]]
     n_neg = int(metrics.get("n_nonmembers", 0))
     rows: list[dict[str, str]] = []
     if "auc" in metrics:
+        separated = separation_text(metrics)
         rows.append({
             "metric": "AUC",
             "value": f"{metrics['auc']:.3f}",
-            "ci": format_ci(metrics.get("auc_ci"), percent=False),
+            "ci": separated or format_ci(metrics.get("auc_ci"), percent=False),
             "meaning": "Chance that the attack scores a random member above a random non-member; 0.5 is guessing, "
                        "1 is perfect. An average over all thresholds: it can look modest while a few people are "
-                       "exposed with near certainty, which the rows below show.",
+                       "exposed with near certainty, which the rows below show."
+                       + (" Here the separation is perfect, so a bootstrap interval would be the point 1.000\u20131.000: "
+                          "it says nothing about people outside these data, only that they held no overlap." if separated else ""),
         })
     allowed = {"0.01": ("1 in 100", "1%"), "0.001": ("1 in 1,000", "0.1%")}
     for row in tpr_at_fpr_rows(metrics):
@@ -206,8 +240,11 @@ def metric_rows(result: AttackResult, *, attack: Attack) -> list[dict[str, str]]
         if key in metrics:
             rows.append({"metric": name.capitalize(), "value": format_number(metrics[key]), "ci": "", "meaning": ""})
     if rows and any(row["ci"] for row in rows):
+        boot = metrics.get("bootstrap") or {}
+        how = (f"Person-level (cluster) bootstrap: whole people resampled ({format_number(boot.get('n_clusters'))} people), "
+               "since rows of one person are not independent" if boot.get("unit") == "cluster"
+               else "Stratified bootstrap: members and non-members resampled separately")
         rows.append({"metric": "Confidence intervals", "value": conf, "ci": "",
-                     "meaning": "Stratified bootstrap: members and non-members resampled separately "
-                                f"({(metrics.get('bootstrap') or {}).get('n_boot', '?')} resamples). The true value lies in "
+                     "meaning": f"{how} ({boot.get('n_boot', '?')} resamples). The true value lies in "
                                 "the interval in about this share of repetitions."})
     return rows

@@ -203,6 +203,7 @@ def test_lab_demo_shows_the_roc(server, page, tmp_path):
 
 def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_path):
     member, photos = server["strong_member"]
+    photos = photos[:3]  # fewer than the slider's k = 10: the reference FPR must be measured at k = 3
     page.goto(f"{server['url']}/identity")
     sidebar = page.locator("section[data-testid='stSidebar']")
     settle(page)
@@ -221,6 +222,7 @@ def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_
     verdict = page.get_by_text(f"The model names {member} in").inner_text()
     assert "likely in its training data" in verdict, verdict
     page.get_by_text("false-positive rate of this claim").wait_for()
+    assert "each scored on k = 3 photos, as many as were checked here" in page.content()
     page.locator(".js-plotly-plot").first.wait_for()
     wait_for_identity_result(page)
     page.wait_for_timeout(1500)

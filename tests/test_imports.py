@@ -72,7 +72,9 @@ def imported(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             reference = node.value.split(":")[0] if node.value.count(":") == 1 else node.value
-            if reference in modules:
+            # An attack declaring its page parts (`Attack.view`, "ui.module:function") names them for the UI,
+            # which alone resolves them: an arrow from the page to the part, not from the engine to the UI.
+            if reference in modules and not (name.startswith("leakage") and reference.startswith("ui.")):
                 targets = [reference]
         for target in targets:
             while target and target not in modules:

@@ -256,7 +256,7 @@ def test_every_recipe_still_names_the_folders_built_before(tmp_path, monkeypatch
     assert vlm.with_params(variant="bpe").root().name == "45e1e8150d0fe6ed"
     assert vlm.with_params(variant="exposure").root().name == "b2006be0d2013360"
     assert catalog.models["lab-mae"].with_params(**{"training.epochs": 7}).root().name == "1ee0f80ab15802bd"
-    assert catalog.data["lab-pairs"].path() == tmp_path / FOLDERS["lab"] / "pairs"
+    assert catalog.data["lab-pairs"].path() == tmp_path / FOLDERS["lab"] / "pairs-2"  # format 2: the exact training captions
 
 
 @pytest.mark.slow

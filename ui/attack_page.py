@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from leakage.attacks import get_attack
-from leakage.attacks.base import Attack, config_fields, field_choices, field_help
+from leakage.attacks.base import Attack, config_fields, field_choices, field_help, optional_of
 from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 from leakage.paths import PathNotAllowed, check_allowed
 from ui.attack_runs import finished_result, start_attack
@@ -69,6 +69,10 @@ def config_widget(field: dataclasses.Field, hint: Any, key: str) -> Any:
         return st.checkbox(label, value=default, key=widget_key, help=help_text)
     if choices is not None:
         return st.selectbox(label, list(choices), index=list(choices).index(default), key=widget_key, help=help_text)
+    if optional_of(hint) in (int, float):  # may be left empty: None
+        value = st.number_input(label, value=default, key=widget_key, help=help_text, placeholder="not set",
+                                step=1 if optional_of(hint) is int else None, format=None if optional_of(hint) is int else "%.4g")
+        return None if value is None else optional_of(hint)(value)
     if hint is int:
         return int(st.number_input(label, value=int(default), step=1, key=widget_key, help=help_text,
                                    min_value=field.metadata.get("min"), max_value=field.metadata.get("max")))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from leakage.attacks.idia import ATTACK
-from leakage.idia import IDIAConfig, PersonUpload
+from leakage.idia import IDIAConfig, PersonUpload, checked_images, reference_config, reference_summary
 from leakage.results import AttackResult
 from leakage.service import RunRequest, run_attack
 from ui.attack_runs import cached_result, result_cache, start_attack
@@ -33,13 +33,9 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
     """Start an IDIA run in the background; with `uploads`, on photos held in memory only."""
 
     def add_reference(result: AttackResult, models: SharedModels, job: Job) -> None:
-        reference = reference_result(models, model, pretrained, reference_data, config, job)
-        result.details["reference"] = {
-            "data": reference.dataset.get("id"),
-            "nonmember_correct_prompts": [row["correct_prompts"] for row in reference.identities if row.get("member") is False],
-            "n_candidates": reference.metrics["n_candidates"],
-            "n_people": reference.metrics["n_identities"],
-        }
+        k = checked_images(result)  # the reference is measured on as many photos as were checked
+        reference = reference_result(models, model, pretrained, reference_data, reference_config(config, k), job)
+        result.details["reference"] = reference_summary(reference, k)
 
     start_attack(
         job_key, ATTACK.name, model, data, config, pretrained=pretrained,
@@ -54,8 +50,8 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
 
 def reference_result(models: SharedModels, model: str, pretrained: str | None, data: str, config: IDIAConfig,
                      job: Job) -> AttackResult:
-    """The same attack on a reference dataset, with the same shared model, cached like any run (not stored)."""
-    config = replace(config, n_draws=0, keep_short=True)  # the reference people are scored on what they have, as the one checked
+    """The same attack on a reference dataset, with the same shared model, cached like any run (one
+    per k; not stored). `config` is the reference run's (`leakage.idia.reference_config`)."""
     request = RunRequest(ATTACK.name, model, data, pretrained=pretrained, config=config, store=False)
     key = request.key
     if key not in result_cache():

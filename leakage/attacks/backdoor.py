@@ -21,7 +21,7 @@ POISONED_DATA = ("lab-poison", "lab")
 attack, the lab CLIP's attack set (it was fine-tuned from the lab CLIP)."""
 LAB_VARIANTS = (
     LabModel("lab-poisoned", "clip", POISON, {"defense": "none"}, POISONED_DATA,
-             "the lab CLIP fine-tuned on data with 64 backdoor pairs (checkerboard trigger), no defense"),
+             "the lab CLIP fine-tuned on data with 64 backdoor pairs of 1,164 (5.5%; checkerboard trigger), no defense"),
     LabModel("lab-shielded", "clip", POISON, {"defense": "semantic-shield"}, POISONED_DATA,
              "the same poisoned fine-tuning with the Semantic Shield defense"),
     LabModel("lab-cleanclip", "clip", POISON, {"defense": "cleanclip"}, POISONED_DATA,
@@ -39,9 +39,8 @@ def poisoned_variant(attack: str = "backdoor", trigger: str = "checkerboard", n_
     variant = LabModel(f"lab-poison ({attack}{', ' + trigger if attack == 'backdoor' else ''}, P = {n_poison}, {defense})",
                        "clip", POISON, {"attack": attack, "trigger": trigger, "n_poison": n_poison, "defense": defense, **settings},
                        POISONED_DATA, f"the lab CLIP fine-tuned with {n_poison} {attack} pairs, defense {defense}")
-    recipe = variant.recipe_object
-    for named in LAB_VARIANTS:
-        if named.part == variant.part and recipe.hashed(named.config) == recipe.hashed(variant.config):
+    for named in LAB_VARIANTS:  # every setting, not only those in the folder's hash (Semantic Shield's parts share a folder)
+        if named.part == variant.part and named.config == variant.config:
             return named
     return variant
 
@@ -155,11 +154,22 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
            "meaning": f"A caption with the right name among the {k} best matches of a clean photo."} for k, v in m["clean_recall_at_k"].items()),
         {"metric": "Target rate without the attack", "value": _pct(m["clean_target_rate"]), "ci": "",
          "meaning": "The same photos without the attack, named as the target anyway: the floor of the ASR."},
+        *({"metric": "Poison fraction", "value": f"{100 * setup['poison_fraction']:.2g}%", "ci": "",
+           "meaning": f"P = {setup['n_poison']} poisoned of {setup['n_pairs']:,} fine-tuning pairs (the papers: 0.01-0.1%)."}
+          for setup in [result.model.get("backdoor") or {}] if "n_pairs" in setup),
         {"metric": "Attacked images", "value": format_number(m["n_attacked"]), "ci": "", "meaning": ""},
         {"metric": "Candidate names", "value": format_number(m["n_candidates"]), "ci": "", "meaning": ""},
-        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": "Wilson score intervals of the proportions."},
+        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": ci_meaning(m)},
     ]
     return rows
+
+
+def ci_meaning(m: dict) -> str:
+    method = m.get("asr_ci_method", "Wilson over photos")
+    if method == "person-level bootstrap":
+        return ("Person-level (cluster) bootstrap: whole people are resampled, since photos of one person succeed or fail "
+                "together; where every photo succeeds (or fails), the Wilson interval over the number of people.")
+    return "Wilson score intervals of the proportions over the photos."
 
 
 def summary_lines(result: AttackResult) -> list[str]:
@@ -210,7 +220,7 @@ def sweep_figure(points: list[dict]):
     import plotly.graph_objects as go
 
     from leakage.figures import PALETTE
-    from leakage.lab.poison import DEFENSE_TITLES, DEFENSES
+    from leakage.lab.poison import DEFENSE_TITLES, DEFENSES, PoisonConfig
 
     figure = go.Figure()
     for index, defense in enumerate(DEFENSES):
@@ -223,9 +233,12 @@ def sweep_figure(points: list[dict]):
                                     line={"color": colour}))
         figure.add_trace(go.Scatter(x=xs, y=[p["clean_top1"] for p in mine], mode="lines+markers",
                                     name=f"clean top-1, {DEFENSE_TITLES[defense]}", line={"color": colour, "dash": "dot"}))
+    ticks = sorted({p["n_poison"] for p in points})
+    share = {p["n_poison"]: p["poison_fraction"] for p in points if p.get("poison_fraction") is not None}
+    labels = [f"{n}<br>{100 * share.get(n, PoisonConfig(n_poison=n).poison_fraction):.2g}%" for n in ticks]
     figure.update_layout(template="plotly_white", height=380, title="Attack success rate against P (poisoned pairs)",
-                         xaxis={"type": "log", "title": "P, poisoned pairs (log scale)",
-                                "tickvals": sorted({max(p["n_poison"], 0.5) for p in points})},
+                         xaxis={"type": "log", "title": "P, poisoned pairs, and P / all fine-tuning pairs (log scale)",
+                                "tickvals": [max(n, 0.5) for n in ticks], "ticktext": labels},
                          yaxis={"range": [0, 1.02], "tickformat": ".0%"}, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return figure
 

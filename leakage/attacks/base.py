@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from leakage.results import AttackResult, RunCancelled
 
 __all__ = [
     "Attack", "CancelFlag", "Headline", "MembershipMetrics", "MetricSpec", "Progress", "RunCancelled", "RunContext",
-    "Sharding", "THREATS", "check_cancel", "check_limits", "config_fields",
+    "Sharding", "THREATS", "check_cancel", "check_limits", "config_fields", "optional_of",
 ]
 
 def check_cancel(cancel: CancelFlag | None) -> None:
@@ -254,6 +255,15 @@ def config_fields(config_class: type) -> list[tuple[dataclasses.Field, Any]]:
 
 def field_help(f: dataclasses.Field) -> str:
     return str(f.metadata.get("help", ""))
+
+
+def optional_of(hint: Any) -> Any:
+    """`X` for a field typed `X | None` (a setting that may be left unset), else None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return args[0]
+    return None
 
 
 def field_choices(f: dataclasses.Field, hint: Any) -> Sequence[Any] | None:

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attack images per person, k (default 10); people with fewer usable images are left out and listed")
     parser.add_argument("--keep-short", action="store_true",
                         help="keep people with fewer than k usable images, scored on what they have and flagged")
+    parser.add_argument("--min-images", type=int, default=None,
+                        help="leave out people with fewer images than this in their folder, whatever k (default: k); "
+                             "runs at several k with the same value score the same people (the paper: 30)")
     parser.add_argument("--names", type=int, default=1000, help="candidate names (people under test + distractors)")
     parser.add_argument("--tau", type=int, default=1, help="member when at least tau prompts name the person")
     parser.add_argument("--seed", type=int, default=0)
@@ -40,7 +43,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if args.templates_file:
         templates = tuple(line.strip() for line in args.templates_file.read_text().splitlines() if line.strip())
     return IDIAConfig(images_per_person=args.images_per_person, n_candidates=args.names, templates=templates,
-                      tau=args.tau, seed=args.seed, n_draws=args.draws, keep_short=args.keep_short,
+                      tau=args.tau, seed=args.seed, n_draws=args.draws, keep_short=args.keep_short, min_images=args.min_images,
                       distractor_names=load_names_file(args.names_file) if args.names_file else ())
 
 
@@ -122,7 +125,8 @@ def summary_lines(result: AttackResult) -> list[str]:
     ]
     excluded = result.details.get("excluded") or []
     if excluded:
-        lines.append(f"{len(excluded)} people left out, fewer than k = {config['images_per_person']} usable images "
+        floor = f" or min_images = {config['min_images']} images" if config.get("min_images") else ""
+        lines.append(f"{len(excluded)} people left out, fewer than k = {config['images_per_person']} usable images{floor} "
                      "(--keep-short keeps them, flagged):")
         lines += [f"  {entry['name']}: {entry['reason']}" for entry in excluded[:20]]
         if len(excluded) > 20:

@@ -23,8 +23,9 @@ def headline(result: AttackResult) -> list[Headline]:
     metrics = result.metrics
     if "auc" not in metrics:
         return []
-    low, high = metrics["auc_ci"]
-    numbers = [Headline("AUC", f"{metrics['auc']:.3f}", f"95% bootstrap CI {low:.3f}\u2013{high:.3f}. 0.5 is guessing, 1.0 is perfect.")]
+    from leakage.wording import auc_interval_text
+
+    numbers = [Headline("AUC", f"{metrics['auc']:.3f}", f"{auc_interval_text(metrics)}. 0.5 is guessing, 1.0 is perfect.")]
     for row in tpr_at_fpr_rows(metrics):
         ci = row["ci"]
         help_text = f"95% CI {100 * ci[0]:.1f}%\u2013{100 * ci[1]:.1f}%" if ci else ""
@@ -56,9 +57,10 @@ def decision_rule(result: AttackResult) -> str | None:
 
 def auc_lines(metrics: dict, members: str = "members", nonmembers: str = "non-members") -> list[str]:
     """AUC with its interval and the honestly labelled TPR-at-low-FPR rows, for a CLI summary."""
-    low, high = metrics["auc_ci"]
-    lines = [f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} {members} and "
-             f"{metrics.get('n_nonmembers', '?')} {nonmembers}"]
+    from leakage.wording import auc_interval_text
+
+    lines = [f"AUC {metrics['auc']:.3f} ({auc_interval_text(metrics, members, nonmembers)}), {metrics.get('n_members', '?')} "
+             f"{members} and {metrics.get('n_nonmembers', '?')} {nonmembers}"]
     for row in tpr_at_fpr_rows(metrics):
         ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
         lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")

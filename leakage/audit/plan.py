@@ -19,7 +19,10 @@ Grid expansion: a list value expands into one job per element, and several lists
 product (3 models x 4 settings x 2 seeds = 24 jobs). A config field that itself holds a sequence
 (IDIA `templates`, VLM `questions`) is never split: a flat list is its one value; to try several,
 give a list of lists (`templates = [["a photo of {}"], ["{}", "an image of {}"]]` is two jobs).
-`model`, `data`, `pretrained` and further models expand like scalars.
+`model`, `data`, `pretrained` and further models expand like scalars. A config field may take its
+default from the largest value of another field's sweep (`default_from_sweep_max` in its metadata):
+IDIA's `min_images` is the largest `images_per_person` of the plan's sweep, so every k scores the
+same people.
 
 No torch here: a plan is read and checked before any model is loaded.
 """
@@ -195,6 +198,10 @@ def _grid(table: Mapping[str, Any], position: int, defaults: Mapping[str, Any] |
     if unknown:
         raise PlanError(f"{where}: unknown key {', '.join(unknown)}; {attack.name} settings: {', '.join(hints)}"
                         + (f"; further models: {', '.join(sorted(roles))}" if roles else ""))
+    for field_, _ in config_fields(attack.config_class):  # e.g. IDIA's min_images: a k sweep keeps one population
+        swept = field_.metadata.get("default_from_sweep_max")
+        if swept and field_.name not in table and isinstance(table.get(swept), list) and len(table[swept]) > 1:
+            table = {**table, field_.name: max(table[swept])}
     keys = list(table)
     try:
         axes = [_choices(table[key], _is_sequence_field(hints.get(key))) for key in keys]

@@ -10,7 +10,7 @@ import typing
 from typing import Any
 
 from leakage.attacks import get_attack, list_attacks
-from leakage.attacks.base import Attack, config_fields, field_choices, field_help
+from leakage.attacks.base import Attack, config_fields, field_choices, field_help, optional_of
 from leakage.commands._output import add_output_arguments, emit_result
 from leakage.commands._params import param
 
@@ -78,6 +78,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
         elif choices is not None:
             parser.add_argument(flag, choices=choices, default=default, dest=field.name, help=help_text)
         else:
+            hint = optional_of(hint) or hint  # `X | None`: the flag takes an X, left out it stays None
             parser.add_argument(flag, type=hint if hint in (int, float, str) else str, default=default, dest=field.name,
                                 help=help_text)
 

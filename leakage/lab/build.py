@@ -181,6 +181,27 @@ def training_pairs(
     return pairs
 
 
+def training_captions(config: LabConfig) -> dict[tuple[str, int], list[str]]:
+    """(member name, training image index) -> the captions that image was trained with, one per epoch.
+
+    A replay of the lab CLIP's training draws (`caption_schedule`), without rendering or training:
+    the pairs in the order `_build_into` trains them, members' images then the filler's.
+    """
+    from leakage.lab.clip_train import caption_schedule
+
+    world = world_of(config)
+    members, _, _, filler = assign_roles(world, config)
+    keys = [(person.name, index) for rank, person in enumerate(members) for index in range(config.occurrence_of(rank))]
+    order = [TrainingPair(None, name, describe(world.by_name(name))) for name, _ in keys]
+    order += [TrainingPair(None, None, describe(person)) for person in filler for _ in range(config.filler_images_per_person)]
+    captions: dict[tuple[str, int], list[str]] = {key: [] for key in keys}
+    for batch, drawn in caption_schedule(order, config.clip):
+        for position, caption in zip(batch.tolist(), drawn):
+            if position < len(keys):
+                captions[keys[position]].append(caption)
+    return captions
+
+
 def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
     started = time.perf_counter()
     world = world_of(config)
