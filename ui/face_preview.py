@@ -1,0 +1,147 @@
+"""The VLM page's face parts: the face-box options, what a face-only setting will change before the
+run (a few of the chosen photos, or uploaded ones, with their boxes beside the anonymized version),
+and after the run, per setting, the photos in which no face was found (never silently dropped).
+
+Engine calls only (`leakage.faces`); user strings (file names, paths) are shown as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import astuple
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from leakage.anonymize import Anonymization, anonymize
+from leakage.data import ImageLoadError, load_image, scan_dataset
+from leakage.embedding_cache import file_key
+from leakage.face_settings import CACHE_FLOOR, DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, FaceSettings, detector_line
+from leakage.faces import FaceBoxes, draw_faces, faces_text, find_faces
+from leakage.paths import PathNotAllowed, check_allowed
+from leakage.results import AttackResult
+
+PREVIEW_PHOTOS = 3
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+
+
+def face_options(key: str) -> dict[str, Any]:
+    """The face-box choices, as VLMProbeConfig fields."""
+    with st.expander("Face boxes: detector, margin, bystanders"):
+        st.caption("Faces are found by MTCNN (facenet-pytorch; weights inside the package, nothing downloaded) "
+                   "in photos that have no boxes in the folder's faces.csv.")
+        margin = st.slider("Margin around each detected face (share of the box, each side)", 0.0, 1.0, DEFAULT_MARGIN, 0.05,
+                           key=f"{key}-face-margin", help="0.4 covers hairline, ears and chin on real portraits (README, Face boxes).")
+        confidence = st.slider("Minimum detector confidence", CACHE_FLOOR, 0.99, DEFAULT_MIN_CONFIDENCE, 0.01,
+                               key=f"{key}-face-confidence")
+        largest = st.checkbox("Largest face only (leave bystanders as they are)", value=False, key=f"{key}-face-largest")
+    return {"face_margin": float(margin), "face_min_confidence": float(confidence), "face_largest_only": bool(largest)}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _upload_faces(data: bytes, settings: tuple) -> FaceBoxes | str:
+    """An uploaded photo's faces, kept in this server's memory only (never in the disk cache)."""
+    try:
+        return find_faces([load_image(data)], FaceSettings(*settings), use_cache=False)[0]
+    except ImageLoadError as error:
+        return error.reason
+
+
+def _lab_photos() -> tuple[str | None, str]:
+    from leakage.lab import vlm as lab_vlm
+
+    config = lab_vlm.default_lab_vlm_config()
+    if not lab_vlm.is_built(config):
+        return None, "The lab attack set is made with the lab VLM on the first run: its photos show here after that."
+    return str(lab_vlm.LabVLM.load(lab_vlm.lab_vlm_root(config)).attack_dir), ""
+
+
+def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.Image, tuple | None, str | None]], str]:
+    """(label, image, faces.csv boxes, cache key) for the first photo of the first few people, and a note."""
+    if not data:
+        return [], ""
+    folder, note = _lab_photos() if data == "lab" else (data, "")
+    if folder is None:
+        return [], note
+    try:
+        check_allowed(folder, "data")
+        dataset = scan_dataset(folder).take(1, seed)
+    except (PathNotAllowed, OSError, ValueError) as error:
+        return [], f"No preview of the folder: {error}"
+    photos = []
+    for name in dataset.names()[:PREVIEW_PHOTOS]:
+        record = dataset.people[name][0]
+        try:
+            check_allowed(record.path, "data")
+            photos.append((f"{name}: {record.path}", load_image(record.path), record.face_boxes, file_key(record.path)))
+        except (PathNotAllowed, ImageLoadError) as error:
+            note += f" {record.path}: {error}."
+    return photos, note.strip()
+
+
+def show_preview(data: str | None, labels: Sequence[str], config: Any, key: str) -> None:
+    """Before the run: the chosen (or uploaded) photos with their face boxes, beside the anonymized version."""
+    st.subheader("What will be anonymized")
+    face_labels = [label for label in labels if Anonymization.parse(label).needs_faces]
+    if not face_labels:
+        st.caption("No face-only setting chosen: whole-image settings treat every pixel, no face boxes needed.")
+        return
+    if config is None:
+        return
+    settings: FaceSettings = config.face_settings
+    st.caption(f"{settings.describe()}. Boxes in a folder's faces.csv are used as written. Orange: the region "
+               "anonymized; white: the detector's own box.")
+    label = st.selectbox("Setting shown", face_labels, key=f"{key}-preview-setting",
+                         format_func=lambda text: Anonymization.parse(text).description) if len(face_labels) > 1 else face_labels[0]
+    setting = Anonymization.parse(label)
+    uploads = st.file_uploader("Try your own photos (kept in this server's memory, never stored)", type=UPLOAD_TYPES,
+                               accept_multiple_files=True, key=f"{key}-preview-upload")
+    shown: list[tuple[str, Image.Image, FaceBoxes]] = []
+    for upload in uploads or []:
+        data_bytes = upload.getvalue()
+        found = _upload_faces(data_bytes, astuple(settings))
+        if isinstance(found, str):
+            st.text(f"{upload.name}: cannot be read ({found})")
+            continue
+        shown.append((upload.name, load_image(data_bytes), found))
+    photos, note = _chosen_photos(data, config.seed)
+    if note:
+        st.caption(note)
+    if photos:
+        found_all = find_faces([image for _, image, _, _ in photos], settings, given=[boxes for _, _, boxes, _ in photos],
+                               keys=[k for _, _, _, k in photos])
+        shown += [(name, image, found) for (name, image, _, _), found in zip(photos, found_all)]
+    for name, image, found in shown:
+        left, right = st.columns(2)
+        left.image(draw_faces(image, found), width=256)
+        if found.found:
+            right.image(anonymize(image, setting, found.boxes), width=256)
+        else:
+            right.warning("No face found: face-only settings leave this photo out of the run.")
+        st.text(faces_text(name, found))
+
+
+def show_missing_faces(result: AttackResult) -> None:
+    """After the run: per face-only setting, how many photos had no face found, and which."""
+    record = result.details.get("faces")
+    if not record:
+        return
+    st.subheader("Faces found")
+    st.text(detector_line(record))
+    missing = record.get("no_face", [])
+    total = len(record.get("images", []))
+    rows = [
+        {"setting": Anonymization.parse(label).description, "photos without a face": entry.get("faces_missing", 0),
+         "photos": total, "left out": ", ".join(missing)}
+        for label, entry in result.metrics.get("leak_rates", {}).items() if Anonymization.parse(label).needs_faces
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="vlm-faces-missing")
+    if not missing:
+        st.success(f"A face was found in every one of the {total} photos.")
+        return
+    st.warning(f"No face found in {len(missing)} of {total} photos: every face-only setting left them out. "
+               "To include them, give their boxes in the folder's faces.csv (python -m leakage faces FOLDER writes one to correct).")
+    errors = {image["path"]: image.get("error", "") for image in record["images"]}
+    st.dataframe(pd.DataFrame({"photo": missing, "detector error": [errors.get(path, "") for path in missing]}),
+                 hide_index=True, width="stretch", key="vlm-faces-missing-files")
