@@ -10,11 +10,12 @@ from typing import Any
 DETECTORS = ("mtcnn",)
 DEFAULT_MARGIN = 0.4
 """Measured on the real portraits (bench/faces.py, README "Face boxes"): MTCNN's box stops short of the
-cameraman's ear (0.35 of the box width away) and of both chins; 0.4 covers hairline, ears and chin on both."""
+cameraman's ear (0.345 of the box width away), the astronaut's ears (0.10) and both chins (0.055 at
+most); 0.4 covers hairline, ears and chin on both."""
 DEFAULT_MIN_CONFIDENCE = 0.95
-"""MTCNN's last stage is 0.999 or more sure of both portraits and 0.96 or more of every one of the 100
+"""MTCNN's last stage is 0.999 or more sure of both portraits and 0.957 or more of every one of the 100
 real face crops; the one false face it finds on the photos without a person (a motorcycle part) is at
-0.93 (bench/faces.py)."""
+0.929 (bench/faces.py)."""
 CACHE_FLOOR = 0.7
 """Detections down to this confidence (facenet-pytorch's own last-stage threshold) are cached, so any
 `min_confidence` from here up reuses them."""

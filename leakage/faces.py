@@ -351,7 +351,7 @@ def draw_faces(image: Image.Image, found: FaceBoxes) -> Image.Image:
     """A copy of the image with each face's region (orange) and the detector's own box (white) drawn on it."""
     picture = image.convert("RGB")  # a new image even when it is RGB already: the caller's is never drawn on
     draw = ImageDraw.Draw(picture)
-    width = max(2, round(max(picture.size) / 150))
+    width = max(2, round(max(picture.size) / 100))  # still 2 px or more once shown at half size
     for face in found.faces:
         if face.detected:
             draw.rectangle(face.detected, outline=DETECTED_COLOUR, width=max(1, width // 2))

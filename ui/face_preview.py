@@ -6,11 +6,11 @@ Engine calls only (`leakage.faces`); user strings (file names, paths) are shown 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import astuple
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -74,7 +74,7 @@ def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.I
         record = dataset.people[name][0]
         try:
             check_allowed(record.path, "data")
-            photos.append((f"{name}: {record.path}", load_image(record.path), record.face_boxes, file_key(record.path)))
+            photos.append((_shown_path(record.path, dataset.root), load_image(record.path), record.face_boxes, file_key(record.path)))
         except (PathNotAllowed, ImageLoadError) as error:
             note += f" {record.path}: {error}."
     return photos, note.strip()
@@ -122,8 +122,15 @@ def show_preview(data: str | None, labels: Sequence[str], config: Any, key: str)
         st.text(faces_text(name, found))
 
 
+def _shown_path(path: str, root: str | None) -> str:
+    """A photo's path relative to its dataset folder, when it lies inside it."""
+    if root and os.path.isabs(path) and os.path.commonpath([path, root]) == root:
+        return os.path.relpath(path, root)
+    return path
+
+
 def show_missing_faces(result: AttackResult) -> None:
-    """After the run: per face-only setting, how many photos had no face found, and which."""
+    """After the run: per face-only setting, how many photos had no face found, and which, by file."""
     record = result.details.get("faces")
     if not record:
         return
@@ -131,17 +138,15 @@ def show_missing_faces(result: AttackResult) -> None:
     st.text(detector_line(record))
     missing = record.get("no_face", [])
     total = len(record.get("images", []))
-    rows = [
-        {"setting": Anonymization.parse(label).description, "photos without a face": entry.get("faces_missing", 0),
-         "photos": total, "left out": ", ".join(missing)}
+    st.text("\n".join(
+        f"{Anonymization.parse(label).description}: no face found in {entry.get('faces_missing', 0)} of {total} photos"
         for label, entry in result.metrics.get("leak_rates", {}).items() if Anonymization.parse(label).needs_faces
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="vlm-faces-missing")
+    ))
     if not missing:
         st.success(f"A face was found in every one of the {total} photos.")
         return
-    st.warning(f"No face found in {len(missing)} of {total} photos: every face-only setting left them out. "
+    st.warning(f"No face found in {len(missing)} of {total} photos: every face-only setting left them out (listed below). "
                "To include them, give their boxes in the folder's faces.csv (python -m leakage faces FOLDER writes one to correct).")
-    errors = {image["path"]: image.get("error", "") for image in record["images"]}
-    st.dataframe(pd.DataFrame({"photo": missing, "detector error": [errors.get(path, "") for path in missing]}),
-                 hide_index=True, width="stretch", key="vlm-faces-missing-files")
+    errors = {image["path"]: image.get("error") for image in record["images"]}
+    root = result.dataset.get("id")
+    st.text("\n".join(_shown_path(path, root) + (f" ({errors[path]})" if errors.get(path) else "") for path in missing))
