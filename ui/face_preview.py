@@ -57,6 +57,17 @@ def _lab_photos() -> tuple[str | None, str]:
     return str(lab_vlm.LabVLM.load(lab_vlm.lab_vlm_root(config)).attack_dir), ""
 
 
+@st.cache_data(show_spinner=False, ttl=60, max_entries=16)
+def _first_photos(folder: str, seed: int) -> tuple[str, list[tuple[str, tuple | None]]] | str:
+    """(dataset root, [(path, faces.csv boxes)]) of the first photo drawn for each of the first few
+    people, or why not; kept a minute, so that redrawing the page does not scan a large folder each time."""
+    try:
+        dataset = scan_dataset(folder).take(1, seed)
+    except (OSError, ValueError) as error:
+        return f"No preview of the folder: {error}"
+    return dataset.root, [(dataset.people[name][0].path, dataset.people[name][0].face_boxes) for name in dataset.names()[:PREVIEW_PHOTOS]]
+
+
 def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.Image, tuple | None, str | None]], str]:
     """(label, image, faces.csv boxes, cache key) for the first photo of the first few people, and a note."""
     if not data:
@@ -66,17 +77,19 @@ def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.I
         return [], note
     try:
         check_allowed(folder, "data")
-        dataset = scan_dataset(folder).take(1, seed)
-    except (PathNotAllowed, OSError, ValueError) as error:
+    except PathNotAllowed as error:
         return [], f"No preview of the folder: {error}"
+    first = _first_photos(folder, seed)
+    if isinstance(first, str):
+        return [], first
+    root, records = first
     photos = []
-    for name in dataset.names()[:PREVIEW_PHOTOS]:
-        record = dataset.people[name][0]
+    for path, boxes in records:
         try:
-            check_allowed(record.path, "data")
-            photos.append((_shown_path(record.path, dataset.root), load_image(record.path), record.face_boxes, file_key(record.path)))
+            check_allowed(path, "data")  # every file, after resolving its links: one may lead out of the roots
+            photos.append((_shown_path(path, root), load_image(path), boxes, file_key(path)))
         except (PathNotAllowed, ImageLoadError) as error:
-            note += f" {record.path}: {error}."
+            note += f" {_shown_path(path, root)}: {error}."
     return photos, note.strip()
 
 
