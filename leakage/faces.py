@@ -157,7 +157,7 @@ class MTCNNDetector:
             scale = min(1.0, self.working_side / max(image.size))
             scales.append(scale)
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            if min(size) >= 12:  # the first network's window: nothing smaller can hold a face
+            if min(size) >= self.min_face_px:  # a smaller image holds no face the cascade looks for
                 groups.setdefault(size, []).append(index)
         done = len(images) - sum(len(members) for members in groups.values())
         for size, members in groups.items():

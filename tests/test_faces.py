@@ -99,6 +99,27 @@ def test_batched_detection_gives_the_boxes_of_one_by_one(portraits):
             assert np.abs(np.subtract(a.box, b.box)).max() <= 1 and abs(a.confidence - b.confidence) < 1e-3
 
 
+def test_tiny_grey_and_transparent_images_are_looked_at_without_errors(portraits):
+    images = [Image.new("RGB", (1, 1)), Image.new("RGB", (15, 300)), portraits["camera"].convert("L"), portraits["astronaut"].convert("RGBA")]
+    found = find_faces(images, use_cache=False)
+    assert [len(result.faces) for result in found] == [0, 0, 1, 1] and all(result.error is None for result in found)
+
+
+def test_an_image_the_detector_fails_on_costs_only_itself(portraits, monkeypatch):
+    run = MTCNNDetector._run
+
+    def fails_on_300_px(self, pixels):
+        if pixels.shape[1] == 300:
+            raise RuntimeError("broken")
+        return run(self, pixels)
+
+    monkeypatch.setattr(MTCNNDetector, "_run", fails_on_300_px)
+    found = find_faces([portraits["astronaut"], portraits["astronaut"].resize((300, 300))], use_cache=False)
+    assert found[0].found and found[0].error is None
+    assert not found[1].found and "broken" in found[1].error
+    assert "(the face detector failed on this image (RuntimeError: broken))" in faces_text("small.png", found[1])
+
+
 def test_an_anonymized_photo_changes_inside_the_widened_box_and_nowhere_else(portraits):
     image = portraits["astronaut"]
     face = find_faces([image], use_cache=False)[0].faces[0]
