@@ -201,8 +201,12 @@ def real_folder(tmp_path, portraits) -> Path:
 def test_faces_cli_writes_a_faces_csv_that_the_reader_then_prefers(real_folder, capsys, monkeypatch):
     from leakage.cli import main
 
+    (real_folder / "Camera Man" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a whole JPEG")
     assert main(["faces", str(real_folder), "--quiet"]) == 0
-    printed = capsys.readouterr().out
+    output = capsys.readouterr()
+    printed = output.out
+    assert "skipped" in output.err and "broken.jpg" in output.err  # reported, and the rest written
+    (real_folder / "Camera Man" / "broken.jpg").unlink()
     assert "no face found in 2 images" in printed and "Chelsea Cat/chelsea.png" in printed and "Camera Man/coffee.jpg" in printed
     with open(real_folder / "faces.csv", newline="") as handle:
         rows = {row["path"]: row for row in csv.DictReader(handle)}
