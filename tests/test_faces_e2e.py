@@ -5,7 +5,6 @@ face-only setting, the photos in which no face was found."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
