@@ -94,6 +94,7 @@ def test_preview_shows_the_face_box_of_an_uploaded_photo_and_the_run_lists_photo
     page.get_by_role("button", name="Run probe").click()
     page.get_by_role("heading", name="Faces found").wait_for()
     settle(page)
+    page.get_by_text(re.compile(r"^No face found in 1 of 3 photos")).wait_for()  # waited for: components load lazily
     body = page.inner_text("body")
     for strength in (4, 6, 8, 12, 16):  # the default blur range, face only
         assert f"Gaussian blur, radius {strength} px, face only: no face found in 1 of 3 photos" in body, body[-3000:]
