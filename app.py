@@ -10,9 +10,11 @@ import streamlit as st
 
 from leakage.attacks import list_attacks
 from ui.attack_page import render
+from ui.auth import gate
 from ui.run_backend import backend_picker
 
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
+gate()  # sign-in on a shared server; a refusal when bound beyond loopback without it (ui.auth)
 
 
 def attack_page(attack) -> st.Page:

@@ -30,6 +30,7 @@ from ui.attack_runs import finished_result, start_attack
 from ui.face_preview import face_options, show_missing_faces, show_preview
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
+from ui.text import html, md
 
 JOB = "vlm-job"
 
@@ -128,7 +129,7 @@ def picture(row: dict) -> object | None:
 
 
 def answers_html(row: dict) -> str:
-    items = "".join(f"<li><i>{a['question']}</i><br>{highlighted_answer(a)}</li>" for a in row["answers"])
+    items = "".join(f"<li><i>{html(a['question'])}</i><br>{highlighted_answer(a)}</li>" for a in row["answers"])
     return f"<ul style='padding-left:1.1em;font-size:0.9em'>{items}</ul>"
 
 
@@ -158,7 +159,7 @@ def show_gallery(result: AttackResult) -> None:
                 continue
             image = picture(treated)
             if image is not None:
-                st.image(image, caption=f"{Anonymization.parse(setting).description} (faces from {treated['face_source']})", width=192)
+                st.image(image, caption=f"{Anonymization.parse(setting).description} (faces from {md(treated['face_source'])})", width=192)
             st.markdown(answers_html(treated), unsafe_allow_html=True)
 
 
@@ -197,7 +198,7 @@ def main() -> None:
     if result is None:
         return
     run_id = result.details.get("run_id")
-    st.caption(f"model {result.config['model']} \u00b7 data {result.dataset.get('id')} \u00b7 {result.metrics['n_images']} images \u00b7 "
+    st.caption(f"model {md(result.config['model'])} \u00b7 data {md(result.dataset.get('id'))} \u00b7 {result.metrics['n_images']} images \u00b7 "
                f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s"
                + (f" \u00b7 stored as run {run_id} (open it on the Runs page)" if run_id else ""))
     show_metrics(result)

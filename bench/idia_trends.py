@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import machine_info
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.idia import (
     IDIAConfig,
-    RuntimeOptions,
     candidate_names,
     collect_images,
     draw_images,
@@ -48,7 +48,7 @@ def run(n_draws: int = 10, tau: int = 1) -> dict:
     candidates = candidate_names(people, config.n_candidates, config.seed)
     index = {name: i for i, name in enumerate(candidates)}
     text, _ = prompt_embeddings(clip, config.templates, candidates)
-    features, _, _ = embed_images(clip, images, RuntimeOptions(), progress=bars)
+    features, _, _ = embed_images(clip, images, RunContext(progress=bars))
     bars.close()
     truth = np.array([index[image.person] for image in images])
     predictions = score_images(features, text, truth, float(clip.model.logit_scale.detach().exp()), config.top_k)

@@ -31,8 +31,11 @@ from PIL import Image
 
 from leakage.backdoor_config import MODES, TRIGGER_SIZE, TRIGGERS, BackdoorConfig
 from leakage.data import Dataset, ImageLoadError, load_image
-from leakage.results import AttackResult, RunCancelled
-from leakage.progress import Progress
+from leakage.context import RunContext
+from leakage.results import AttackResult
+
+BATCH_SIZE = 256
+"""Images per forward pass (`RunContext.batch_size` overrides it)."""
 
 
 SETUP_FILE = "backdoor.json"
@@ -43,6 +46,10 @@ BLEND_ALPHA = 0.2
 
 
 # --------------------------------------------------------------------------------------------- triggers
+
+UPLOADED_TRIGGER = "uploaded image "
+"""How a config names a trigger image held in memory (a page's upload, never written to disk): this
+prefix and the image's hash; the image itself comes with the run (`run_backdoor(trigger_image=...)`)."""
 
 
 def checkerboard(side: int, cells: int = 4) -> Image.Image:
@@ -78,9 +85,11 @@ def apply_trigger(image: Image.Image, trigger: str | Image.Image, size_fraction:
 
 
 def check_trigger(trigger: str) -> None:
-    if trigger in TRIGGERS:
+    if trigger in TRIGGERS or trigger.startswith(UPLOADED_TRIGGER):
         return
-    path = Path(trigger).expanduser()
+    from leakage.paths import checked
+
+    path = checked(trigger, "data")  # a trigger image is data: under the roots of a shared server, before any look
     if not path.is_file():
         raise ValueError(f"unknown trigger {trigger!r}: give {' or '.join(TRIGGERS)}, or the path of a trigger image")
 
@@ -189,21 +198,19 @@ def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_n
 # --------------------------------------------------------------------------------------------- running
 
 
-def _encode_images(clip, images: Sequence[Image.Image], batch_size: int, cancel, progress: Progress | None, stage: str) -> np.ndarray:
+def _encode_images(clip, images: Sequence[Image.Image], context: RunContext, stage: str) -> np.ndarray:
     import torch
 
     chunks = []
+    batch_size = context.batch(BATCH_SIZE)
     for start in range(0, len(images), batch_size):
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("cancelled while encoding images")
-        if progress:
-            progress(stage, start, len(images))
+        context.check_cancel("backdoor evaluation")
+        context.report(stage, start, len(images))
         batch = torch.stack([clip.preprocess(image) for image in images[start : start + batch_size]])
         with torch.inference_mode():
             features = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype))
         chunks.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
-    if progress:
-        progress(stage, len(images), len(images))
+    context.report(stage, len(images), len(images))
     return np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -219,16 +226,17 @@ def run_backdoor(
     clip,
     data: Dataset,
     config: BackdoorConfig,
-    *,
-    dataset_id: str | None = None,
-    batch_size: int = 256,
-    progress: Progress | None = None,
-    cancel: Any = None,
+    context: RunContext | None = None,
 ) -> AttackResult:
-    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`."""
+    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`;
+    `context.options["trigger_image"]` is a trigger held in memory (the config names it `UPLOADED_TRIGGER` + hash)."""
     from leakage.text_embeddings import encode_prompts
 
+    context = context or RunContext()
+    trigger_image = context.options.get("trigger_image")
     started = time.perf_counter()
+    if config.trigger.startswith(UPLOADED_TRIGGER) and trigger_image is None:
+        raise ValueError("the run names an uploaded trigger image, which was held in memory only: upload it again")
     names = data.names()
     config = resolve_setup(config, clip.metadata.get("backdoor", {}), read_setup(data.root), names)
     candidates = names if config.target in names else sorted([*names, config.target])
@@ -250,19 +258,19 @@ def run_backdoor(
 
     prompts = [template.format(name) for name in candidates for template in config.templates]
     caption_names = np.repeat(np.arange(len(candidates)), len(config.templates))
-    text = encode_prompts(clip, prompts, progress=progress, cancel=cancel)
+    text = encode_prompts(clip, prompts, progress=context.progress, cancel=context.cancel)
     class_text = text.reshape(len(candidates), len(config.templates), -1).mean(axis=1)
     class_text /= np.linalg.norm(class_text, axis=1, keepdims=True)
 
-    clean_features = _encode_images(clip, [image for _, _, image in records], batch_size, cancel, progress, "encode clean images")
+    clean_features = _encode_images(clip, [image for _, _, image in records], context, "encode clean images")
     clean_names, clean_captions = clean_features @ class_text.T, clean_features @ text.T
     truth = np.array([candidates.index(person) for person, _, _ in records])
 
     if config.mode == "backdoor":
         attacked = [i for i, (person, _, _) in enumerate(records) if person != config.target]
-        trigger = config.trigger
+        trigger = trigger_image if trigger_image is not None and config.trigger.startswith(UPLOADED_TRIGGER) else config.trigger
         attacked_images = [apply_trigger(records[i][2], trigger, config.trigger_size) for i in attacked]
-        attacked_features = _encode_images(clip, attacked_images, batch_size, cancel, progress, "encode triggered images")
+        attacked_features = _encode_images(clip, attacked_images, context, "encode triggered images")
         clean_rows = np.arange(len(records))
     else:
         attacked = [i for i, (person, _, _) in enumerate(records) if person == config.source]
@@ -305,13 +313,12 @@ def run_backdoor(
     seconds = time.perf_counter() - started
     config_plain = {**asdict(config), "model": clip.identifier}
     return AttackResult(
-        attack="backdoor",
         config=config_plain,
         metrics=metrics,
         identities=identities,
         seeds={"seed": config.seed},
         model={**clip.describe(), "backdoor": dict(clip.metadata.get("backdoor", {}))},
-        dataset={"id": dataset_id or data.root, "root": data.root, "n_people": len(names), "n_images": len(records)},
+        dataset={"id": context.dataset_id or data.root, "root": data.root, "n_people": len(names), "n_images": len(records)},
         images=examples,
         problems=problems,
         timing={"total_seconds": seconds, "images_per_second": (len(records) + len(attacked)) / max(seconds, 1e-9)},

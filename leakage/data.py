@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from leakage.paths import PathNotAllowed, checked, open_checked, refusal
+
 __all__ = [
     "DECODER_FORMATS",
     "FACES_CSV",
@@ -140,9 +142,14 @@ def _open_stream(source: ImageSource) -> IO[bytes]:
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         try:
-            if os.path.getsize(source) == 0:
+            # every image file goes through the roots check (leakage.paths), whoever asked for it
+            stream = open_checked(source, "data")
+            if os.fstat(stream.fileno()).st_size == 0:
+                stream.close()
                 raise ImageLoadError("empty file")
-            return open(source, "rb")  # noqa: SIM115 - closed by load_image
+            return stream
+        except PathNotAllowed as refused:
+            raise ImageLoadError(f"{refused.reason}; not read") from None
         except FileNotFoundError as error:
             raise ImageLoadError("file not found") from error
         except IsADirectoryError as error:
@@ -343,12 +350,12 @@ def scan_dataset(root: str | os.PathLike) -> Dataset:
     folder holds an image. Everything else that is off (non-image files, empty files, stray
     images, malformed CSV rows, names without folders) becomes a :class:`DatasetProblem`.
     """
-    root_path = Path(root).expanduser()
+    given = Path(root).expanduser()
+    root_path = checked(given, "data")  # resolved; refused outside a shared server's roots before anything is looked at
     if not root_path.exists():
-        raise FileNotFoundError(f"dataset folder not found: {root_path}")
+        raise FileNotFoundError(f"dataset folder not found: {given}")
     if not root_path.is_dir():
-        raise NotADirectoryError(f"dataset path is not a folder: {root_path}")
-    root_path = root_path.resolve()
+        raise NotADirectoryError(f"dataset path is not a folder: {given}")
     problems: list[DatasetProblem] = []
     people = _scan_people(root_path, problems)
     if not people:
@@ -370,7 +377,11 @@ def _scan_people(root: Path, problems: list[DatasetProblem]) -> dict[str, list[I
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
+            linked = entry.is_symlink() and (entry.is_dir() or _is_image_name(entry.name))  # CSV files: checked when read
+            refused = refusal(entry.path, "data", folder=root) if linked else None
+            if refused:
+                problems.append(DatasetProblem(entry.path, f"{refused}; skipped"))
+            elif entry.is_dir():
                 name = _normalized_name(entry.name)
                 images = _scan_person_folder(name, entry.path, problems)
                 if not images:
@@ -394,7 +405,7 @@ def _scan_person_folder(person: str, folder: str, problems: list[DatasetProblem]
     for entry in entries:
         if entry.name.startswith("."):
             continue  # .DS_Store, editor swap files, AppleDouble "._x.jpg" files
-        problem = _image_file_problem(entry)
+        problem = _image_file_problem(entry, folder)
         if problem:
             problems.append(DatasetProblem(entry.path, problem))
         else:
@@ -402,8 +413,12 @@ def _scan_person_folder(person: str, folder: str, problems: list[DatasetProblem]
     return sorted(images, key=lambda record: record.path)
 
 
-def _image_file_problem(entry: os.DirEntry) -> str | None:
+def _image_file_problem(entry: os.DirEntry, folder: str) -> str | None:
     """Why a person folder's entry is not a usable image file (None when it is one)."""
+    # A link is followed only within the person folder's data set (its parent), on a shared server.
+    refused = refusal(entry.path, "data", folder=os.path.dirname(folder)) if entry.is_symlink() else None
+    if refused:
+        return refused
     if entry.is_dir():
         return "folder inside a person folder ignored (images must sit directly in the person folder)"
     if not _is_image_name(entry.name):
@@ -425,7 +440,11 @@ def _read_csv(path: Path, required: Sequence[str], problems: list[DatasetProblem
     """(line number, stripped values, what is wrong with the row's shape or None) for every row;
     None, with a problem, when the file as a whole is unusable."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: Excel writes a byte-order mark
+        with open_checked(path, "data", folder=path.parent) as handle:
+            text = handle.read().decode("utf-8-sig")  # -sig: Excel writes a byte-order mark
+    except PathNotAllowed as refused:
+        problems.append(DatasetProblem(str(path), f"{refused.reason}; ignored"))
+        return None
     except (OSError, UnicodeDecodeError) as error:
         problems.append(DatasetProblem(str(path), f"cannot read ({error}); save it as UTF-8 text"))
         return None

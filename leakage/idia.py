@@ -34,9 +34,9 @@ from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
 from leakage.names import sample_distractors, sample_from_names
 from leakage.provenance import data_home
-from leakage.results import AttackResult, RunCancelled
+from leakage.results import AttackResult
 from leakage.text_embeddings import prompt_embeddings
-from leakage.progress import CancelFlag, Progress
+from leakage.context import RunContext
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "{}",
@@ -71,21 +71,21 @@ TIE_BREAK_WEIGHT = 0.99
 
 @dataclass(frozen=True)
 class IDIAConfig:
-    images_per_person: int = 10
+    images_per_person: int = field(default=10, metadata={"min": 1, "max": 200})
     """Attack images per person (k); the paper sweeps 1..30 and needs at least 3 for a majority."""
-    n_candidates: int = 1000
-    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    n_candidates: int = field(default=1000, metadata={"min": 2, "max": 20_000})
+    templates: tuple[str, ...] = field(default=DEFAULT_TEMPLATES, metadata={"max_items": 100})
     tau: int = 1
     """Member when at least tau templates name the person correctly (a count out of len(templates))."""
     seed: int = 0
     """Seeds the draw of attack images, the distractor names and the candidate order."""
-    n_draws: int = 20
+    n_draws: int = field(default=20, metadata={"min": 0, "max": 500})
     """Repeated random draws of k images per person for mean ± sample std, as in the paper (0 = skip)."""
-    top_k: int = 5
+    top_k: int = field(default=5, metadata={"min": 1, "max": 100})
     keep_short: bool = False
     """Keep people with fewer than k usable images (scored on what they have, flagged `too_few_images`);
     the paper leaves them out, and so does the default (they are listed in details["excluded"])."""
-    distractor_names: tuple[str, ...] = ()
+    distractor_names: tuple[str, ...] = field(default=(), metadata={"max_items": 1_000_000})
     """The list distractors are drawn from (e.g. a names file of the population under test);
     empty = the built-in pool of leakage.names."""
 
@@ -102,14 +102,15 @@ class IDIAConfig:
             raise ValueError(f"tau must be a count between 0 and {len(self.templates)} templates")
 
 
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run, not what to compute: none of these change a result, so none enter the config hash."""
+BATCH_SIZE = 64
+NUM_WORKERS = 2
+"""The IDIA's runtime defaults (`RunContext.batch_size` and `num_workers` override them)."""
 
-    batch_size: int = 64
-    num_workers: int = 2
-    use_text_cache: bool = True
-    use_image_cache: bool = True
+
+def runtime_record(context: RunContext) -> dict[str, Any]:
+    """The runtime options a run used, as its result records them (`details.runtime`)."""
+    return {"batch_size": context.batch(BATCH_SIZE), "num_workers": context.workers(NUM_WORKERS),
+            "use_text_cache": context.use_text_cache, "use_image_cache": context.use_image_cache}
 
 
 @dataclass(frozen=True)
@@ -190,26 +191,25 @@ def image_embedding_cache(clip: LoadedClip) -> EmbeddingCache:
 def embed_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     require_one: bool = True,
 ) -> tuple[np.ndarray, dict[int, str], dict[str, int]]:
     """L2-normalised image embeddings (rows of failed images stay NaN), the failures by index, and
     how many images came from the cache. When no image loads: ValueError, or with
     ``require_one=False`` an array with no columns (every image is then in the failures).
 
-    With ``runtime.use_image_cache``, image files already encoded by this model (same path, size
+    With ``context.use_image_cache``, image files already encoded by this model (same path, size
     and modification time) are read back from disk instead, so a rerun with other names,
     templates or k encodes nothing again.
     """
-    cache = image_embedding_cache(clip) if runtime.use_image_cache else None
+    context = context or RunContext()
+    cache = image_embedding_cache(clip) if context.use_image_cache else None
     keys = [file_key(image.source) for image in images] if cache else [None] * len(images)
     found, cached = cache.get(keys) if cache else (np.zeros(len(images), dtype=bool), None)
     todo = np.flatnonzero(~found)
-    if progress and found.any():
-        progress("encode images", int(found.sum()), len(images))
-    encoded, failed = _encode_images(clip, [images[i] for i in todo], runtime, progress, cancel, done=int(found.sum()), total=len(images))
+    if found.any():
+        context.report("encode images", int(found.sum()), len(images))
+    encoded, failed = _encode_images(clip, [images[i] for i in todo], context, done=int(found.sum()), total=len(images))
     failures = {int(todo[i]): reason for i, reason in failed.items()}
     if cached is None and encoded is None:
         if not require_one:
@@ -229,9 +229,7 @@ def embed_images(
 def _encode_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None,
-    cancel: CancelFlag | None,
+    context: RunContext,
     done: int,
     total: int,
 ) -> tuple[np.ndarray | None, dict[int, str]]:
@@ -242,8 +240,8 @@ def _encode_images(
     dataset = ImageTensorDataset([image.source for image in images], clip.preprocess)
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=runtime.batch_size,
-        num_workers=0 if in_memory else runtime.num_workers,
+        batch_size=context.batch(BATCH_SIZE),
+        num_workers=0 if in_memory else context.workers(NUM_WORKERS),
         collate_fn=collate_skip_failures,
         pin_memory=clip.device.device.startswith("cuda"),
     )
@@ -251,8 +249,7 @@ def _encode_images(
     failures: dict[int, str] = {}
     batches = loader if loader.num_workers else _fetched_single_threaded(loader)
     for indices, batch, failed in batches:
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("IDIA run cancelled")
+        context.check_cancel("IDIA run")
         failures.update(dict(failed))
         if len(indices):
             encoded = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype, non_blocking=True))
@@ -261,8 +258,7 @@ def _encode_images(
                 features = np.full((len(images), encoded.shape[1]), np.nan, dtype=np.float32)
             features[indices.numpy()] = encoded
         done += len(indices) + len(failed)
-        if progress:
-            progress("encode images", done, total)
+        context.report("encode images", done, total)
     return features, failures
 
 
@@ -382,9 +378,7 @@ def select_and_encode(
     config: IDIAConfig,
     keep_short: bool,
     encode_all: bool,
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     precomputed: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> Selection:
     """Encode the images the run needs: every image when `encode_all` (repeated draws pick from
@@ -408,7 +402,7 @@ def select_and_encode(
                                                           if index in precomputed[1]}
             counts = {"images": len(indices), "from_cache": 0, "encoded": 0}
         else:
-            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
+            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], context, require_one=False)
         for row, index in enumerate(indices):
             if row in failed:
                 failures[index] = failed[row]
@@ -462,13 +456,10 @@ def run_idia(
     clip: LoadedClip,
     data: Dataset | Sequence[PersonUpload],
     config: IDIAConfig = IDIAConfig(),
+    context: RunContext | None = None,
     *,
-    runtime: RuntimeOptions = RuntimeOptions(),
     members: Mapping[str, bool] | None = None,
     occurrences: Mapping[str, int] | None = None,
-    dataset_id: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
     image_features: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> AttackResult:
     """Run the IDIA on every person in `data` and return a plain-data result.
@@ -484,6 +475,8 @@ def run_idia(
     one person" question) are always kept, flagged, since leaving out the one person asked
     about would answer nothing.
     """
+    context = context or RunContext()
+    progress, dataset_id = context.progress, context.dataset_id
     timing: dict[str, float] = {}
     started = time.perf_counter()
     uploads = not isinstance(data, Dataset)
@@ -501,8 +494,7 @@ def run_idia(
         candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
 
     tick = time.perf_counter()
-    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel,
-                               precomputed=image_features)
+    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, context, precomputed=image_features)
     timing["image_seconds"] = time.perf_counter() - tick
     failures = chosen.failures
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
@@ -530,7 +522,8 @@ def run_idia(
     if progress:
         progress("encode prompts", 0, len(config.templates) * len(candidates))
     text_features, text_stats = prompt_embeddings(
-        clip, config.templates, candidates, use_cache=runtime.use_text_cache, progress=progress, cancel=cancel
+        clip, config.templates, candidates, use_cache=context.use_text_cache, progress=progress, cancel=context.cancel,
+        private=people if uploads else (),  # a name checked from memory never goes to the on-disk cache
     )
     timing["text_seconds"] = time.perf_counter() - tick
     if progress:
@@ -596,7 +589,6 @@ def run_idia(
         for position, i in enumerate(scored_images)
     ]
     return AttackResult(
-        attack="idia",
         config={**asdict(config), "model": clip.identifier, "model_fingerprint": clip.fingerprint, "data": dataset_id},
         metrics=metrics,
         identities=identities,
@@ -610,7 +602,7 @@ def run_idia(
         details={
             "text_cache": text_stats,
             "image_cache": chosen.stats,
-            "runtime": asdict(runtime),
+            "runtime": runtime_record(context),
             "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, {}),
             "excluded": excluded,
             "too_few_images": short,

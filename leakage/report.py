@@ -26,7 +26,7 @@ from leakage import __version__
 from leakage.attacks import attack_spec
 from leakage.attacks.base import THREATS
 from leakage.results import AttackResult
-from leakage.wording import decision_rule, format_number, plain_summary, risk_verdict
+from leakage.wording import decision_rule, format_number, plain_summary
 
 
 # --------------------------------------------------------------------------- HTML report
@@ -129,16 +129,17 @@ def _figure_html(figure: go.Figure, div_id: str, first: bool) -> str:
     )
 
 
-def render_report(result: AttackResult, run_id: int | None = None, label: str | None = None) -> str:
-    """A self-contained HTML report of one run for stakeholders (plotly.js inline, no external URLs)."""
-    info = attack_spec(result.attack)
+def render_report(result: AttackResult, run_id: int | None = None, label: str | None = None, attack: Any = None) -> str:
+    """A self-contained HTML report of one run for stakeholders (plotly.js inline, no external URLs);
+    its words, numbers and figures are those `attack` (default: the result's, from the registry) declares."""
+    info = attack or attack_spec(result.attack)
     esc = html.escape
     model = result.model.get("model") or result.config.get("model") or "unknown model"
     pretrained = result.model.get("pretrained")
     model_text = f"{model} ({pretrained})" if pretrained else str(model)
     run_text = " \u00b7 ".join(part for part in (f"run {run_id}" if run_id is not None else "", label or "") if part)
-    level, headline = risk_verdict(result.metrics)
-    summary = plain_summary(result)
+    level, headline = info.call("verdict", result)
+    summary = plain_summary(result, info)
     if summary and summary[0] == headline:
         summary = summary[1:]
 
@@ -155,7 +156,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
     else:
         figure_note = ""
 
-    rule = decision_rule(result)
+    rule = decision_rule(result, info)
     method_rows = [("Question", info.question), ("Attacker has", info.attacker_has)]
     if rule:
         method_rows.append(("Decision rule", rule))

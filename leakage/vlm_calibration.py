@@ -56,6 +56,9 @@ def reference_image(image: Image.Image) -> Image.Image:
 class ClosedSetScorer:
     """Scores candidate answers under one image, raw, per token and against the reference image.
 
+    `vlm` is a `leakage.vlm.LoadedVLM` (or anything with its `prompt`, `answer_token_ids` and
+    `answer_logprobs` methods): this module stays below `leakage.vlm`, which imports it.
+
     The reference log-likelihoods depend only on the question, the answer and the image size, so
     each is computed once per run and reused for every image: calibration costs about one extra
     scoring pass per distinct candidate name, not one per image.
@@ -69,33 +72,27 @@ class ClosedSetScorer:
         self._lengths: dict[tuple[str, str], int] = {}
 
     def token_counts(self, question: str, answers: Sequence[str]) -> np.ndarray:
-        from leakage.vlm import answer_token_ids, build_prompt
-
         prompt = None
         counts = []
         for answer in answers:
             key = (question, answer)
             if key not in self._lengths:
-                prompt = prompt if prompt is not None else build_prompt(self.vlm.processor, question)
-                self._lengths[key] = max(1, len(answer_token_ids(self.vlm.tokenizer, prompt, answer)))
+                prompt = prompt if prompt is not None else self.vlm.prompt(question)
+                self._lengths[key] = max(1, len(self.vlm.answer_token_ids(prompt, answer)))
             counts.append(self._lengths[key])
         return np.array(counts, dtype=np.float64)
 
     def reference_logprobs(self, size: tuple[int, int], question: str, answers: Sequence[str]) -> np.ndarray:
-        from leakage.vlm import answer_logprobs
-
         missing = [answer for answer in dict.fromkeys(answers) if (question, size, answer) not in self._reference]
         if missing:
             blank = Image.new("RGB", size, REFERENCE_GREY)
-            for answer, value in zip(missing, answer_logprobs(self.vlm, blank, question, missing, self.batch_size)):
+            for answer, value in zip(missing, self.vlm.answer_logprobs(blank, question, missing, self.batch_size)):
                 self._reference[(question, size, answer)] = float(value)
         return np.array([self._reference[(question, size, answer)] for answer in answers], dtype=np.float64)
 
     def scores(self, image: Image.Image, answers: Sequence[str]) -> dict[str, np.ndarray]:
         """Per kind, an array (questions, answers) of scores; higher = the model prefers the answer."""
-        from leakage.vlm import answer_logprobs
-
-        raw = np.stack([answer_logprobs(self.vlm, image, question, answers, self.batch_size) for question in self.questions])
+        raw = np.stack([self.vlm.answer_logprobs(image, question, answers, self.batch_size) for question in self.questions])
         reference = np.stack([self.reference_logprobs(image.size, question, answers) for question in self.questions])
         lengths = np.stack([self.token_counts(question, answers) for question in self.questions])
         return {"calibrated": raw - reference, "raw": raw, "per_token": raw / lengths}

@@ -1,18 +1,24 @@
 """What a result means, in words for people who are not researchers: the risk verdict, a plain
-summary, the decision rule and the table of numbers with what each one means. No Streamlit."""
+summary, the decision rule and the table of numbers with what each one means. No Streamlit.
+
+Below the attack registry: the caller passes the attack's declaration (`Attack`), whose title,
+units and declared parts the words use; nothing here looks an attack up by name."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from leakage.attacks import attack_spec
 from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
 
-def decision_rule(result: AttackResult) -> str | None:
+if TYPE_CHECKING:  # annotations only: attack modules import this one
+    from leakage.attacks.base import Attack
+
+
+def decision_rule(result: AttackResult, attack: Attack) -> str | None:
     """The attack's own member / non-member rule, in words (as the attack declares it)."""
-    return attack_spec(result.attack).call("decision_rule", result)
+    return attack.call("decision_rule", result)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -80,15 +86,15 @@ def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
-def plain_summary(result: AttackResult) -> list[str]:
-    """The risk in a few plain sentences, most important first (no markup)."""
-    metrics, info = result.metrics, attack_spec(result.attack)
+def plain_summary(result: AttackResult, attack: Attack) -> list[str]:
+    """The risk in a few plain sentences, most important first (no markup); the first is the verdict."""
+    metrics, info = result.metrics, attack
     if info.plain_summary is not None:
         return info.call("plain_summary", result)
-    rule = decision_rule(result)
+    rule = decision_rule(result, info)
     if "auc" not in metrics:
         return _summary_without_truth(result, info, rule)
-    sentences = [risk_verdict(metrics)[1]]
+    sentences = [info.call("verdict", result)[1]]
     n_pos, n_neg = int(metrics.get("n_members", 0)), int(metrics.get("n_nonmembers", 0))
     conf = confidence_label(metrics)
     at = metrics.get("at_threshold")
@@ -145,7 +151,7 @@ def _summary_without_truth(result: AttackResult, info, rule: str | None) -> list
     ]
 
 
-def metric_rows(result: AttackResult) -> list[dict[str, str]]:
+def metric_rows(result: AttackResult, *, attack: Attack) -> list[dict[str, str]]:
     """The numbers table: metric, value, confidence interval and what it means."""
     metrics = result.metrics
     conf = confidence_label(metrics)
@@ -175,7 +181,7 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                      "meaning": meaning})
     at = metrics.get("at_threshold")
     if at:
-        rule = decision_rule(result) or "the attack's threshold"
+        rule = decision_rule(result, attack) or "the attack's threshold"
         rows += [
             {"metric": "TPR at the decision rule", "value": format_percent(at["tpr"]), "ci": "",
              "meaning": f"Members flagged ({at['tp']} of {at['tp'] + at['fn']}) with {rule}."},
@@ -194,9 +200,9 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                 "value": f"{format_percent(draws[key]['mean'])} \u00b1 {format_percent(draws[key]['std'])}",
                 "ci": "",
                 "meaning": f"Mean \u00b1 {'sample ' if draws.get('ddof') == 1 else ''}standard deviation over {draws.get('n')} random draws of {draws.get('k')} attack "
-                           f"images per {attack_spec(result.attack).unit}, as the published protocol reports it.",
+                           f"images per {attack.unit}, as the published protocol reports it.",
             })
-    for key, name in (("n_members", "members tested"), ("n_nonmembers", "non-members tested"), ("n_identities", attack_spec(result.attack).units)):
+    for key, name in (("n_members", "members tested"), ("n_nonmembers", "non-members tested"), ("n_identities", attack.units)):
         if key in metrics:
             rows.append({"metric": name.capitalize(), "value": format_number(metrics[key]), "ci": "", "meaning": ""})
     if rows and any(row["ci"] for row in rows):

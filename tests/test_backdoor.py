@@ -288,7 +288,7 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     level, headline = verdict(result)
     metrics["verdict"] = {"level": level, "headline": headline}
     assert risk_verdict(metrics) == ("leak", headline) and "95%" in headline
-    assert plain_summary(result)[0] == headline
+    assert plain_summary(result, spec)[0] == headline and spec.call("verdict", result) == (level, headline)
     rows = spec.call("metric_rows", result)
     assert rows[0]["metric"].startswith("Attack success rate") and rows[0]["value"] == "95%"
     assert [figure.id for figure in spec.call("figures", result)] == ["attack-vs-utility"]
@@ -299,10 +299,11 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     assert "can be manipulated" in report and " leaks:" not in report and "non-members" not in report
 
 
-def test_lab_poison_list_and_clean_remove_only_what_an_older_recipe_built(tmp_path, monkeypatch, capsys):
+def test_lab_list_and_clean_remove_only_what_an_older_recipe_or_an_interrupted_build_left(tmp_path, monkeypatch, capsys):
     from leakage.cli import main as cli_main
     from leakage.lab import poison
-    from leakage.lab.artifacts import artifact_root
+    from leakage.lab.artifacts import artifact_root, lock_of
+    from leakage.locks import file_lock
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     config = poison.PoisonConfig(n_poison=3)
@@ -318,16 +319,20 @@ def test_lab_poison_list_and_clean_remove_only_what_an_older_recipe_built(tmp_pa
     plant(older, config.setup_key())
     interrupted = current.with_name("0123456789abcdef")
     interrupted.mkdir()
+    busy = current.with_name("fedcba9876543210")  # another process is building it right now
+    busy.mkdir()
 
-    assert cli_main(["lab-poison", "list"]) == 0
-    listing = capsys.readouterr().out.splitlines()
-    state = {line.split()[0]: line.rsplit("MB", 1)[1].strip() for line in listing}
-    assert state == {current.name: "current", older.name: "stale: built by an older recipe",
-                     interrupted.name: "stale: built by an older recipe"}
-    assert any("P = 3" in line and "none" in line for line in listing)
+    with file_lock(lock_of(busy)):
+        assert cli_main(["lab", "list", "--builds"]) == 0
+        listing = [line for line in capsys.readouterr().out.splitlines() if "lab-poison/" in line]
+        state = {line.split()[0].split("/")[1]: line.rsplit("MB", 1)[1].strip() for line in listing}
+        assert state == {current.name: "current", older.name: "stale", interrupted.name: "stale", busy.name: "being built"}
+        assert any("n_poison=3" in line and "none" in line for line in listing)
 
-    assert cli_main(["lab-poison", "clean"]) == 0
-    assert "removed 2 of 3" in capsys.readouterr().out
-    assert current.is_dir() and (current / "none.pt").is_file() and not older.exists() and not interrupted.exists()
-    assert cli_main(["lab-poison", "clean", "--all"]) == 0
-    assert not current.exists() and poison.built_variants() == []
+        assert cli_main(["lab", "clean"]) == 0
+        assert "lab-poison: removed 2 of 4 folders" in capsys.readouterr().out
+        assert current.is_dir() and (current / "none.pt").is_file() and not older.exists() and not interrupted.exists()
+        assert busy.is_dir()
+    assert cli_main(["lab", "clean", "lab-poisoned", "--all"]) == 0
+    assert "lab-poison: removed 2 of 2 folders" in capsys.readouterr().out
+    assert not current.exists() and poison.POISON.builds() == []

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from leakage.data import scan_dataset
-from leakage.idia import IDIAConfig, PersonUpload, RuntimeOptions, retune, run_idia
+from leakage.context import RunContext
+from leakage.idia import IDIAConfig, PersonUpload, retune, run_idia
 from leakage.lab.build import LabConfig, ensure_control, ensure_lab, is_built
 from leakage.lab.clip_train import ClipTrainConfig
 from leakage.models import load_clip
@@ -98,7 +99,7 @@ def test_broken_files_are_listed_and_the_rest_scored(small_lab, tmp_path):
         clip,
         scan_dataset(folder),
         IDIAConfig(images_per_person=20, n_candidates=100, n_draws=0, keep_short=True),
-        runtime=RuntimeOptions(batch_size=16, num_workers=2),
+        RunContext(batch_size=16, num_workers=2),
     )
     reasons = {problem["path"].split("/")[-1]: problem["reason"] for problem in result.problems}
     assert set(reasons) == {"broken.jpg", "empty.png", "notes.jpg"}, reasons
@@ -281,8 +282,8 @@ def test_a_rerun_reads_image_embeddings_back_and_a_changed_file_is_encoded_again
 
     # the cache hands out float16-rounded rows, within 1e-3 of the full-precision embeddings
     images = [AttackImage(person, str(path), path.name) for path in sorted((folder / person).glob("*.png"))]
-    cached, _, stats = embed_images(clip, images, RuntimeOptions())
-    fresh, _, _ = embed_images(clip, images, RuntimeOptions(use_image_cache=False))
+    cached, _, stats = embed_images(clip, images, RunContext())
+    fresh, _, _ = embed_images(clip, images, RunContext(use_image_cache=False))
     assert stats["from_cache"] == len(images) and np.abs(cached - fresh).max() < 1e-3
 
     def cached_keys() -> int:
@@ -307,7 +308,7 @@ def test_cancel_stops_between_batches_and_caches_nothing(small_lab, tmp_path, mo
     config = IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0)
     press = CancelDuring("encode images")
     with pytest.raises(RunCancelled):
-        run_idia(clip, data, config, runtime=RuntimeOptions(batch_size=16, num_workers=0), progress=press, cancel=press.flag)
+        run_idia(clip, data, config, RunContext(batch_size=16, num_workers=0, progress=press, cancel=press.flag))
     assert press.stopped_early()  # 16 of 192 images encoded, then it stopped
     after = run_idia(clip, data, config)
     assert after.details["image_cache"]["from_cache"] == 0  # the cancelled run left no half-done cache

@@ -220,7 +220,7 @@ def test_lab_vlm_cli_builds_variants_by_name(tmp_path, monkeypatch, capsys):
     from leakage.cli import main
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
-    assert main(["lab-vlm", "info", "--variant", "bpe"]) == 0
+    assert main(["lab", "info", "lab-vlm", "--param", "variant=bpe"]) == 0
     assert str(lab_vlm_root(bpe_lab_vlm_config())) in capsys.readouterr().out
-    assert main(["lab-vlm", "info", "--variant", "exposure", "--seed", "3"]) == 0
+    assert main(["lab", "info", "lab-vlm", "--param", "variant=exposure", "--param", "seed=3"]) == 0
     assert str(lab_vlm_root(replace(exposure_lab_vlm_config(), seed=3))) in capsys.readouterr().out

@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from leakage.results import AttackResult
+from ui.text import md
 
 
 def chance_rate(n_templates: int, n_candidates: int, at_least: int) -> float:
@@ -21,7 +22,7 @@ def single_person_verdict(result: AttackResult) -> None:
     correct, tau = row["correct_prompts"], result.config["tau"]
     likely = correct >= tau
     st.subheader("Verdict")
-    text = (f"The model names **{row['name']}** in **{correct} of {n_templates}** prompts: "
+    text = (f"The model names **{md(row['name'])}** in **{correct} of {n_templates}** prompts: "
             + ("**likely in its training data**." if likely else "**no sign that it was in its training data**."))
     (st.error if likely else st.success)(text)
     reference = result.details.get("reference")

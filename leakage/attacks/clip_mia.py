@@ -17,6 +17,7 @@ This module is the whole attack: declaration, data, engine.
 from __future__ import annotations
 
 import csv
+import io
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from leakage.attacks.base import Attack, RunContext, check_cancel
-from leakage.catalog import LabData, register_lab_data
+from leakage.catalog_entries import LabData
+from leakage.lab.recipe import Membership, Recipe, cancellable
+from leakage.lab.shared_entries import LAB_CLIP, LAB_CLIP_DATA, LAB_CONTROL
 from leakage.results import AttackResult
 
 PAIRS_FILE = "pairs.csv"
@@ -60,26 +63,32 @@ class PairSet:
 
 def read_pairs(folder: str | Path) -> PairSet:
     """The pairs of `folder/pairs.csv`; a row without a readable image file or caption is reported and skipped."""
-    root = Path(folder).expanduser()
+    from leakage.paths import checked, read_text_checked, refusal
+
+    root = checked(folder, "data")  # resolved; refused outside a shared server's roots
     table = root / PAIRS_FILE
     if not table.is_file():
-        raise FileNotFoundError(f"{table} not found: a pair set is a folder with the images and {PAIRS_FILE} "
-                                "(columns image,caption and optionally member)")
-    pairs = PairSet(str(root.resolve()), [], [], [])
-    with table.open(newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            image, caption = (row.get("image") or "").strip(), (row.get("caption") or "").strip()
-            path = root / image
-            if not image or not caption:
-                pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": "needs both an image and a caption"})
-                continue
-            if not path.is_file():
-                pairs.problems.append({"path": image, "reason": "image file not found"})
-                continue
-            member = (row.get("member") or "").strip().lower()
-            pairs.images.append(str(path))
-            pairs.captions.append(caption)
-            pairs.members.append({"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(member))
+        raise FileNotFoundError(f"{Path(folder) / PAIRS_FILE} not found: a pair set is a folder with the images and "
+                                f"{PAIRS_FILE} (columns image,caption and optionally member)")
+    pairs = PairSet(str(root), [], [], [])
+    text = read_text_checked(table, "data", folder=root, encoding="utf-8-sig")
+    for line, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+        image, caption = (row.get("image") or "").strip(), (row.get("caption") or "").strip()
+        path = root / image
+        if not image or not caption:
+            pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": "needs both an image and a caption"})
+            continue
+        refused = refusal(path, "data", folder=root)  # absolute and ../ rows, links out of the folder
+        if refused:
+            pairs.problems.append({"path": f"{PAIRS_FILE}:{line}", "reason": f"{refused}; row skipped"})
+            continue
+        if not path.is_file():
+            pairs.problems.append({"path": image, "reason": "image file not found"})
+            continue
+        member = (row.get("member") or "").strip().lower()
+        pairs.images.append(str(path))
+        pairs.captions.append(caption)
+        pairs.members.append({"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(member))
     if not pairs.images:
         raise ValueError(f"{table} holds no usable pair")
     return pairs
@@ -102,12 +111,10 @@ def augment(image, rng: random.Random):
 def image_embeddings(clip: Any, pairs: PairSet, config: CLIPMIAConfig, context: RunContext) -> tuple[np.ndarray, list[dict]]:
     """Mean L2-normalised embedding of each image over itself and its augmentations (rows of failed images are NaN)."""
     from leakage.data import load_image
-    from leakage.idia import AttackImage, RuntimeOptions, embed_images
+    from leakage.idia import AttackImage, embed_images
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
     plain = [AttackImage(person="", source=path, label=path) for path in pairs.images]
-    features, failures, _ = embed_images(clip, plain, runtime, context.progress, context.cancel)
+    features, failures, _ = embed_images(clip, plain, context)
     problems = [{"path": pairs.images[index], "reason": reason} for index, reason in failures.items()]
     if config.augmentations:
         total = features.copy()
@@ -121,7 +128,7 @@ def image_embeddings(clip: Any, pairs: PairSet, config: CLIPMIAConfig, context: 
                     copies.append(AttackImage(person="", source=augment(load_image(path), rng), label=path))
                 except (OSError, ValueError):
                     copies.append(AttackImage(person="", source=path, label=path))
-            augmented, _, _ = embed_images(clip, copies, RuntimeOptions(batch_size=runtime.batch_size, use_image_cache=False))
+            augmented, _, _ = embed_images(clip, copies, RunContext(batch_size=context.batch_size, use_image_cache=False))
             total += augmented
         features = total / (config.augmentations + 1)
         features /= np.linalg.norm(features, axis=1, keepdims=True)
@@ -158,7 +165,6 @@ def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -
         metrics["at_threshold"] = metrics_at_threshold(labels, [row["score"] for row in known], threshold)
     describe = getattr(model, "describe", None)
     return AttackResult(
-        attack="clip-mia",
         config={**asdict(config), "model": getattr(model, "identifier", str(model))},
         metrics=metrics,
         identities=rows,
@@ -170,11 +176,11 @@ def run(model: Any, data: PairSet, config: CLIPMIAConfig, context: RunContext) -
     )
 
 
-def summary_lines(result: AttackResult) -> list[str]:
+def summary_lines(result: AttackResult, *, attack: Attack) -> list[str]:
     from leakage.attacks.membership import summary_lines as membership_lines
 
     metrics = result.metrics
-    lines = membership_lines(result)
+    lines = membership_lines(result, attack=attack)
     if "mean_similarity_members" in metrics:
         lines.insert(3, f"mean cosine similarity: member pairs {metrics['mean_similarity_members']:.4f}, "
                         f"non-member pairs {metrics['mean_similarity_nonmembers']:.4f}")
@@ -184,19 +190,50 @@ def summary_lines(result: AttackResult) -> list[str]:
 # --------------------------------------------------------------------------- the lab's pair set
 
 
-def build_lab_pairs(progress=None) -> Path:
-    """The lab CLIP's pair set, written once beside the lab: per member two training pairs (the exact
-    training renders, captioned as in training) and one held-out pair; per non-member one held-out pair."""
-    from leakage.lab.artifacts import build_once
-    from leakage.lab.build import ATTACK_INDEX_OFFSET, assign_roles, ensure_lab, world_of
-    from leakage.lab.captions import training_caption
-    from leakage.lab.world import describe
-    from leakage.lab.portraits import render
+class LabPairsRecipe(Recipe):
+    """The lab CLIP's pair set, written on first use into the lab's own folder: per member two
+    training pairs (the exact training renders, captioned as in training) and one held-out pair;
+    per non-member one held-out pair."""
 
-    lab = ensure_lab(progress=progress)
-    root = lab.root / "pairs"
+    folder = "lab"
+    title = "the lab CLIP's image-caption pairs"
+    build_format = 1
+    manifest = "complete"
+    parts = {"pairs": "."}
+    data_parts = ("pairs",)
 
-    def write(staging: Path) -> Path:
+    def default_config(self) -> Any:
+        from leakage.lab.build import LabConfig
+
+        return LabConfig()
+
+    def config_from_record(self, record: dict) -> Any:
+        raise KeyError("the pair set records no config: it lives inside the lab it was made from")
+
+    def root(self, config: Any) -> Path:
+        from leakage.lab.build import lab_root
+
+        return lab_root(config) / "pairs"
+
+    def builds(self) -> list:
+        return []  # inside the CLIP lab's folders: listed and cleaned with them
+
+    def ensure(self, config: Any = None, progress: Any = None, cancel: Any = None) -> Any:
+        from leakage.lab.build import ensure_lab
+
+        ensure_lab(config, cancellable(progress, cancel))  # the pairs live in the lab's folder: the lab first
+        return super().ensure(config, progress, cancel)
+
+    def open(self, root: Path) -> Any:
+        return SimpleNamespace(root=root)
+
+    def build_into(self, staging: Path, config: Any, progress: Any) -> Any:
+        from leakage.lab.build import ATTACK_INDEX_OFFSET, assign_roles, ensure_lab, world_of
+        from leakage.lab.captions import training_caption
+        from leakage.lab.portraits import render
+        from leakage.lab.world import describe
+
+        lab = ensure_lab(config)
         staging.mkdir(parents=True, exist_ok=True)
         members, nonmembers, _, _ = assign_roles(world_of(lab.config), lab.config)
         rng = random.Random(lab.config.seed)
@@ -208,20 +245,30 @@ def build_lab_pairs(progress=None) -> Path:
             name = f"{person.id:04d}-{index}.png"
             image.save(staging / name)
             rows.append({"image": name, "caption": training_caption(rng, describe(person), person.name), "member": int(member)})
-            if progress and (done % 50 == 0 or done == len(jobs)):
+            if done % 50 == 0 or done == len(jobs):
                 progress("write the lab pair set", done, len(jobs))
         with (staging / PAIRS_FILE).open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["image", "caption", "member"])
             writer.writeheader()
             writer.writerows(rows)
-        (staging / "complete").write_text("1")
+        (staging / self.manifest).write_text("1")
         return SimpleNamespace(root=staging)
 
-    return build_once(root, "complete", lambda folder: SimpleNamespace(root=folder), write).root
+    def membership(self, config: Any, part: str) -> Membership:
+        pairs = read_pairs(self.root(config))
+        return Membership([Path(i).name for i, m in zip(pairs.images, pairs.members) if m],
+                          [Path(i).name for i, m in zip(pairs.images, pairs.members) if m is False],
+                          "image-caption pairs: the lab CLIP's training pairs and held-out pairs")
 
 
-register_lab_data(LabData("lab-pairs", "image-caption pairs of the lab CLIP: its training pairs and held-out pairs",
-                          "leakage.attacks.clip_mia:build_lab_pairs"))
+LAB_PAIRS_RECIPE = LabPairsRecipe()
+LAB_PAIRS = LabData("lab-pairs", "pairs", "leakage.attacks.clip_mia:LAB_PAIRS_RECIPE",
+                    description="image-caption pairs of the lab CLIP: its training pairs and held-out pairs")
+
+
+def build_lab_pairs(progress=None) -> Path:
+    """The default lab CLIP's pair set (built first when missing)."""
+    return LAB_PAIRS_RECIPE.ensure(None, progress).root
 
 
 ATTACK = Attack(
@@ -243,6 +290,9 @@ ATTACK = Attack(
     model_kind="clip",
     default_model="lab",
     default_data="lab-pairs",
+    lab_models=(LAB_CLIP, LAB_CONTROL),
+    lab_data=(LAB_CLIP_DATA, LAB_PAIRS),
+    reads=("pairs",),
     unit="pair",
     units="pairs",
     load_data=read_pairs,

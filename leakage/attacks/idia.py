@@ -13,6 +13,7 @@ from typing import Any
 from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
+from leakage.lab.shared_entries import LAB_CLIP, LAB_CLIP_DATA, LAB_CONTROL
 from leakage.results import AttackResult
 
 
@@ -44,12 +45,50 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.idia import RuntimeOptions, run_idia
+    from leakage.idia import run_idia
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
-    return run_idia(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
-                    cancel=context.cancel, **context.options)
+    return run_idia(model, data, config, context, **context.options)
+
+
+class ImageSharding:
+    """A batch audit's sharded IDIA: its images are encoded on several workers (the units are their
+    paths, in `collect_images` order); the run then reads their embeddings (`run_idia(image_features=...)`).
+
+    The workers encode with the same code as a whole run (`leakage.idia.embed_images`, embedding
+    cache included, whose float16 rows are what every run reads), so the result is the same."""
+
+    unit = "images"
+    units_per_call = None
+
+    def split(self, data: Any, config: Any, context: RunContext) -> list[str]:
+        from leakage.idia import collect_images
+
+        images, _, _ = collect_images(data, config)  # lists files, reads no pixels
+        return [str(image.source) for image in images]
+
+    def work(self, model: Any, units: list[str], config: Any, context: RunContext) -> list[tuple[Any, str]]:
+        from leakage.idia import AttackImage, embed_images
+
+        try:
+            features, failures, _ = embed_images(model, [AttackImage("", path, path) for path in units], context)
+        except ValueError as error:  # not one image of these could be read
+            return [(None, str(error))] * len(units)
+        return [(None, failures[row]) if row in failures else (features[row], "") for row in range(len(units))]
+
+    def join(self, units: list[str], outputs: list[tuple[Any, str]], data: Any, config: Any, context: RunContext) -> dict[str, Any]:
+        import numpy as np
+
+        read = [embedding for embedding, _ in outputs if embedding is not None]
+        if not read:
+            raise ValueError("no image could be read: " + "; ".join(reason for _, reason in outputs[:5]))
+        features = np.full((len(units), max(len(embedding) for embedding in read)), np.nan, dtype=np.float32)
+        failures: dict[int, str] = {}
+        for index, (embedding, reason) in enumerate(outputs):
+            if embedding is None:
+                failures[index] = reason
+            else:
+                features[index] = embedding
+        return {"image_features": (features, failures)}
 
 
 def headline(result: AttackResult) -> list[Headline]:
@@ -148,8 +187,10 @@ ATTACK = Attack(
     model_kind="clip",
     default_model="lab",
     default_data="lab",
+    lab_models=(LAB_CLIP, LAB_CONTROL),
+    lab_data=(LAB_CLIP_DATA,),
     page="app_pages/identity_inference.py",
-    shardable=True,
+    shard=ImageSharding(),
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

@@ -5,9 +5,13 @@ headline numbers, figures, CLI summary and decision rule, read from the shared m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-from leakage.attacks.base import Headline
+from leakage.metric_specs import Headline
 from leakage.results import AttackResult
+
+if TYPE_CHECKING:  # annotations only: the declaration (base) names these defaults, so this module never imports it
+    from leakage.attacks.base import Attack
 
 def tpr_at_fpr_rows(metrics: dict) -> list[dict]:
     from leakage.metrics import tpr_at_fpr_rows as rows  # NumPy loads when a result is shown, not when the CLI starts
@@ -28,10 +32,17 @@ def headline(result: AttackResult) -> list[Headline]:
     return numbers
 
 
-def figures(result: AttackResult, name: str | None = None) -> list:
+def figures(result: AttackResult, name: str | None = None, *, attack: Attack | None = None) -> list:
     from leakage.figures import membership_figures
 
-    return membership_figures(result, name=name)
+    return membership_figures(result, name=name, units=attack.units if attack else "records")
+
+
+def verdict(result: AttackResult) -> tuple[str, str]:
+    """From the AUC and its interval (`leakage.wording.risk_verdict`)."""
+    from leakage.wording import risk_verdict
+
+    return risk_verdict(result.metrics)
 
 
 def decision_rule(result: AttackResult) -> str | None:
@@ -61,11 +72,9 @@ def problem_lines(result: AttackResult, limit: int = 20) -> list[str]:
     return [f"{len(result.problems)} files skipped:"] + [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:limit]]
 
 
-def summary_lines(result: AttackResult) -> list[str]:
+def summary_lines(result: AttackResult, *, attack: Attack) -> list[str]:
     """The CLI's summary of any membership-style result."""
-    from leakage.attacks import attack_spec
-
-    spec = attack_spec(result.attack)
+    spec = attack
     metrics = result.metrics
     lines = [
         f"{spec.title} on {result.model.get('model') or result.config.get('model')} "

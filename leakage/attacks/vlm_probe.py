@@ -14,6 +14,7 @@ from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
 from leakage.attacks.membership import problem_lines
 from leakage.attacks.membership import tpr_at_fpr_rows
+from leakage.catalog_entries import LabData, LabModel
 from leakage.face_settings import DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, DETECTORS, no_face_lines
 from leakage.results import AttackResult
 
@@ -67,11 +68,33 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.vlm import ProbeRuntime, run_vlm_probe
+    from leakage.vlm import run_vlm_probe
 
-    runtime = ProbeRuntime(batch_size=context.batch_size) if context.batch_size else ProbeRuntime()
-    return run_vlm_probe(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
-                         cancel=context.cancel, **context.options)
+    return run_vlm_probe(model, data, config, context, **context.options)
+
+
+class PhotoSharding:
+    """A batch audit's sharded VLM probe: the photos are asked about on several workers, each
+    photo's open questions and closed-set scores on one (the plan of what is asked, drawn once in
+    the driver: `leakage.vlm.probe_shards`); the run then reads the answers (`run_vlm_probe(precomputed=...)`)."""
+
+    unit = "photos"
+    units_per_call = 1
+
+    def split(self, data: Any, config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shards
+
+        return probe_shards(data, config, context)
+
+    def work(self, model: Any, units: list[dict], config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shard
+
+        return probe_shard(model, units, config, context)
+
+    def join(self, units: list[dict], outputs: list[dict], data: Any, config: Any, context: RunContext) -> dict[str, Any]:
+        from leakage.vlm import join_probe_shards
+
+        return {"precomputed": join_probe_shards(units, outputs)}
 
 
 def headline(result: AttackResult) -> list[Headline]:
@@ -123,6 +146,13 @@ def summary_lines(result: AttackResult) -> list[str]:
     return lines
 
 
+LAB_VLM_RECIPE = "leakage.lab.vlm:LAB_VLM"
+LAB_VLM = LabModel("lab-vlm", "image-text-to-text", LAB_VLM_RECIPE, {}, "lab-vlm",
+                   "the lab VLM (LLaVA), which learned the members' names from text only")
+LAB_VLM_DATA = LabData("lab-vlm", "people", LAB_VLM_RECIPE, {"part": "attack"},
+                       "the lab VLM's held-out photos of its members and non-members")
+
+
 ATTACK = Attack(
     name="vlm",
     aliases=("vlm-probe",),
@@ -144,7 +174,10 @@ ATTACK = Attack(
     model_kind="image-text-to-text",
     default_model="lab-vlm",
     default_data="lab-vlm",
+    lab_models=(LAB_VLM,),
+    lab_data=(LAB_VLM_DATA,),
     page="app_pages/vlm_probe.py",
+    shard=PhotoSharding(),
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

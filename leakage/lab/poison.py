@@ -13,7 +13,8 @@ that an attacker seeded), on the lab world and the lab CLIP recipe:
 P counts poisoned pairs (the fine-tuning set has about a thousand pairs; the papers' fractions of
 3M pairs do not scale down). The same pairs train three models: no defense, Semantic Shield
 (`leakage.lab.semantic_shield`) and CleanCLIP (`leakage.lab.cleanclip`, which fine-tunes the
-poisoned model on the clean pairs). Everything is built once per config, under a lock.
+poisoned model on the clean pairs). Everything is built once per config, under a lock (`POISON`,
+a `leakage.lab.recipe.Recipe` with one part per defense; `POISON_TEST_DATA` for the test photos).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from leakage.backdoor_config import MODES, TRIGGERS
-from leakage.lab.artifacts import artifact_root
+from leakage.lab.artifacts import artifact_root, build_part, lock_of, write_manifest
 from leakage.lab.build import LabConfig, assign_roles, ensure_lab, world_of
 from leakage.lab.portraits import render
+from leakage.lab.recipe import PART, Membership, Recipe, cancellable
 from leakage.lab.world import Identity, describe
-from leakage.locks import file_lock
 from leakage.progress import Progress
 
 POISON_FORMAT = 4
@@ -81,6 +83,15 @@ class PoisonConfig:
             values["trigger"] = ""
         return values
 
+    @classmethod
+    def from_key(cls, key: dict[str, Any]) -> "PoisonConfig":
+        """The config a `setup_key` (as recorded beside a checkpoint) was made from."""
+        values = dict(key)
+        values["lab"] = LabConfig.from_dict(values.get("lab", {}))
+        if not values.get("trigger"):
+            values.pop("trigger", None)
+        return cls(**values)
+
 
 @dataclass
 class PoisonSetup:
@@ -93,7 +104,7 @@ class PoisonSetup:
 
 
 def poison_root(config: PoisonConfig) -> Path:
-    return artifact_root("lab-poison", POISON_FORMAT, config.setup_key())
+    return POISON.root(config)
 
 
 def checkpoint_path(config: PoisonConfig, defense: str) -> Path:
@@ -172,75 +183,141 @@ def _start_model(checkpoint: Path, model_name: str):
     return model
 
 
+@dataclass
+class PoisonedLab:
+    """The folder of one poisoning setup: a checkpoint per defense, each with its record beside it."""
+
+    root: Path
+    config: PoisonConfig
+
+
+class PoisonRecipe(Recipe):
+    """The lab CLIP fine-tuned on poisoned pairs, one part per defense (each built on first use).
+
+    No manifest for the folder: each defense's checkpoint is written whole or not at all, with its
+    record (the `setup_key`) beside it."""
+
+    folder = "lab-poison"
+    title = "the poisoned lab CLIPs"
+    build_format = POISON_FORMAT
+    manifest = ""
+    config_class = PoisonConfig
+    parts = {defense: f"{defense}.pt" for defense in DEFENSES}
+    later_parts = DEFENSES
+
+    def hashed(self, config: PoisonConfig) -> dict[str, Any]:
+        return config.setup_key()
+
+    def config_of(self, params: Mapping[str, Any]) -> PoisonConfig:
+        return super().config_of({key: value for key, value in params.items() if key != "defense"})
+
+    def part_of(self, params: Mapping[str, Any], data: bool = False) -> str:
+        """The defense is the part: `{"defense": "cleanclip"}`."""
+        return super().part_of({PART: params.get("defense", params.get(PART))})
+
+    def config_from_record(self, record: dict[str, Any]) -> PoisonConfig:
+        return PoisonConfig.from_key(record["poison"])
+
+    def recorded_config(self, root: Path) -> PoisonConfig | None:
+        for info in sorted(root.glob("*.json")):
+            try:
+                return self.config_from_record(json.loads(info.read_text()))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return None
+
+    def has_record(self, root: Path) -> bool:
+        return any(_readable_record(info) for info in root.glob("*.json"))
+
+    def is_built(self, config: PoisonConfig, part: str | None = None) -> bool:
+        return any(is_built(config, defense) for defense in ([part] if part else DEFENSES))
+
+    def ensure(self, config: PoisonConfig | None = None, progress: Progress | None = None, cancel: Any = None) -> PoisonedLab:
+        config = config or PoisonConfig()
+        root = self.root(config)
+        root.mkdir(parents=True, exist_ok=True)
+        return PoisonedLab(root, config)
+
+    def ensure_part(self, artifact: PoisonedLab, part: str, progress: Progress | None = None, cancel: Any = None) -> Path:
+        path = checkpoint_path(artifact.config, part)
+        if part == "cleanclip":  # CleanCLIP starts from the undefended model (built first, under its own turn of the lock)
+            self.ensure_part(artifact, "none", progress, cancel)
+        report = cancellable(progress, cancel)
+        return build_part(path, path.is_file, lock_of(artifact.root),
+                          lambda staging: _train_defense(artifact.config, part, staging, path, report),
+                          staging=path.with_suffix(".part.pt"))
+
+    def load(self, config: PoisonConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
+        return load_model(config, part, device=device, progress=progress, cancel=cancel, name=name)
+
+    def membership(self, config: PoisonConfig, part: str) -> Membership:
+        members, nonmembers, _, _ = assign_roles(world_of(config.lab), config.lab)
+        setup = setup_of(config)
+        what = (f"{config.n_poison} pairs with the {config.trigger} trigger captioned as {setup.target}" if config.attack == "backdoor"
+                else f"{config.n_poison} photos of {setup.source} captioned as {setup.target}")
+        return Membership(sorted(p.name for p in members), sorted(p.name for p in nonmembers),
+                          f"the lab CLIP fine-tuned on clean pairs of its members and {what}; defense: {DEFENSE_TITLES[part]}")
+
+
+POISON = PoisonRecipe()
+
+
+def _readable_record(info: Path) -> bool:
+    try:
+        return bool(json.loads(info.read_text()).get("poison"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def ensure_models(config: PoisonConfig, defenses: tuple[str, ...] = DEFENSES, progress: Progress | None = None,
                   cancel: Any = None) -> dict[str, Path]:
     """The checkpoints of `defenses` for `config`, trained (once, under a lock) where missing.
 
     `cancel.is_set()` is checked after every training step; a cancelled build leaves nothing half-written.
     """
+    artifact = POISON.ensure(config)
+    return {defense: POISON.ensure_part(artifact, defense, progress, cancel) for defense in defenses}
+
+
+def _train_defense(config: PoisonConfig, defense: str, staging: Path, path: Path, progress: Progress) -> None:
+    """Fine-tune the lab CLIP on the poisoned pairs with `defense`; the checkpoint goes to `staging`,
+    its record straight to its place beside `path` (the checkpoint is renamed last)."""
     from leakage.lab.clip_train import save_checkpoint, train_clip
-    from leakage.results import RunCancelled
 
-    progress = progress or (lambda stage, done, total: None)
-    root = poison_root(config)
-    wanted = [checkpoint_path(config, defense) for defense in defenses]
-    if all(path.is_file() for path in wanted):
-        return dict(zip(defenses, wanted))
-    root.mkdir(parents=True, exist_ok=True)
-    with file_lock(root.with_name(root.name + ".lock")):
-        if all(path.is_file() for path in wanted):
-            return dict(zip(defenses, wanted))
-        lab = ensure_lab(config.lab, progress=progress)
-        setup = setup_of(config)
-        clean, poisoned = finetune_pairs(config, progress)
+    lab = ensure_lab(config.lab, progress=progress)
+    setup = setup_of(config)
+    clean, poisoned = finetune_pairs(config, progress)
 
-        def step_progress(title: str):
-            def report(step: int, total: int, loss: float) -> None:
-                if cancel is not None and cancel.is_set():
-                    raise RunCancelled("cancelled while training")
-                progress(f"{title} (loss {loss:.2f})", step, total)
-            return report
+    def step_progress(title: str):
+        return lambda step, total, loss: progress(f"{title} (loss {loss:.2f})", step, total)
 
-        meta = {"poison": config.setup_key(), "target": setup.target, "source": setup.source,
-                "n_clean_pairs": len(clean), "n_poisoned_pairs": len(poisoned)}
-        order = [d for d in DEFENSES if d in defenses or (d == "none" and "cleanclip" in defenses)]
-        for defense in order:
-            path = checkpoint_path(config, defense)
-            if path.is_file():
-                continue
-            started = time.perf_counter()
-            if defense == "none":
-                model, report = train_clip(clean + poisoned, train_config(config),
-                                           step_progress("fine-tune on poisoned data"),
-                                           model=_start_model(lab.clip_checkpoint, lab.clip_model_name))
-            elif defense == "semantic-shield":
-                import open_clip
+    meta = {"poison": config.setup_key(), "target": setup.target, "source": setup.source,
+            "n_clean_pairs": len(clean), "n_poisoned_pairs": len(poisoned)}
+    started, extra = time.perf_counter(), {}
+    if defense == "none":
+        model, report = train_clip(clean + poisoned, train_config(config), step_progress("fine-tune on poisoned data"),
+                                   model=_start_model(lab.clip_checkpoint, lab.clip_model_name))
+    elif defense == "semantic-shield":
+        import open_clip
 
-                from leakage.lab.semantic_shield import ShieldLoss
+        from leakage.lab.semantic_shield import ShieldLoss
 
-                shield = ShieldLoss(config.lab)
-                start = _start_model(lab.clip_checkpoint, lab.clip_model_name)
-                progress("Semantic Shield: weigh the pairs by their knowledge elements", 0, 0)
-                shield.weigh_pairs(start, clean + poisoned, open_clip.get_tokenizer(lab.clip_model_name))
-                model, report = train_clip(clean + poisoned, train_config(config),
-                                           step_progress("fine-tune with Semantic Shield"), model=start, loss=shield)
-                meta_extra = {**shield.summary(), "mean_weight_clean": shield.mean_weight(clean),
-                              "mean_weight_poisoned": shield.mean_weight(poisoned)}
-            else:
-                from leakage.lab.cleanclip import CleanClipLoss
+        shield = ShieldLoss(config.lab)
+        start = _start_model(lab.clip_checkpoint, lab.clip_model_name)
+        progress("Semantic Shield: weigh the pairs by their knowledge elements", 0, 0)
+        shield.weigh_pairs(start, clean + poisoned, open_clip.get_tokenizer(lab.clip_model_name))
+        model, report = train_clip(clean + poisoned, train_config(config), step_progress("fine-tune with Semantic Shield"),
+                                   model=start, loss=shield)
+        extra["shield"] = {**shield.summary(), "mean_weight_clean": shield.mean_weight(clean),
+                           "mean_weight_poisoned": shield.mean_weight(poisoned)}
+    else:
+        from leakage.lab.cleanclip import CleanClipLoss
 
-                model, report = train_clip(clean, train_config(config),
-                                           step_progress("CleanCLIP fine-tuning on clean data"),
-                                           model=_start_model(checkpoint_path(config, "none"), lab.clip_model_name),
-                                           loss=CleanClipLoss())
-            details = {**meta, "defense": defense, "training": asdict(report), "seconds": time.perf_counter() - started}
-            if defense == "semantic-shield":
-                details["shield"] = meta_extra
-            staging = path.with_suffix(".part.pt")
-            save_checkpoint(model, staging, details)
-            staging.with_suffix(".json").replace(path.with_suffix(".json"))
-            staging.replace(path)
-    return dict(zip(defenses, wanted))
+        model, report = train_clip(clean, train_config(config), step_progress("CleanCLIP fine-tuning on clean data"),
+                                   model=_start_model(checkpoint_path(config, "none"), lab.clip_model_name), loss=CleanClipLoss())
+    save_checkpoint(model, staging, {**meta, "defense": defense, "training": asdict(report),
+                                     "seconds": time.perf_counter() - started, **extra})
+    staging.with_suffix(".json").replace(path.with_suffix(".json"))
 
 
 def load_model(config: PoisonConfig, defense: str, device: str | None = None, progress: Progress | None = None,
@@ -265,33 +342,60 @@ def load_model(config: PoisonConfig, defense: str, device: str | None = None, pr
     return clip
 
 
-def ensure_test_data(lab_config: LabConfig | None = None, progress: Progress | None = None) -> Path:
-    """The `lab-poison` people folder: held-out photos of the members (copied from the lab's attack
-    images) and a backdoor.json naming the default target, source and trigger."""
-    from leakage.backdoor import SETUP_FILE
+class PoisonTestDataRecipe(Recipe):
+    """The `lab-poison` people folder: held-out photos of the lab CLIP's members (copied from the
+    lab's attack images) and a backdoor.json naming the default target, source and trigger."""
 
-    lab_config = lab_config or LabConfig()
-    config = PoisonConfig(lab=lab_config)
-    root = artifact_root("lab-poison-data", POISON_FORMAT, asdict(lab_config))
-    if (root / SETUP_FILE).is_file():
-        return root
-    lab = ensure_lab(lab_config, progress=progress)
-    setup = setup_of(config)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(root.with_name(root.name + ".lock")):
-        if (root / SETUP_FILE).is_file():
-            return root
-        staging = root.with_name(root.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
+    folder = "lab-poison-data"
+    title = "the poisoned lab CLIPs' test photos"
+    build_format = POISON_FORMAT
+    manifest = "backdoor.json"  # leakage.backdoor.SETUP_FILE
+    config_class = LabConfig
+    parts = {"test": "."}
+    data_parts = ("test",)
+    record = "poison_data.json"
+    """Beside backdoor.json: the lab config it was copied from (folders built before it are
+    recognised only for the default lab)."""
+
+    def hashed(self, config: LabConfig) -> dict[str, Any]:
+        return asdict(config)
+
+    def recorded_config(self, root: Path) -> LabConfig | None:
+        if not (root / self.manifest).is_file():
+            return None
+        try:
+            return LabConfig.from_dict(json.loads((root / self.record).read_text())["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return LabConfig() if root == self.root(LabConfig()) else None
+
+    def build_into(self, staging: Path, lab_config: LabConfig, progress: Progress) -> PoisonedLab:
+        lab = ensure_lab(lab_config, progress=progress)
+        config = PoisonConfig(lab=lab_config)
+        setup = setup_of(config)
         staging.mkdir(parents=True)
         for done, name in enumerate(setup.members, 1):
             shutil.copytree(lab.attack_dir / name, staging / name)
-            progress and progress("copy test images", done, len(setup.members))
-        (staging / SETUP_FILE).write_text(json.dumps(
+            progress("copy test images", done, len(setup.members))
+        write_manifest(staging / self.record, POISON_FORMAT, lab_config, asdict(lab_config), target=setup.target)
+        (staging / self.manifest).write_text(json.dumps(
             {"mode": "backdoor", "target": setup.target, "source": setup.source, "trigger": config.trigger}, indent=2))
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)
-    return root
+        return PoisonedLab(staging, config)
+
+    def open(self, root: Path) -> PoisonedLab:
+        return PoisonedLab(root, PoisonConfig(lab=self.recorded_config(root) or LabConfig()))
+
+    def membership(self, config: LabConfig, part: str) -> Membership:
+        return Membership(setup_of(PoisonConfig(lab=config)).members, [],
+                          "held-out photos of the lab CLIP's members: the backdoor is measured on them, not membership")
+
+
+POISON_TEST_DATA = PoisonTestDataRecipe()
+
+
+def ensure_test_data(lab_config: LabConfig | None = None, progress: Progress | None = None) -> Path:
+    """The `lab-poison` people folder: held-out photos of the members (copied from the lab's attack
+    images) and a backdoor.json naming the default target, source and trigger."""
+    return POISON_TEST_DATA.ensure(lab_config, progress).root
 
 
 def build_defaults(progress: Progress | None = None, cancel: Any = None) -> dict[str, Any]:
@@ -303,54 +407,6 @@ def build_defaults(progress: Progress | None = None, cancel: Any = None) -> dict
     data = ensure_test_data(config.lab, progress=progress)
     return {"models": {d: str(p) for d, p in paths.items()}, "data": str(data), "reused": already,
             "seconds": time.perf_counter() - started}
-
-
-# --------------------------------------------------------------------------------------------- what is on disk
-
-
-@dataclass
-class BuiltVariant:
-    """A folder of poisoned lab models in the data home."""
-
-    root: Path
-    poison_key: dict | None
-    """The PoisonConfig it was built for (None: no readable record, e.g. an interrupted build)."""
-    defenses: list[str]
-    megabytes: float
-    current: bool
-    """Built by this code's recipe; a stale one (older `POISON_FORMAT`) is never loaded again."""
-
-
-def built_variants() -> list[BuiltVariant]:
-    """Every poisoned-lab folder in the data home, current or left behind by an older recipe."""
-    from leakage.provenance import data_home
-
-    variants = []
-    for root in sorted(path for path in (data_home() / "lab-poison").glob("*") if path.is_dir()):
-        key = None
-        for info in sorted(root.glob("*.json")):
-            try:
-                key = json.loads(info.read_text()).get("poison")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if key:
-                break
-        defenses = [d for d in DEFENSES if (root / f"{d}.pt").is_file()]
-        size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
-        current = key is not None and artifact_root("lab-poison", POISON_FORMAT, key) == root
-        variants.append(BuiltVariant(root, key, defenses, size, current))
-    return variants
-
-
-def remove_variants(variants: list[BuiltVariant]) -> float:
-    """Delete these folders (each under its build lock, so a build in progress finishes first); MB freed."""
-    freed = 0.0
-    for variant in variants:
-        with file_lock(variant.root.with_name(variant.root.name + ".lock")):
-            shutil.rmtree(variant.root, ignore_errors=True)
-        variant.root.with_name(variant.root.name + ".lock").unlink(missing_ok=True)
-        freed += variant.megabytes
-    return freed
 
 
 # --------------------------------------------------------------------------------------------- measured figures
