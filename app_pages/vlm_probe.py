@@ -190,7 +190,7 @@ def main() -> None:
     ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
     if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
         st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
-    show_preview(chosen["data"], chosen["labels"], chosen["config"], "vlm")
+    show_preview(chosen["data"], chosen["labels"], chosen["config"], "vlm", model=chosen["model"])
     if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
         start_probe(chosen)
     result = finished_result(JOB)

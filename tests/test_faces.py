@@ -260,3 +260,69 @@ def test_vlm_probe_cli_face_settings_on_real_photos_list_the_photos_without_a_fa
     assert "no face found in 2 of 4 images" in printed
     assert "Chelsea Cat/chelsea.png" in printed and "Camera Man/coffee.jpg" in printed
     assert "facenet-pytorch 2.6.0" in printed
+
+
+# --------------------------------------------------------------------------- roots (issue 22) and the lab catalog
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch) -> dict[str, Path]:
+    """A shared server's data root holding a people folder with links out of it (security_fixtures)."""
+    from security_fixtures import people_with_links_out
+
+    data_root, outside = tmp_path / "data-root", tmp_path / "outside"
+    people = people_with_links_out(data_root / "people", outside)
+    monkeypatch.setenv("LEAKAGE_DATA_ROOTS", str(data_root))
+    monkeypatch.setenv("LEAKAGE_MODEL_ROOTS", str(tmp_path / "model-root"))
+    return {"people": people["root"], "outside": outside}
+
+
+def test_faces_cli_reads_only_under_the_roots_and_reports_the_links_it_skips(roots, capsys):
+    from security_fixtures import OpenedFiles
+
+    from leakage.cli import main
+
+    with OpenedFiles.recording() as opened:
+        assert main(["faces", str(roots["people"]), "--quiet"]) == 0
+        output = capsys.readouterr()
+        assert main(["faces", str(roots["outside"]), "--quiet"]) == 2
+    assert "outside the folders this server may read" in capsys.readouterr().err
+    assert opened.under(roots["outside"]) == []
+    with open(roots["people"] / "faces.csv", newline="") as handle:
+        listed = sorted(row["path"] for row in csv.DictReader(handle))
+    assert listed == ["Ann Lee/0.png", "Ann Lee/1.png", "Bo Chan/0.png", "Bo Chan/1.png"]
+    # The linked person folder, the linked image and the linked members.csv: each reported, never where it leads.
+    assert output.err.count("leads outside its folder") == 3, output.err
+    assert str(roots["outside"]) not in output.out + output.err and "Secret" not in output.out + output.err
+
+
+def test_vlm_page_preview_reads_only_under_the_roots(roots):
+    from security_fixtures import OpenedFiles
+
+    from ui.face_preview import _chosen_photos
+
+    with OpenedFiles.recording() as opened:
+        photos, note = _chosen_photos(str(roots["people"]), 0, None)
+        outside, refused = _chosen_photos(str(roots["outside"]), 0, None)
+    assert sorted(Path(label).parts[0] for label, *_ in photos) == ["Ann Lee", "Bo Chan"] and note == ""
+    assert outside == [] and "outside the folders this server may read" in refused
+    assert opened.under(roots["outside"]) == []
+
+
+def test_vlm_page_preview_shows_the_lab_attack_set_found_through_the_lab_catalog(tmp_path, monkeypatch):
+    from test_vlm_calibration import TINY
+
+    from leakage.lab.vlm import ensure_lab_vlm
+    from ui.face_preview import _chosen_photos, _lab_photos
+
+    folder, note = _lab_photos("lab", "lab-vlm")
+    assert folder is None and "first run" in note  # not built in this data home: nothing is built for a preview
+    assert _lab_photos("lab-pairs", None) == (None, "")  # image-caption pairs, not people: the run says why not
+    assert _lab_photos(str(tmp_path), None) == (str(tmp_path), "")  # a folder
+    lab = ensure_lab_vlm(TINY)
+    monkeypatch.setenv("LEAKAGE_LAB_VLM_DIR", str(lab.root))  # the default lab VLM is now this tiny build
+    for data, model in (("lab", "lab-vlm"), ("lab", None), ("lab-vlm", "some/folder")):
+        folder, note = _lab_photos(data, model)
+        assert Path(folder) == lab.attack_dir and note == ""
+    photos, note = _chosen_photos("lab", 0, "lab-vlm")
+    assert len(photos) == 3 and note == "" and all(image.size == (64, 64) for _, image, _, _ in photos)

@@ -2,7 +2,9 @@
 run (a few of the chosen photos, or uploaded ones, with their boxes beside the anonymized version),
 and after the run, per setting, the photos in which no face was found (never silently dropped).
 
-Engine calls only (`leakage.faces`); user strings (file names, paths) are shown as text."""
+Engine calls only (`leakage.faces`); the lab's photos come from the lab catalog (`leakage.catalog`), every
+file through the guarded opens (`leakage.paths`), uploads through `ui.uploads` (capped, decoded once,
+never written to disk); user strings (file names, paths, errors naming them) are shown as text."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from leakage.data import ImageLoadError, load_image, scan_dataset
 from leakage.embedding_cache import file_key
 from leakage.face_settings import CACHE_FLOOR, DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, FaceSettings, detector_line
 from leakage.faces import FaceBoxes, draw_faces, faces_text, find_faces
-from leakage.paths import PathNotAllowed, check_allowed
+from leakage.paths import PathNotAllowed, check_allowed, open_checked
 from leakage.results import AttackResult
+from ui.text import md
+from ui.uploads import decoded_uploads
 
 PREVIEW_PHOTOS = 3
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
@@ -39,22 +43,35 @@ def face_options(key: str) -> dict[str, Any]:
     return {"face_margin": float(margin), "face_min_confidence": float(confidence), "face_largest_only": bool(largest)}
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _upload_faces(data: bytes, settings: tuple) -> FaceBoxes | str:
-    """An uploaded photo's faces, kept in this server's memory only (never in the disk cache)."""
-    try:
-        return find_faces([load_image(data)], FaceSettings(*settings), use_cache=False)[0]
-    except ImageLoadError as error:
-        return error.reason
+def _uploaded_faces(uploads: Sequence[Any], settings: FaceSettings, key: str) -> tuple[list[tuple[str, Image.Image, FaceBoxes]], list[str]]:
+    """(file name, photo, faces) of the uploaded photos, and a line for each one skipped. Capped and
+    decoded once (`ui.uploads`); the faces are found once per upload and setting and kept in this
+    session only (never in the disk cache: nothing about an upload is written to disk)."""
+    images, problems = decoded_uploads(uploads, f"{key}-preview-upload")
+    ids = tuple(getattr(upload, "file_id", None) or (upload.name, upload.size) for upload in uploads)
+    memo_key = (ids, astuple(settings))
+    memo = st.session_state.get(f"{key}-preview-upload-faces")
+    if memo is None or memo[0] != memo_key:
+        found = find_faces([image for _, image in images], settings, use_cache=False) if images else []
+        memo = (memo_key, [(name, image, faces) for (name, image), faces in zip(images, found)])
+        st.session_state[f"{key}-preview-upload-faces"] = memo
+    return memo[1], [f"{problem.path}: cannot be read ({problem.reason})" for problem in problems]
 
 
-def _lab_photos() -> tuple[str | None, str]:
-    from leakage.lab import vlm as lab_vlm
+def _lab_photos(data: str, model: str | None) -> tuple[str | None, str]:
+    """The folder of the lab data set `data` names (`lab`: the one a run with `model` reads) when it
+    is built, else a note; `data` itself when it is no lab name (a folder)."""
+    from leakage.attacks.vlm_probe import ATTACK
+    from leakage.catalog import lab_catalog, lab_data_sets, own_lab_data
 
-    config = lab_vlm.default_lab_vlm_config()
-    if not lab_vlm.is_built(config):
+    if data != "lab" and data not in lab_catalog().data:
+        return data, ""
+    entry = own_lab_data(model, ATTACK.default_data) if data == "lab" else lab_catalog().data[data]
+    if entry not in lab_data_sets(ATTACK):
+        return None, ""  # not photos of people: the run says why it refuses it
+    if not entry.is_built():
         return None, "The lab attack set is made with the lab VLM on the first run: its photos show here after that."
-    return str(lab_vlm.LabVLM.load(lab_vlm.lab_vlm_root(config)).attack_dir), ""
+    return str(entry.path()), ""
 
 
 @st.cache_data(show_spinner=False, ttl=60, max_entries=16)
@@ -68,17 +85,19 @@ def _first_photos(folder: str, seed: int) -> tuple[str, list[tuple[str, tuple | 
     return dataset.root, [(dataset.people[name][0].path, dataset.people[name][0].face_boxes) for name in dataset.names()[:PREVIEW_PHOTOS]]
 
 
-def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.Image, tuple | None, str | None]], str]:
-    """(label, image, faces.csv boxes, cache key) for the first photo of the first few people, and a note."""
+def _chosen_photos(data: str | None, seed: int, model: str | None) -> tuple[list[tuple[str, Image.Image, tuple | None, str | None]], str]:
+    """(label, image, faces.csv boxes, cache key) for the first photo of the first few people, and a
+    note (it may name user paths: show it as text)."""
     if not data:
         return [], ""
-    folder, note = _lab_photos() if data == "lab" else (data, "")
+    folder, note = _lab_photos(data, model)
     if folder is None:
         return [], note
-    try:
-        check_allowed(folder, "data")
-    except PathNotAllowed as error:
-        return [], f"No preview of the folder: {error}"
+    if folder == data:
+        try:
+            check_allowed(folder, "data")  # a typed folder: refused outside the roots before anything is looked at
+        except PathNotAllowed as error:
+            return [], f"No preview of the folder: {error}"
     first = _first_photos(folder, seed)
     if isinstance(first, str):
         return [], first
@@ -86,15 +105,18 @@ def _chosen_photos(data: str | None, seed: int) -> tuple[list[tuple[str, Image.I
     photos = []
     for path, boxes in records:
         try:
-            check_allowed(path, "data")  # every file, after resolving its links: one may lead out of the roots
-            photos.append((_shown_path(path, root), load_image(path), boxes, file_key(path)))
-        except (PathNotAllowed, ImageLoadError) as error:
-            note += f" {_shown_path(path, root)}: {error}."
+            # every file through the guarded open, inside its data set: a link out of the folder or the roots is refused
+            with open_checked(path, "data", folder=root) as handle:
+                image = load_image(handle)
+            photos.append((_shown_path(path, root), image, boxes, file_key(path)))
+        except (PathNotAllowed, ImageLoadError, OSError) as error:
+            note += f" {_shown_path(path, root)}: {getattr(error, 'reason', error)}."
     return photos, note.strip()
 
 
-def show_preview(data: str | None, labels: Sequence[str], config: Any, key: str) -> None:
-    """Before the run: the chosen (or uploaded) photos with their face boxes, beside the anonymized version."""
+def show_preview(data: str | None, labels: Sequence[str], config: Any, key: str, model: str | None = None) -> None:
+    """Before the run: the chosen (or uploaded) photos with their face boxes, beside the anonymized
+    version. `data` and `model` as the run gets them (`lab` is the lab data set a run with `model` reads)."""
     st.subheader("What will be anonymized")
     face_labels = [label for label in labels if Anonymization.parse(label).needs_faces]
     if not face_labels:
@@ -110,17 +132,12 @@ def show_preview(data: str | None, labels: Sequence[str], config: Any, key: str)
     setting = Anonymization.parse(label)
     uploads = st.file_uploader("Try your own photos (kept in this server's memory, never stored)", type=UPLOAD_TYPES,
                                accept_multiple_files=True, key=f"{key}-preview-upload")
-    shown: list[tuple[str, Image.Image, FaceBoxes]] = []
-    for upload in uploads or []:
-        data_bytes = upload.getvalue()
-        found = _upload_faces(data_bytes, astuple(settings))
-        if isinstance(found, str):
-            st.text(f"{upload.name}: cannot be read ({found})")
-            continue
-        shown.append((upload.name, load_image(data_bytes), found))
-    photos, note = _chosen_photos(data, config.seed)
+    shown, skipped = _uploaded_faces(uploads or [], settings, key)
+    for line in skipped:
+        st.text(line)
+    photos, note = _chosen_photos(data, config.seed, model)
     if note:
-        st.caption(note)
+        st.caption(md(note))
     if photos:
         found_all = find_faces([image for _, image, _, _ in photos], settings, given=[boxes for _, _, boxes, _ in photos],
                                keys=[k for _, _, _, k in photos])

@@ -1,5 +1,9 @@
 """`python -m leakage faces DATA`: find the faces of a dataset folder and write its faces.csv, to review
-and correct by hand. The probe then uses the file's boxes as written (a folder's own faces.csv wins)."""
+and correct by hand. The probe then uses the file's boxes as written (a folder's own faces.csv wins).
+
+DATA is a folder a user names: it is read as every data folder is (`leakage.data`, through the guarded
+opens of `leakage.paths`): on a shared server a folder outside `LEAKAGE_DATA_ROOTS` is refused before
+anything is read, and a link out of it is reported and skipped like a broken image."""
 
 from __future__ import annotations
 
@@ -78,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no face found in {len(no_face)} images:")
         for path in no_face:
             print(f"  {path}")
-    for path, reason in broken:
+    # The folder's own problems too: files refused by the roots (a link out of the folder), non-images, bad CSV rows.
+    for path, reason in [(problem.path, problem.reason) for problem in dataset.problems] + broken:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     return 0
