@@ -14,7 +14,6 @@ import streamlit as st
 from leakage.attacks.vlm_probe import ATTACK
 from leakage.anonymize import Anonymization, anonymize
 from leakage.data import ImageLoadError, load_image
-from leakage.faces import detector_note
 from leakage.lab import vlm as lab_vlm
 from leakage.results import AttackResult
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig
@@ -28,6 +27,7 @@ from leakage.vlm_views import (
     summary_lines,
 )
 from ui.attack_runs import finished_result, start_attack
+from ui.face_preview import face_options, show_missing_faces, show_preview
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
 from ui.text import html, md
@@ -84,6 +84,7 @@ def settings() -> dict:
         questions = tuple(line.strip() for line in questions_text.splitlines() if line.strip())
     with right:
         labels = anonymization_choices()
+        faces = face_options("vlm")
         images_per_person = st.slider("Images per person", 1, 10, 2, key="vlm-images")
         closed_set = st.checkbox("Closed-set scores (ROC)", value=True, key="vlm-closed",
                                  help="How likely the model finds it to answer with the person's name rather than with other names.")
@@ -94,10 +95,10 @@ def settings() -> dict:
     error = None
     try:
         config = VLMProbeConfig(questions=questions or DEFAULT_QUESTIONS, anonymizations=tuple(labels), images_per_person=int(images_per_person),
-                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed))
+                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed), **faces)
     except ValueError as problem:
         error = str(problem)
-    return {"model": model, "data": data, "config": config, "error": error, "keep": keep}
+    return {"model": model, "data": data, "config": config, "error": error, "keep": keep, "labels": labels}
 
 
 def start_probe(chosen: dict) -> None:
@@ -174,7 +175,8 @@ def show_design() -> None:
             "only when written as a name. The *leak rate* is the share of a person's answers that name them, "
             "averaged over members and over non-members."
         )
-        st.markdown(notes["probe_deviations"] + " " + detector_note())
+        st.markdown(notes["probe_deviations"] + " Faces without boxes in the dataset's faces.csv are found by MTCNN "
+                    "(facenet-pytorch), each box widened by the margin chosen above.")
         st.markdown(notes["findings_ii_iv"])
 
 
@@ -188,6 +190,7 @@ def main() -> None:
     ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
     if chosen["model"] == "lab-vlm" and not lab_vlm.is_built(lab_vlm.default_lab_vlm_config()):
         st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
+    show_preview(chosen["data"], chosen["labels"], chosen["config"], "vlm", model=chosen["model"])
     if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
         start_probe(chosen)
     result = finished_result(JOB)
@@ -199,6 +202,7 @@ def main() -> None:
                f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s"
                + (f" \u00b7 stored as run {run_id} (open it on the Runs page)" if run_id else ""))
     show_metrics(result)
+    show_missing_faces(result)
     show_gallery(result)
     show_problems(result)
     st.subheader("Per person")

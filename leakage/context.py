@@ -32,7 +32,7 @@ class RunContext:
     use_text_cache: bool = True
     """Read prompt embeddings already computed by this model back from disk."""
     use_image_cache: bool = True
-    """Read image embeddings already computed by this model back from disk."""
+    """Read image embeddings already computed by this model (and face boxes found by this detector) back from disk."""
     extra_models: Mapping[str, Any] = field(default_factory=dict)
     """Further models the attack declared (`Attack.extra_models`), loaded, by role."""
     options: Mapping[str, Any] = field(default_factory=dict)

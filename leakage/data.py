@@ -4,7 +4,9 @@ Dataset folder layout::
 
     <root>/<Full Name>/*.jpg|jpeg|png|webp|bmp|gif|tif|tiff   one folder per person
     <root>/members.csv   optional: name,member,occurrences     membership ground truth
-    <root>/faces.csv     optional: path,x0,y0,x1,y1            face boxes (path relative to root, '/')
+    <root>/faces.csv     optional: path,x0,y0,x1,y1            face boxes (path relative to root, '/'):
+                         one row per face; a row with empty x0..y1 says the image has no face.
+                         `python -m leakage faces <root>` writes one to review and correct.
 
 The project's rule for bad input: a clear error, and nothing else lost. One broken image in a
 folder of 500 is reported (as a :class:`DatasetProblem` or an :class:`ImageLoadError`) and
@@ -243,11 +245,17 @@ def _high_depth_to_uint8(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image of one person; ``face_box`` is (x0, y0, x1, y1) in the upright image's pixels."""
+    """One image of one person; ``face_boxes`` are (x0, y0, x1, y1) in the upright image's pixels,
+    from faces.csv: None when the file does not list the image, () when it says there is no face."""
 
     person: str
     path: str
-    face_box: FaceBox | None = None
+    face_boxes: tuple[FaceBox, ...] | None = None
+
+    @property
+    def face_box(self) -> FaceBox | None:
+        """The first face listed for this image (faces.csv lists the largest first when a detector wrote it)."""
+        return self.face_boxes[0] if self.face_boxes else None
 
 
 @dataclass(frozen=True)
@@ -525,30 +533,40 @@ def _apply_face_boxes(
     if rows is None:
         return people
     by_relative_path = {_relative_key(record.path, root): record for images in people.values() for record in images}
-    boxes: dict[str, FaceBox] = {}
+    boxes: dict[str, list[FaceBox]] = {}
     for line, row, shape_error in rows:
         key = _path_key(row.get("path", "").replace("\\", "/"))
-        box = _parse_box(row)
-        error = shape_error or _face_row_error(row, key, box, by_relative_path, boxes)
+        no_face = not shape_error and all(not row.get(column) for column in ("x0", "y0", "x1", "y1"))
+        box = None if no_face else _parse_box(row)
+        error = shape_error or _face_row_error(row, key, box, no_face, by_relative_path, boxes)
         if error:
             problems.append(DatasetProblem(str(path), f"line {line}: {error}; row skipped"))
+        elif no_face:
+            boxes[key] = []
         else:
-            boxes[key] = box
+            boxes.setdefault(key, []).append(box)  # type: ignore[arg-type]
+    listed = {key: tuple(found) for key, found in boxes.items()}
     return {
-        name: [replace(record, face_box=boxes.get(_relative_key(record.path, root))) for record in images]
+        name: [replace(record, face_boxes=listed.get(_relative_key(record.path, root))) for record in images]
         for name, images in people.items()
     }
 
 
 def _face_row_error(
-    row: dict[str, str], key: str, box: FaceBox | None, images: dict[str, ImageRecord], seen: dict[str, FaceBox]
+    row: dict[str, str], key: str, box: FaceBox | None, no_face: bool, images: dict[str, ImageRecord], seen: dict[str, list[FaceBox]]
 ) -> str | None:
-    if box is None:
-        return "x0,y0,x1,y1 must be numbers with 0 ≤ x0 < x1 and 0 ≤ y0 < y1"
+    if box is None and not no_face:
+        return "x0,y0,x1,y1 must be numbers with 0 ≤ x0 < x1 and 0 ≤ y0 < y1 (or all four empty: no face)"
     if key not in images:
         return f"{row['path']!r} is not an image in the dataset"
-    if key in seen:
-        return f"{row['path']!r} has more than one box"
+    if key not in seen:
+        return None
+    if no_face and seen[key] == []:
+        return f"{row['path']!r} is listed twice as having no face"
+    if no_face or seen[key] == []:
+        return f"{row['path']!r} has both boxes and a row saying it has no face"
+    if box in seen[key]:
+        return f"{row['path']!r} has this box twice"
     return None
 
 

@@ -19,7 +19,6 @@ repeated draws are asked for.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -30,7 +29,7 @@ import torch
 from PIL import Image
 
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures
-from leakage.embedding_cache import EmbeddingCache
+from leakage.embedding_cache import EmbeddingCache, file_key
 from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
 from leakage.names import sample_distractors, sample_from_names
@@ -195,17 +194,6 @@ def image_embedding_cache(clip: LoadedClip) -> EmbeddingCache:
     """The model's image embeddings on disk, per weights, preprocessing and precision (all change the numbers)."""
     setting = hashlib.sha256(f"{clip.preprocess!r}|{clip.device.torch_dtype}".encode()).hexdigest()[:12]
     return EmbeddingCache(data_home() / "image_cache" / f"{clip.fingerprint}-{setting}")
-
-
-def file_key(source: str | bytes | Image.Image) -> str | None:
-    """An image file's cache key: path, size and modification time (None for uploads and unreadable paths)."""
-    if not isinstance(source, (str, os.PathLike)):
-        return None  # uploaded photos stay in memory: nothing about them is written to disk
-    try:
-        status = os.stat(source)
-    except OSError:
-        return None
-    return f"{os.path.realpath(source)}|{status.st_size}|{status.st_mtime_ns}"
 
 
 @torch.inference_mode()

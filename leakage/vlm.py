@@ -34,7 +34,9 @@ from leakage.anonymize import Anonymization, anonymize, parse_settings
 from leakage.answer_match import match_name
 from leakage.data import Dataset, ImageLoadError, load_image
 from leakage.devices import DeviceChoice, pick_device
-from leakage.faces import FaceBoxes, face_boxes
+from leakage.embedding_cache import file_key
+from leakage.face_settings import DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, FaceSettings
+from leakage.faces import NOT_NEEDED, FaceBoxes, faces_record, find_faces
 from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import membership_summary, threshold_metrics
 from leakage.names import sample_distractors
@@ -444,7 +446,13 @@ class VLMProbeConfig:
     """Closed-set scores under every anonymization setting, not only on the original images."""
     answer_template: str = "{}"
     """The answer whose likelihood is scored, {} = the name (e.g. "This is {}.")."""
-    face_detector: str = "auto"
+    face_detector: str = "mtcnn"
+    """Finds the faces of images that have no boxes in the dataset's faces.csv (leakage.faces)."""
+    face_min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    face_margin: float = DEFAULT_MARGIN
+    """Detected boxes grow by this fraction of their size on each side (hair, ears, chin)."""
+    face_largest_only: bool = False
+    """Anonymize only the largest face of each photo, not bystanders."""
     seed: int = 0
     closed_set_score: str = "calibrated"
     """The headline closed-set score (leakage.vlm_calibration): "calibrated" (what the image adds
@@ -461,10 +469,15 @@ class VLMProbeConfig:
             raise ValueError("answer_template must contain {} where the name goes")
         parse_settings(self.anonymizations)  # fails early on a bad setting
         check_score_kind(self.closed_set_score)
+        self.face_settings  # noqa: B018 - and on bad face settings
 
     @property
     def settings(self) -> list[Anonymization]:
         return parse_settings(self.anonymizations)
+
+    @property
+    def face_settings(self) -> FaceSettings:
+        return FaceSettings(self.face_detector, self.face_min_confidence, self.face_margin, self.face_largest_only)
 
 
 BATCH_SIZE = 16
@@ -480,14 +493,15 @@ class ProbeImage:
     person: str
     source: str | bytes | Image.Image
     label: str
-    face_box: tuple[int, int, int, int] | None = None
+    face_boxes: tuple[tuple[int, int, int, int], ...] | None = None
+    """The dataset's faces.csv boxes (() when it says there is no face); None: not listed, the detector looks."""
 
 
 def probe_images(data: Dataset | Sequence[ProbeImage], k: int, seed: int) -> tuple[list[ProbeImage], list[dict]]:
     """At most k images per person (the dataset's seeded draw) and the dataset's problems."""
     if isinstance(data, Dataset):
         drawn = data.take(k, seed)
-        images = [ProbeImage(r.person, r.path, r.path, r.face_box) for name in drawn.names() for r in drawn.people[name]]
+        images = [ProbeImage(r.person, r.path, r.path, r.face_boxes) for name in drawn.names() for r in drawn.people[name]]
         return images, [{"path": p.path, "reason": p.reason} for p in data.problems]
     by_person: dict[str, list[ProbeImage]] = {}
     for image in data:
@@ -553,18 +567,20 @@ def plan_probe(data: Dataset | Sequence[ProbeImage], config: VLMProbeConfig, con
         raise ValueError("no images to probe")
     settings = config.settings
     needs_faces = any(setting.needs_faces for setting in settings)
-    loaded: list[tuple[ProbeImage, Image.Image, FaceBoxes]] = []
+
+    # Decode every image once; broken files become problems, the rest go on.
+    decoded: list[tuple[ProbeImage, Image.Image]] = []
     for done, item in enumerate(images, 1):
         try:
-            picture = _load(item)
+            decoded.append((item, _load(item)))
         except ImageLoadError as error:
             problems.append({"path": item.label, "reason": error.reason})
             continue
-        boxes = face_boxes(picture, item.face_box, config.face_detector) if needs_faces or item.face_box else FaceBoxes((), "not needed")
-        loaded.append((item, picture, boxes))
         context.report("load images", done, len(images))
-    if not loaded:
+    if not decoded:
         raise ValueError("no image could be read: " + "; ".join(f"{p['path']}: {p['reason']}" for p in problems[:5]))
+    faces = _face_boxes(decoded, config, context, detect=needs_faces)
+    loaded = [(item, picture, boxes) for (item, picture), boxes in zip(decoded, faces)]
     people = sorted({item.person for item, _, _ in loaded})
 
     def probed(i: int, s: int) -> bool:
@@ -665,7 +681,28 @@ def run_vlm_probe(
         problems=problems,
         timing={key: round(value, 4) for key, value in timing.items()},
         details={"runtime": {"batch_size": batch_size, "candidate_batch_size": CANDIDATE_BATCH_SIZE},
-                 "settings": [{"label": s.label, "description": s.description} for s in settings]},
+                 "settings": [{"label": s.label, "description": s.description} for s in settings],
+                 **({"faces": faces_record([item.label for item, _, _ in loaded], [boxes for _, _, boxes in loaded], config.face_settings)}
+                    if any(s.needs_faces for s in settings) else {})},
+    )
+
+
+def _face_boxes(
+    decoded: Sequence[tuple[ProbeImage, Image.Image]], config: VLMProbeConfig, context: RunContext, detect: bool
+) -> list[FaceBoxes]:
+    """Every image's faces: the dataset's faces.csv boxes, else the detector's (image files from its cache).
+    Without a face-only setting nothing is detected; faces.csv boxes are still kept for the gallery."""
+    if not detect:
+        return [NOT_NEEDED if item.face_boxes is None else find_faces([picture], config.face_settings, given=[item.face_boxes])[0]
+                for item, picture in decoded]
+    return find_faces(
+        [picture for _, picture in decoded],
+        config.face_settings,
+        given=[item.face_boxes for item, _ in decoded],
+        keys=[file_key(item.source) for item, _ in decoded],
+        use_cache=context.use_image_cache,
+        device=context.device,
+        progress=context.progress,
     )
 
 

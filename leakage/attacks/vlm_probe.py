@@ -15,6 +15,7 @@ from leakage.attacks.membership import headline as membership_headline
 from leakage.attacks.membership import problem_lines
 from leakage.attacks.membership import tpr_at_fpr_rows
 from leakage.catalog_entries import LabData, LabModel
+from leakage.face_settings import DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, DETECTORS, no_face_lines
 from leakage.results import AttackResult
 
 
@@ -30,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--closed-set-score", choices=("calibrated", "raw", "per_token"), default="calibrated",
                         help="headline closed-set score: calibrated (minus the same on a blank image, default), raw, per_token")
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--face-detector", choices=("auto", "haar", "skin"), default="auto", help="for images without a face box")
+    parser.add_argument("--face-detector", choices=DETECTORS, default="mtcnn", help="finds faces in images without boxes in faces.csv")
+    parser.add_argument("--face-min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, help="faces the detector is less sure of are left out")
+    parser.add_argument("--face-margin", type=float, default=DEFAULT_MARGIN,
+                        help="detected boxes grow by this fraction of their size on each side (hair, ears, chin)")
+    parser.add_argument("--largest-face-only", action="store_true", help="anonymize only the largest face of each photo")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -54,6 +59,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
         answer_template=args.answer_template,
         closed_set_score=args.closed_set_score,
         face_detector=args.face_detector,
+        face_min_confidence=args.face_min_confidence,
+        face_margin=args.face_margin,
+        face_largest_only=args.largest_face_only,
         seed=args.seed,
     )
     return config
@@ -132,6 +140,7 @@ def summary_lines(result: AttackResult) -> list[str]:
         lines += [f"{row['label']}: {row['tpr']:.3f}" for row in tpr_at_fpr_rows(metrics)]
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
+    lines += no_face_lines(result.details.get("faces"))
     lines += problem_lines(result)
     lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('answers_per_second', 0):.1f} answers/s)")
     return lines
