@@ -49,6 +49,7 @@ from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
 from leakage.metrics import best_threshold, membership_summary, repeated_clusters, roc_auc
 from leakage.context import RunContext
+from leakage.mim_config import MIMConfig  # noqa: F401  (the engine's settings, where callers import them)
 from leakage.results import AttackResult
 
 
@@ -57,24 +58,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 """What `ViTImageProcessor` defaults to, and so what facebook/vit-mae-* were trained with."""
 
 
-
-
-@dataclass(frozen=True)
-class MIMConfig:
-    """What is computed; every field enters the result's config hash."""
-
-    mask_ratio: float = 0.75
-    """Fraction of patches hidden per mask (0.75 is what MAE pre-training uses)."""
-    n_masks: int = field(default=8, metadata={"min": 1, "max": 64})
-    """Random masks per image; the errors are averaged (the paper does not say how many)."""
-    seed: int = 0
-    """Seeds the masks."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {self.mask_ratio}")
-        if self.n_masks < 1:
-            raise ValueError(f"n_masks must be at least 1, got {self.n_masks}")
 
 
 BATCH_SIZE = 16

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig
+    from leakage.idia_config import DEFAULT_TEMPLATES, IDIAConfig
     from leakage.names import load_names_file
 
     templates = DEFAULT_TEMPLATES
@@ -186,7 +186,7 @@ ATTACK = Attack(
     ),
     attacker_has="a few photos and the name of a person",
     taxonomy="identity inference (training-data privacy)",
-    config="leakage.idia:IDIAConfig",
+    config="leakage.idia_config:IDIAConfig",
     run=run,
     model_kind="clip",
     default_model="lab",

@@ -50,7 +50,7 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from leakage.mim import MIMConfig
+    from leakage.mim_config import MIMConfig
 
     return MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
 
@@ -166,7 +166,7 @@ ATTACK = Attack(
         "points to membership (Li et al., \u201cMembership Inference Attack Against Masked Image Modeling\u201d, 2024)."
     ),
     attacker_has="an image and access to the model's reconstructions",
-    config="leakage.mim:MIMConfig",
+    config="leakage.mim_config:MIMConfig",
     run=run,
     model_kind="mae",
     default_model="lab-mae",
