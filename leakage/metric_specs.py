@@ -84,6 +84,16 @@ class MetricSpec:
             return f"{value:.1f}" + (f" [{interval[0]:.1f}, {interval[1]:.1f}]" if interval else "")
         return format_number(int(value) if float(value).is_integer() else value)
 
+    def show_measured(self, metrics: Mapping[str, Any] | None) -> str:
+        """Its value in `metrics` with its interval; where members and non-members separate perfectly (an
+        interval of one point, which would read as certainty), that fact in words instead."""
+        value, interval = self.read(metrics), self.read_interval(metrics)
+        if interval and interval[0] == interval[1] and (metrics or {}).get("perfect_separation"):
+            members, nonmembers = (metrics or {}).get("n_members"), (metrics or {}).get("n_nonmembers")
+            who = f"all {members} members above all {nonmembers} non-members" if members and nonmembers else "perfect separation"
+            return f"{self.show(value)} ({who})"
+        return self.show(value, interval)
+
     def show_difference(self, difference: float | None) -> str:
         if difference is None:
             return "\u2014"

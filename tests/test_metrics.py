@@ -452,3 +452,16 @@ def test_repeated_clusters_only_where_a_person_has_several_rows() -> None:
     assert m.repeated_clusters(["a", "a", "b"]) == ["a", "a", "b"]
     assert m.repeated_clusters(["a", "b"]) is None  # one row per person: the row bootstrap already
     assert m.repeated_clusters(["a", None, "a"]) is None  # unknown who a row shows
+
+
+def test_a_perfectly_separated_headline_reads_as_words_not_a_point_interval() -> None:
+    """The audit report's headline (`MetricSpec.show_measured`) says "all N members above all N
+    non-members" where the interval is one point; an ordinary result keeps its bracketed interval."""
+    from leakage.metric_specs import MEMBERSHIP_METRICS
+
+    auc = MEMBERSHIP_METRICS[0]
+    separated = m.membership_summary(np.array([1] * 100 + [0] * 100), np.concatenate([np.linspace(5, 6, 100), np.linspace(0, 1, 100)]),
+                                     n_boot=50)
+    assert auc.show_measured(separated) == "1.000 (all 100 members above all 100 non-members)"
+    ordinary = m.membership_summary(*random_case(1, 100, "continuous"), n_boot=50)
+    assert auc.show_measured(ordinary) == auc.show(ordinary["auc"], ordinary["auc_ci"]) and "[" in auc.show_measured(ordinary)

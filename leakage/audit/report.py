@@ -43,7 +43,7 @@ def job_rows(summary: Mapping[str, Any], results: Mapping[int, AttackResult] | N
         rows.append({
             "job": job["name"], "attack": job["attack"], "model": job["model"], "data": job["data"],
             "status": _STATUS_TEXT.get(job["status"], job["status"]) + (f" ({job['attempts']} tries)" if job.get("attempts", 0) > 1 else ""),
-            "headline": f"{primary.name} {primary.show(primary.read(metrics), primary.read_interval(metrics))}" if primary.read(metrics) is not None else "\u2014",
+            "headline": f"{primary.name} {primary.show_measured(metrics)}" if primary.read(metrics) is not None else "\u2014",
             "verdict": attack.call("verdict", stored)[0] if stored is not None else "",
             "config hash": job.get("config_hash") or "",
             "run": str(job.get("run_id") or ""),
