@@ -226,11 +226,12 @@ def test_on_ray_a_bad_job_is_reported_the_rest_stored_and_a_rerun_starts_no_work
 
 
 def plan_text_of(jobs) -> str:
-    """A plan file that gives these jobs again."""
+    """A plan file that gives these jobs again (TOML has no null: an unset setting is left out, as a person would)."""
     import json
 
     return "".join(f'[[job]]\nattack = "{job.attack}"\nmodel = "{job.model}"\ndata = "{job.data}"\n'
-                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items()) for job in jobs)
+                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items() if value is not None)
+                   for job in jobs)
 
 
 def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result(cluster, home, lab_dirs, monkeypatch) -> None:
