@@ -224,3 +224,77 @@ def test_the_report_opens_with_the_lessons_plain_words():
     assert "64 poisoned pairs among 1,164" in render_report(backdoor(64, "none", 0.96, 0.95))
     assert "with gaussian blur, radius 32 px, face only" in " ".join(lessons.plain_words(vlm(0.66, 0.455, 0.05)))
     assert lessons.plain_words(AttackResult(attack="confidence")) == []
+
+
+# --------------------------------------------------------------------------- on the engines' own results
+
+
+@pytest.mark.slow
+def test_the_blur_step_reads_the_probes_own_settings_from_a_real_vlm(isolated_home, tmp_path):
+    """A tiny random LLaVA, probed through the run service with the step's own config: every leak rate the
+    step reads is in the result under the key it reads, and the checks judge it (a model that names nobody
+    does not show the claim)."""
+    from leakage.lab.portraits import render
+    from leakage.lab.world import make_world
+    from leakage.service import RunRequest, run_attack
+    from test_vlm import write_people
+    from vlm_family_models import tiny_llava
+
+    world = make_world(seed=0, n_identities=4)
+    people, boxes = {}, {}
+    for person in world.identities:
+        for index in range(2):
+            image, box = render(person, index, world_seed=0, size=64)
+            people.setdefault(person.name, []).append(image)
+            boxes.setdefault(person.name, []).append(box)
+    members = {name: index < 2 for index, name in enumerate(people)}
+    data = write_people(tmp_path / "people", people, members, boxes)
+    model = tiny_llava(tmp_path / "llava")
+    config = dict(lessons.VLM_CONFIG, n_candidates=4)
+    result = run_attack(RunRequest("vlm", str(model), str(data), config=config, store=False))
+    for setting in ("none", lessons.FACE_BLUR, lessons.WHOLE_BLUR):
+        assert lessons.leak(result, setting) is not None and lessons.leak(result, setting, "nonmembers") is not None
+    checks = lessons.step3_checks({"vlm-blur": result})
+    assert PENDING not in statuses(checks) and checks[0].status == FAILS  # a random model names nobody
+    assert lessons.step3_figure({"vlm-blur": result}) is not None and len(lessons.step3_numbers({"vlm-blur": result})) == 4
+
+
+def test_the_occurrence_step_reads_the_idias_own_rows(isolated_home, default_lab):
+    """The IDIA on the lab's attack set, told that half its members were seen once and half 32 times: the
+    step's trend comes from the engine's rows (their occurrences and decisions)."""
+    from leakage.data import scan_dataset
+    from leakage.idia import IDIAConfig, run_idia
+    from leakage.models import load_clip
+
+    clip = load_clip(default_lab.clip_model_name, str(default_lab.clip_checkpoint), device="cpu")
+    data = scan_dataset(default_lab.attack_dir)
+    people = sorted(default_lab.members)[:10] + sorted(default_lab.nonmembers)[:10]
+    seen = {name: (1 if index % 2 else 32) for index, name in enumerate(sorted(default_lab.members)[:10])}
+    result = run_idia(clip, data.subset(people), IDIAConfig(images_per_person=2, n_candidates=100, n_draws=0),
+                      members={name: name in seen for name in people}, occurrences=seen)
+    levels = lessons.by_occurrence(result)
+    assert [level for level, _, _ in levels] == [1, 32] and [count for _, _, count in levels] == [5, 5]
+    flagged = {row["name"]: row["predicted_member"] for row in result.identities}
+    assert levels[0][1] == sum(flagged[name] for name, level in seen.items() if level == 1) / 5
+    assert lessons.nonmember_rate(result) == sum(flagged[name] for name in people if name not in seen) / 10
+    assert PENDING not in statuses(lessons.step2_checks({"idia-sweep": result}))
+
+
+def test_the_lesson_command_runs_a_lesson_reuses_stored_runs_and_writes_the_handout(isolated_home, tmp_path, capsys):
+    """`python -m leakage lesson run` on a one-step lesson (the photo-caption membership of the lab CLIP, seconds)."""
+    import argparse
+    from dataclasses import replace
+
+    from leakage.commands.lesson import run_lesson
+
+    step = replace(default_lesson().steps[4], runs=(lessons.LAB_PAIRS_MIA,))
+    lesson = lessons.Lesson("one-step", "One step", "The photo-caption step only.", (default_lesson().steps[0], step), minutes=5)
+    args = argparse.Namespace(build=False, fresh=False, handout=tmp_path / "handout.html", quiet=True)
+    assert run_lesson(lesson, args) == 0
+    first = capsys.readouterr().out
+    assert "the lab CLIP (clip-mia on lab): computed in" in first and "\u2713 The lab CLIP gives away which photo-caption pairs" in first
+    assert "\u2026 The control CLIP cannot tell: chance" in first  # not part of this lesson's runs: not measured
+    assert run_lesson(lesson, args) == 0
+    assert "stored run in" in capsys.readouterr().out  # the second time, read back by its run key
+    handout = (tmp_path / "handout.html").read_text()
+    assert 'id="figure-exact-photo"' in handout and "run 1 in the run store" in handout

@@ -39,8 +39,9 @@ def build_panel(step: Step, waiting: list, presenting: bool) -> None:
     seconds = build_estimate(waiting)
     names = "; ".join(dict.fromkeys(missing.what for run in waiting for missing in run.missing()))
     st.info(f"Not built yet: {md(names)}. Building takes {minutes(seconds)} on this machine (measured on {MACHINE}); "
-            "it shows its progress and can be cancelled. Or press \u2192 to go on to the next step.", icon=":material/construction:")
-    if st.button(f"Build and run ({minutes(seconds)})", key=f"lesson-build-{step.id}", type="primary",
+            "it shows its progress and can be cancelled. Press B to build it now, or \u2192 to go on to the next step.",
+            icon=":material/construction:")
+    if st.button(f"Build and run ({minutes(seconds)})", key=f"lesson-build-{step.id}", type="primary", shortcut="B",
                  disabled=job_running(job_key(step)), icon=":material/build:"):
         st.session_state.pop(stopped_key(step), None)
         st.session_state.pop(job_key(step), None)

@@ -140,7 +140,7 @@ def prepare(lesson: Lesson) -> None:
     help_text = ("Runs every step whose lab models are built, one after the other, and keeps the results, so that the class "
                  "sees each result at once." + (f" Not built, and left out: {', '.join(run.title for run in waiting)} "
                                                 f"({minutes(build_estimate(waiting))} to build)." if waiting else ""))
-    if st.button("Prepare the lesson: run every step now", key="lesson-prepare", help=help_text, icon=":material/playlist_play:",
+    if st.button("Prepare: run every step now", key="lesson-prepare", help=help_text, icon=":material/playlist_play:",
                  disabled=job_running("lesson-prepare-job")):
         have = lesson_results(lesson)
         start_runs("lesson-prepare-job", "Preparing the lesson", [run for run in runs if run.id not in have])
