@@ -25,6 +25,10 @@ def lesson_store(url: str) -> RunStore:
     return RunStore(url)
 
 
+PREPARE_JOB = "lesson-prepare-job"
+"""The job that runs every step ahead of class (the Prepare button); steps wait for it instead of running twice."""
+
+
 def job_key(step: Step) -> str:
     return f"lesson-job-{step.id}"
 

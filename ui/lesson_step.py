@@ -13,7 +13,7 @@ from leakage.lessons import HOLDS, FAILS, MACHINE, Lesson, Step, build_estimate,
 from leakage.results import AttackResult
 from ui.jobs import job_running, watch_job
 from ui.links import page_link
-from ui.lesson_runs import finished_badly, job_key, start_runs, step_results
+from ui.lesson_runs import PREPARE_JOB, finished_badly, job_key, start_runs, step_results
 from ui.text import md
 
 
@@ -29,12 +29,13 @@ def run_step(step: Step, results: dict[str, AttackResult]) -> list:
         st.session_state[stopped_key(step)] = True
     waiting = waiting_for_build([run for run in step.runs if run.id not in results])
     ready = [run for run in step.runs if run.id not in results and run not in waiting]
-    if ready and not job_running(key) and key not in st.session_state and not st.session_state.get(stopped_key(step)):
+    if (ready and not job_running(key) and not job_running(PREPARE_JOB) and key not in st.session_state
+            and not st.session_state.get(stopped_key(step))):
         start_runs(key, step.title, ready)
     return waiting
 
 
-def build_panel(step: Step, waiting: list, presenting: bool) -> None:
+def build_panel(step: Step, waiting: list) -> None:
     """What is not built yet, how long it takes here, and the button that builds it (or go on)."""
     seconds = build_estimate(waiting)
     names = "; ".join(dict.fromkeys(missing.what for run in waiting for missing in run.missing()))
@@ -68,7 +69,8 @@ def show_numbers(step: Step, results: dict[str, AttackResult], width: int = 4) -
 
 def show_links(step: Step, results: dict[str, AttackResult]) -> None:
     """Where to go deeper: each run on the Runs page, and the attack's own page."""
-    stored = [(run, results[run.id].details["run_id"]) for run in step.runs if results.get(run.id) and "run_id" in results[run.id].details]
+    stored = [(run, results[run.id].details["run_id"]) for run in step.runs
+              if run.id in results and results[run.id].details.get("run_id") is not None]
     for start in range(0, len(stored), 3):
         for column, (run, run_id) in zip(st.columns(3), stored[start:start + 3]):
             with column:
@@ -93,8 +95,12 @@ def show_step(lesson: Lesson, index: int, presenting: bool, controls: dict[str, 
     st.markdown(f"#### {md(step.claim)}")
     waiting = run_step(step, results)
     if waiting:
-        build_panel(step, waiting, presenting)
+        build_panel(step, waiting)
     key = job_key(step)
+    if job_running(PREPARE_JOB) and any(run.id not in results for run in step.runs):
+        st.caption("The lesson is being prepared: this step's result appears as soon as its runs are done.")
+    if presenting and PREPARE_JOB in st.session_state:  # the normal view shows it at the top; here, the step waits for it
+        watch_job(PREPARE_JOB, lambda job: None)
     if key in st.session_state:
         if job_running(key):
             st.caption("Computing the live result: it appears here as soon as it is in.")

@@ -18,8 +18,8 @@ import streamlit as st
 from leakage.handout import render_handout
 from leakage.lessons import LESSONS, Lesson, Step, build_estimate, default_lesson, get_lesson, minutes, waiting_for_build
 from leakage.results import AttackResult
-from ui.jobs import job_running
-from ui.lesson_runs import start_runs, step_results
+from ui.jobs import job_running, watch_job
+from ui.lesson_runs import PREPARE_JOB, start_runs, step_results
 from ui.lesson_step import show_step
 from ui.text import md
 
@@ -105,10 +105,6 @@ def lesson_results(lesson: Lesson) -> dict[str, AttackResult]:
     return found
 
 
-def handout_html(lesson: Lesson, results: dict[str, AttackResult]) -> str:
-    return render_handout(lesson, results)
-
-
 def handout_pdf(lesson: Lesson, results: dict[str, AttackResult]) -> bytes:
     from leakage.report import render_pdf
 
@@ -121,7 +117,7 @@ def handout_buttons(lesson: Lesson, key: str) -> None:
     results = lesson_results(lesson)
     stamp = _dt.date.today().isoformat()
     left, right = st.columns(2)
-    left.download_button("Handout (HTML)", data=lambda: handout_html(lesson, results), file_name=f"lesson-{lesson.id}-{stamp}.html",
+    left.download_button("Handout (HTML)", data=lambda: render_handout(lesson, results), file_name=f"lesson-{lesson.id}-{stamp}.html",
                          mime="text/html", icon=":material/description:", key=f"{key}-html", on_click="ignore", width="stretch")
     right.download_button("Handout (PDF)", data=lambda: handout_pdf(lesson, results), file_name=f"lesson-{lesson.id}-{stamp}.pdf",
                           mime="application/pdf", icon=":material/picture_as_pdf:", key=f"{key}-pdf", on_click="ignore",
@@ -141,13 +137,15 @@ def prepare(lesson: Lesson) -> None:
                  "sees each result at once." + (f" Not built, and left out: {', '.join(run.title for run in waiting)} "
                                                 f"({minutes(build_estimate(waiting))} to build)." if waiting else ""))
     if st.button("Prepare: run every step now", key="lesson-prepare", help=help_text, icon=":material/playlist_play:",
-                 disabled=job_running("lesson-prepare-job")):
+                 disabled=job_running(PREPARE_JOB)):
         have = lesson_results(lesson)
-        start_runs("lesson-prepare-job", "Preparing the lesson", [run for run in runs if run.id not in have])
-    if "lesson-prepare-job" in st.session_state:
-        from ui.jobs import watch_job
-
-        watch_job("lesson-prepare-job", lambda job: st.toast(f"Lesson prepared: {job.result} runs computed."))
+        todo = [run for run in runs if run.id not in have]
+        if todo:
+            start_runs(PREPARE_JOB, "Preparing the lesson", todo)
+        else:
+            st.toast("Lesson prepared: 0 runs computed (every step that can run has its result already).")
+    if PREPARE_JOB in st.session_state:
+        watch_job(PREPARE_JOB, lambda job: st.toast(f"Lesson prepared: {job.result} runs computed."))
 
 
 def render(controls: dict | None = None) -> None:
