@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 PORT ?= 8501
 
-.PHONY: run test lab lesson bench clean-venv browser screenshots
+.PHONY: run test lab bench clean-venv browser screenshots
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ lab: $(STAMP)
 
 # Everything the Lessons page needs, built, and every step run once, so a class sees each result at once
 # (about half an hour on a 2-core CPU the first time; seconds once built and run).
+.PHONY: lesson
 lesson: $(STAMP) lab
 	$(PY) -m leakage lesson run --build
 
