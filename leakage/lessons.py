@@ -97,7 +97,8 @@ class LessonRun:
         found: list[Missing] = []
         model = lab_model(request.model_spec())
         if model is not None and not model.is_built():
-            found.append(Missing(f"{self.title} ({model.name})", model))
+            name, _, variant = model.name.partition(" (")  # a variant is named by its settings: too long for a screen
+            found.append(Missing(f"{self.title} ({name}{' variant' if variant else ''})", model))
         attack = self.spec
         data = own_lab_data(request.model_spec(), attack.default_data) if self.data == "lab" else lab_catalog().data.get(self.data)
         if data is not None and not data.is_built() and not (model is not None and data.root() == model.root() and found):
