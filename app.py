@@ -27,6 +27,7 @@ def attack_page(attack) -> st.Page:
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     *(attack_page(attack) for attack in list_attacks()),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
     st.Page("app_pages/audits.py", title="Batch audits", icon=":material/playlist_play:", url_path="audits"),
