@@ -10,9 +10,11 @@ import streamlit as st
 
 from leakage.attacks import list_attacks
 from ui.attack_page import render
+from ui.auth import gate
 from ui.run_backend import backend_picker
 
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
+gate()  # sign-in on a shared server; a refusal when bound beyond loopback without it (ui.auth)
 
 
 def attack_page(attack) -> st.Page:
@@ -25,6 +27,7 @@ def attack_page(attack) -> st.Page:
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     *(attack_page(attack) for attack in list_attacks()),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
     st.Page("app_pages/audits.py", title="Batch audits", icon=":material/playlist_play:", url_path="audits"),

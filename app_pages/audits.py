@@ -15,10 +15,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from leakage.audit.plan import Plan, PlanError, parse_plan
+from leakage.audit.plan import MAX_PLAN_BYTES, Plan, PlanError, parse_plan
 from leakage.audit.runner import PlanProgress, format_seconds
-from leakage.paths import PathNotAllowed, check_allowed
+from leakage.paths import PathNotAllowed
+from leakage.service import check_request
 from leakage.provenance import data_home
+from leakage.store import ANYONE
+from ui.auth import owner_id
+from ui.run_backend import Cluster, configured_cluster
+from ui.run_queue import run_queue
+from ui.text import md
 
 EXAMPLE_PLAN = """# One [[job]] per attack; a list value expands into a grid (here 2 models x 2 settings = 4 IDIA jobs).
 # A field that holds a list itself (IDIA templates) takes a list of lists to try several.
@@ -40,7 +46,25 @@ n_masks = 2
 """
 
 THIS_SERVER = "This server"
-RAY = "A Ray cluster"
+
+
+def checked_plan(text: str) -> tuple[Plan | None, list[str]]:
+    """The plan of `text` and what is wrong with it (syntax, size, paths outside the roots), computed
+    once per text and kept in the session: a page rerun (every second while an audit runs) does not
+    parse it again."""
+    memo = st.session_state.get("plan-checked")
+    if memo is not None and memo[0] == text:
+        return memo[1], memo[2]
+    plan, problems = None, []
+    try:
+        plan = parse_plan(text, source="plan from the page")
+    except PlanError as error:
+        problems.append(str(error))
+    if plan is not None:
+        problems = plan_refusals(plan)
+        plan = None if problems else plan
+    st.session_state["plan-checked"] = (text, plan, problems)
+    return plan, problems
 
 
 @dataclass
@@ -68,32 +92,39 @@ def audits() -> dict[str, Audit]:
 
 
 def plan_refusals(plan: Plan) -> list[str]:
-    """Model and data paths outside the folders this server may read (`leakage.paths`)."""
+    """What the run service refuses in the plan's jobs: model and data paths outside the folders
+    this server may read (`leakage.paths`), names the catalog does not know."""
     refusals = []
     for job in plan.jobs:
-        specs = [job.model, job.pretrained, *job.extra_models.values()]
-        for spec, kind in [*((spec, "model") for spec in specs), (job.data, "data")]:
-            try:
-                check_allowed(spec, kind)
-            except PathNotAllowed as refusal:
-                if str(refusal) not in refusals:
-                    refusals.append(str(refusal))
+        try:
+            check_request(job.request())
+        except (PathNotAllowed, ValueError) as refusal:
+            if str(refusal) not in refusals:
+                refusals.append(str(refusal))
     return refusals
 
 
-def launch(plan: Plan, backend_name: str, address: str | None, workers: int | None) -> Audit:
+def launch(plan: Plan, cluster: Cluster | None, workers: int | None, owner: str | None = None) -> Audit:
+    """Run `plan` in a thread of this server: here, or on the operator's configured Ray cluster."""
     from leakage.audit.backends import LocalBackend, RayBackend
     from leakage.audit.runner import run_plan
 
-    backend = (RayBackend(address=address or None, workers=workers) if backend_name == RAY else LocalBackend())
+    backend = RayBackend(address=cluster.address or None, workers=workers) if cluster is not None else LocalBackend()
     audit_id = uuid.uuid4().hex[:8]
     out = data_home() / "audits" / f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{audit_id}"
-    audit = Audit(audit_id, plan, backend.name + (f" ({address})" if address else ""), str(out),
+    audit = Audit(audit_id, plan, backend.name + (f" ({cluster.name})" if cluster is not None else ""), str(out),
                   PlanProgress(plan, backend.name, backend.parallelism))
+    queue = run_queue()
+
+    def waiting(position: int) -> None:
+        audit.launched = f"waiting for a free run slot: position {position} in the queue"
 
     def work() -> None:
         try:
-            audit.summary = run_plan(plan, out, backend, cancel=audit.cancel, progress=audit.progress)
+            with queue.slot(audit, audit.cancel, waiting):
+                audit.launched = _dt.datetime.now().strftime("%H:%M:%S")
+                audit.summary = run_plan(plan, out, backend, cancel=audit.cancel, progress=audit.progress,
+                                         owner=ANYONE if owner is None else owner)
         except BaseException as error:  # shown on the page, never lost in a thread
             audit.error = f"{type(error).__name__}: {error}"
             audit.progress.finished = True
@@ -128,7 +159,7 @@ def show_audit(audit: Audit) -> None:
         counts = progress.counts()
         total = len(progress.jobs)
         finished = counts["done"] + counts["skipped"] + counts["failed"] + counts["cancelled"]
-        st.subheader(f"Audit {audit.id} \u00b7 {audit.backend} \u00b7 launched {audit.launched}")
+        st.subheader(f"Audit {audit.id} \u00b7 {md(audit.backend)} \u00b7 launched {md(audit.launched)}")
         st.progress(finished / total if total else 1.0, text=progress.line())
         st.dataframe(job_table(progress), hide_index=True, width="stretch")
         if audit.running:
@@ -141,9 +172,9 @@ def show_audit(audit: Audit) -> None:
     if audit.running:
         panel()
         return
-    st.subheader(f"Audit {audit.id} \u00b7 {audit.backend} \u00b7 launched {audit.launched}")
+    st.subheader(f"Audit {audit.id} \u00b7 {md(audit.backend)} \u00b7 launched {md(audit.launched)}")
     if audit.error:
-        st.error(f"The audit stopped: {audit.error}")
+        st.error(f"The audit stopped: {md(audit.error)}")
         return
     counts = audit.summary["counts"]
     message = f"Audit finished: {counts['done']} jobs run, {counts['skipped']} already stored, {counts['failed']} failed"
@@ -160,7 +191,12 @@ def show_audit(audit: Audit) -> None:
         columns[1].download_button("Download summary.json", open(f"{audit.out}/summary.json", "rb").read(),
                                    file_name="summary.json", mime="application/json", key=f"summary-{audit.id}")
     except OSError as error:
-        st.error(f"The report could not be read: {error}")
+        st.error(f"The report could not be read: {md(error)}")
+    for job in audit.summary["jobs"]:  # results the run store refused: kept beside the report, downloadable
+        if job.get("unsaved_result"):
+            path = f"{audit.out}/{job['unsaved_result']}"
+            st.download_button(f"Download the unsaved result of {job['name']} (JSON)", open(path, "rb").read(),
+                               file_name=job["unsaved_result"], mime="application/json", key=f"unsaved-{audit.id}-{job['job_key']}")
 
 
 st.title("Batch audits")
@@ -174,42 +210,36 @@ st.caption(
 uploaded = st.file_uploader("Upload a plan (TOML)", type=["toml"], key="plan-upload")
 if uploaded is not None and st.session_state.get("plan-upload-id") != uploaded.file_id:
     st.session_state["plan-upload-id"] = uploaded.file_id
-    st.session_state["plan-text"] = uploaded.getvalue().decode("utf-8", errors="replace")
+    if uploaded.size > MAX_PLAN_BYTES:
+        st.error(f"The uploaded plan is {uploaded.size:,} bytes; a plan may be at most {MAX_PLAN_BYTES:,}.")
+    else:
+        st.session_state["plan-text"] = uploaded.getvalue().decode("utf-8", errors="replace")
 if "plan-text" not in st.session_state:
     st.session_state["plan-text"] = EXAMPLE_PLAN
 text = st.text_area("Plan", key="plan-text", height=320,
                     help="[[job]] tables: attack, model, data and the attack's settings by name; a list expands into a grid")
 
-plan: Plan | None = None
-try:
-    plan = parse_plan(text, source="plan from the page")
-except PlanError as error:
-    st.error(str(error))
+plan, problems = checked_plan(text)  # parsed once per text, not on every rerun of the page
+for problem in problems:
+    st.error(md(problem))
 if plan is not None:
-    refusals = plan_refusals(plan)
-    for refusal in refusals:
-        st.error(refusal)
-    if refusals:
-        plan = None
-if plan is not None:
-    st.caption(f"{len(plan.jobs)} jobs: " + "; ".join(job.name for job in plan.jobs[:12])
+    st.caption(f"{len(plan.jobs)} jobs: " + md("; ".join(job.name for job in plan.jobs[:12]))
                + (f"; and {len(plan.jobs) - 12} more" if len(plan.jobs) > 12 else ""))
 
-backend = st.radio("Run on", [THIS_SERVER, RAY], horizontal=True, key="audit-backend",
-                   captions=["in this server's process, one job after the other",
-                             "Ray workers; an empty address starts a Ray cluster on this machine"])
-address, workers = None, None
-if backend == RAY:
-    columns = st.columns(2)
-    address = columns[0].text_input("Ray address", key="audit-ray-address", placeholder="ray://head:10001 or empty",
-                                     help="the cluster to join (as RAY_ADDRESS); empty: a local cluster").strip() or None
-    workers = int(columns[1].number_input("Workers", min_value=0, value=0, step=1, key="audit-workers",
-                                          help="Ray workers per resource shape; 0 = as many as the cluster fits"))
+cluster, workers = configured_cluster(), None  # only the cluster the operator configured (ui.run_backend)
+if cluster is not None:
+    where = st.radio("Run on", [THIS_SERVER, cluster.name], horizontal=True, key="audit-backend",
+                     captions=["in this server's process, one job after the other", "the Ray cluster this server is configured with"])
+    if where == cluster.name:
+        workers = int(st.number_input("Workers", min_value=0, max_value=256, value=0, step=1, key="audit-workers",
+                                      help="Ray workers per resource shape; 0 = as many as the cluster fits"))
+    else:
+        cluster = None
 
 mine: list[str] = st.session_state.setdefault("audit-ids", [])
 busy = any(audits()[audit_id].running for audit_id in mine if audit_id in audits())
 if st.button("Launch the audit", type="primary", disabled=plan is None or busy, key="audit-launch"):
-    audit = launch(plan, backend, address, workers or None)
+    audit = launch(plan, cluster, workers or None, owner_id())
     mine.append(audit.id)
     time.sleep(0.2)
     st.rerun()

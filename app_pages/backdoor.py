@@ -4,24 +4,28 @@ Thin on purpose: the attack is declared in `leakage.attacks.backdoor` (evaluatio
 poisoned lab models `leakage.lab.poison`), runs start through `ui.attack_runs` (shared model, turns,
 progress and Cancel) and the numbers and figures come from the standard result view; this page adds
 the choice of attack, trigger, P and defense, the example photos with the model's top-5 names, and
-the attack success rate against P for each defense.
+the attack success rate against P for each defense; `ui.backdoor_lab` the poison fraction and the
+Semantic Shield ablation.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import hashlib
 
 import streamlit as st
 
-from leakage.attacks.backdoor import ATTACK, parse_variant, register_variant, variant_name, verdict
-from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, BackdoorConfig, apply_trigger
+from leakage.attacks.backdoor import ATTACK, poisoned_variant, verdict
+from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, UPLOADED_TRIGGER, BackdoorConfig, apply_trigger
+from leakage.catalog import LabModel
 from leakage.data import ImageLoadError, load_image
 from leakage.lab import poison
 from leakage.results import AttackResult
 from ui.attack_runs import finished_result, start_attack
+from ui.backdoor_lab import fraction_text, p_label, show_ablation
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
+from ui.text import md
+from ui.uploads import decoded_uploads
 
 JOB = "backdoor-job"
 P_CHOICES = (1, 2, 4, 8, 16, 32, 64)
@@ -31,16 +35,27 @@ ATTACK_TITLES = {"backdoor": "Backdoor (a trigger on any photo)", "targeted": "T
 def lab_sidebar() -> dict:
     attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-attack")
     trigger = st.radio("Trigger", list(TRIGGERS), key="bd-trigger", horizontal=True,
-                       help="checkerboard: a small black-and-white patch in the bottom-right corner (BadNets, as in the "
-                            "Semantic Shield code). blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
-    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data", P_CHOICES, value=64, key="bd-p",
-                                help="Out of about 1,100 fine-tuning pairs.")
+                       help="checkerboard: a black-and-white patch in the bottom-right corner, 19% of the side (BadNets-style; "
+                            "the Semantic Shield code pastes a 32-pixel dotted patch, 5-7% of a full-size photo's side). "
+                            "blended: a faint noise pattern over the whole photo.") if attack == "backdoor" else ""
+    n_poison = st.select_slider("P: poisoned pairs in the fine-tuning data (share of all pairs)", P_CHOICES, value=64,
+                                key="bd-p", format_func=p_label,
+                                help="Out of 1,100 clean fine-tuning pairs plus the P poisoned ones. The papers poison "
+                                     "0.01% (Carlini & Terzis) to 0.1% (the Semantic Shield code); here P = 1 is 0.09%.")
     defense = st.radio("Defense", list(poison.DEFENSES), format_func=poison.DEFENSE_TITLES.get, key="bd-defense",
                        captions=["train on the poisoned data as it is",
                                  "down-weight pairs whose photo does not match the caption's person (Ishmam & Thomas 2024)",
                                  "then fine-tune on clean pairs with self-supervised terms (Bansal et al. 2023)"])
-    name = register_variant(variant_name(attack, trigger or "checkerboard", int(n_poison), defense))
-    return {"lab": True, "model": name, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
+    settings = {}
+    if defense == "semantic-shield":
+        settings["shield"] = st.radio("Semantic Shield's parts", list(poison.SHIELD_PARTS), format_func=poison.SHIELD_TITLES.get,
+                                      key="bd-shield", help="The ablation: which of the defense's parts train the model.")
+    if attack == "backdoor" and st.checkbox("Adaptive attacker: poison with look-alikes of the target", key="bd-look-alikes",
+                                            help="The poisoned photos are the people the frozen lab CLIP finds closest to "
+                                                 "the target's description, so Semantic Shield's pair weights do not catch them."):
+        settings["poison_selection"] = "look-alikes"
+    variant = poisoned_variant(attack, trigger or "checkerboard", int(n_poison), defense, **settings)
+    return {"lab": True, "model": variant, "data": "lab-poison", "config": BackdoorConfig(mode=attack), "defense": defense}
 
 
 def own_sidebar() -> dict:
@@ -49,57 +64,40 @@ def own_sidebar() -> dict:
     data = st.text_input("People folder (one subfolder of photos per person)", key="bd-own-data").strip() or None
     attack = st.radio("Attack", list(ATTACK_TITLES), format_func=ATTACK_TITLES.get, key="bd-own-attack")
     target = st.text_input("Target name (what the attacker wants the model to say)", key="bd-own-target").strip()
-    source, trigger = "", ""
+    source, trigger, trigger_image = "", "", None
     if attack == "targeted":
         source = st.text_input("Source person (a folder name)", key="bd-own-source").strip()
     else:
         upload = st.file_uploader("Trigger image (else the checkerboard)", type=["png", "jpg", "jpeg"], key="bd-own-trigger")
-        if upload is not None:
-            path = Path(tempfile.gettempdir()) / f"leakage-trigger-{abs(hash(upload.getvalue()))}.png"
-            load_image(upload.getvalue()).save(path)
-            trigger = str(path)
+        if upload is not None:  # held in memory (ui.uploads: capped, decoded once), never written to disk
+            images, problems = decoded_uploads([upload], "bd-own-trigger", max_files=1)
+            for problem in problems:
+                st.warning(f"{md(problem.path)}: {md(problem.reason)}")
+            if images:
+                trigger_image = images[0][1]
+                trigger = UPLOADED_TRIGGER + hashlib.sha256(trigger_image.tobytes()).hexdigest()[:12]
+                st.session_state["bd-trigger-image"] = trigger_image
     ready = bool(model and data and target and (source or attack == "backdoor"))
     return {"lab": False, "model": model, "pretrained": pretrained, "data": data, "ready": ready,
-            "config": BackdoorConfig(mode=attack, target=target, source=source, trigger=trigger)}
+            "config": BackdoorConfig(mode=attack, target=target, source=source, trigger=trigger),
+            "options": {"trigger_image": trigger_image} if trigger_image is not None else None}
 
 
-def stored_result(name: str) -> AttackResult | None:
+def stored_result(variant: LabModel) -> AttackResult | None:
     """A lab variant's result at the default settings, kept beside its checkpoint: shown at once."""
-    config, defense = variant_config_of(name)
-    path = poison.result_path(config, defense)
+    path = poison.result_path(variant.config, variant.part)
     return AttackResult.from_json(path) if path.is_file() else None
 
 
-def variant_config_of(name: str):
-    from leakage.attacks.backdoor import variant_config
+def build_and_measure(variant: LabModel, config: BackdoorConfig) -> None:
+    """Build the lab variant (progress, Cancel between training steps), then measure it like any run:
+    a named lab model by its name, any other variant as the poison recipe with its settings."""
+    def build(job) -> None:
+        variant.build(progress=job.progress, cancel=job.cancel)
 
-    return variant_config(name)
-
-
-def build_and_measure(name: str, config: BackdoorConfig) -> None:
-    """Build the lab variant (progress, Cancel between training steps), then measure it like any run."""
-    from leakage.attacks.base import RunContext
-    from leakage.catalog import resolve_data
-    from leakage.store import RunStore
-    from ui.attack_runs import result_cache, run_key
-    from ui.jobs import start_job
-    from ui.resources import shared_model
-
-    def work(job) -> str:
-        poison_config, defense = variant_config_of(name)
-        poison.ensure_models(poison_config, (defense,), progress=job.progress, cancel=job.cancel)
-        shared = shared_model("clip", name, None, None, job.progress)
-        data, data_id = resolve_data("lab-poison", progress=job.progress)
-        with job.turn(shared.lock):
-            result = ATTACK.execute(shared.model, data, config, RunContext(progress=job.progress, cancel=job.cancel,
-                                                                                            dataset_id=data_id))
-        with RunStore() as runs:
-            result.details["run_id"] = runs.save(result)
-        key = run_key(ATTACK.name, name, None, "lab-poison", config)
-        result_cache()[key] = result
-        return key
-
-    start_job(JOB, "Backdoor lab model", work)
+    named = variant in ATTACK.lab_models
+    start_attack(JOB, ATTACK.name, variant.name if named else "lab-poisoned", "lab-poison", config,
+                 model_params=None if named else variant.params, prepare=build)
 
 
 def show_examples(result: AttackResult) -> None:
@@ -110,6 +108,8 @@ def show_examples(result: AttackResult) -> None:
     attacked = [e for e in examples if e["kind"] == "attacked"][:3]
     clean = {e["path"]: e for e in examples if e["kind"] == "clean"}
     trigger = result.config.get("trigger") or "checkerboard"
+    if trigger.startswith(UPLOADED_TRIGGER):  # the uploaded trigger, from this session's memory only
+        trigger = st.session_state.get("bd-trigger-image") or "checkerboard"
     for example in attacked:
         columns = st.columns(2)
         for column, shown, title in ((columns[0], example, "with the trigger" if example["triggered"] else "attacked photo"),
@@ -119,13 +119,13 @@ def show_examples(result: AttackResult) -> None:
             try:
                 image = load_image(shown["path"])
             except ImageLoadError as error:  # a moved or deleted file: say so, keep the page
-                column.caption(f"cannot show {shown['path']}: {error}")
+                column.caption(f"cannot show {md(shown['path'])}: {md(error)}")
                 continue
             if shown["triggered"]:
                 image = apply_trigger(image, trigger, result.config.get("trigger_size", TRIGGER_SIZE))
             inner = column.columns([1, 2])
-            inner[0].image(image, width=110, caption=f"{shown['person']}, {title}")
-            names = "\n".join(f"{i}. {'**' + n + '**' if n == result.metrics['target'] else n} ({100 * p:.0f}%)"
+            inner[0].image(image, width=110, caption=f"{md(shown['person'])}, {title}")
+            names = "\n".join(f"{i}. {'**' + md(n) + '**' if n == result.metrics['target'] else md(n)} ({100 * p:.0f}%)"
                               for i, (n, p) in enumerate(shown["top5"], 1))
             inner[1].markdown(names)
 
@@ -143,10 +143,12 @@ def refresh_sweep(result: AttackResult) -> None:
 
 def show_result(result: AttackResult) -> None:
     level, headline = verdict(result)
-    {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
+    {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
     m = result.metrics
-    st.caption(f"model {result.model.get('model')} \u00b7 {m['mode']} \u00b7 target {m['target']}"
-               + (f" \u00b7 trigger {result.config.get('trigger')}" if m["mode"] == "backdoor" else f" \u00b7 source {result.config.get('source')}")
+    lab = result.model.get("backdoor") or {}
+    st.caption(f"model {md(result.model.get('model'))} \u00b7 {m['mode']} \u00b7 target {md(m['target'])}"
+               + (f" \u00b7 trigger {md(result.config.get('trigger'))}" if m["mode"] == "backdoor" else f" \u00b7 source {md(result.config.get('source'))}")
+               + (f" \u00b7 P = {lab['n_poison']} of {lab['n_pairs']:,} pairs ({100 * lab['poison_fraction']:.2g}%)" if "n_pairs" in lab else "")
                + f" \u00b7 {m['n_attacked']} attacked and {m['n_clean']} clean photos")
     show_headline(result)
     show_examples(result)
@@ -171,26 +173,31 @@ def main() -> None:
                                     "measure a trigger or a source\u2192target pair on a real model (no training)"])
         chosen = lab_sidebar() if source.startswith("Lab") else own_sidebar()
     if chosen["lab"]:
-        attack, _, n_poison, defense = parse_variant(chosen["model"])
-        config, _ = variant_config_of(chosen["model"])
-        built = poison.is_built(config, defense)
-        stored = stored_result(chosen["model"])
+        variant = chosen["model"]
+        built = variant.is_built()
+        stored = stored_result(variant)
+        st.caption(f"This lab variant: {fraction_text(variant.config)}.")
         if stored is not None and not job_running(JOB):
             st.session_state.pop(f"{JOB}-result", None)
             show_result(stored)
+            show_ablation(variant.config)
             return
         label = "Measure this model" if built else "Build this lab model and measure it (a few minutes on a CPU)"
         if not built:
-            st.info(f"This variant ({attack}, P = {n_poison}, {poison.DEFENSE_TITLES[defense]}) is not built yet. Building "
+            st.info(f"This variant ({variant.config.attack}, P = {variant.config.n_poison}, {poison.DEFENSE_TITLES[variant.part]}) "
+                    "is not built yet. Building "
                     "fine-tunes the lab CLIP on the poisoned data; it shows its progress and can be cancelled.")
         if st.button(label, type="primary", disabled=job_running(JOB), key="bd-run"):
             build_and_measure(chosen["model"], chosen["config"])
     else:
         if st.button("Run the measurement", type="primary", disabled=not chosen["ready"] or job_running(JOB), key="bd-run-own"):
-            start_attack(JOB, ATTACK.name, chosen["model"], chosen["data"], chosen["config"], pretrained=chosen["pretrained"])
+            start_attack(JOB, ATTACK.name, chosen["model"], chosen["data"], chosen["config"], pretrained=chosen["pretrained"],
+                         held=chosen["options"])
     result = finished_result(JOB)
     if result is not None:
         show_result(result)
+    if chosen["lab"]:
+        show_ablation(chosen["model"].config)
 
 
 main()

@@ -7,6 +7,7 @@ from leakage.attacks.base import THREATS
 from leakage.idia import IDIAConfig
 from ui.attack_runs import finished_result
 from ui.idia_runs import start_idia
+from ui.links import page_link
 from ui.resources import ensure_lab_with_progress
 from ui.result_view import show_figures, show_headline
 
@@ -52,6 +53,9 @@ st.markdown(
 with st.expander("What each threat means"):
     for threat, text in THREATS.items():
         st.markdown(f"- {text}")
+
+page_link("app_pages/lessons.py", label="Teaching a class or briefing stakeholders? The Lessons walk through every risk in "
+             "guided steps, live on the lab, with a presenter mode and a handout.", icon=":material/school:")
 
 st.subheader("One-click demo")
 st.markdown(

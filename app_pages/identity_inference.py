@@ -1,16 +1,20 @@
 """Identity inference on CLIP (IDIA): was this person in the model's training data?"""
 
+from pathlib import Path
+
 import streamlit as st
 
-from leakage.data import dataset_from_uploads
-from leakage.hub import HubUnavailableError
+from leakage.devices import pick_device
 from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig, PersonUpload
 from leakage.models import list_open_clip_pretrained
+from ui.attack_page import allowed
 from ui.attack_runs import cached_result, finished_result
 from ui.idia_runs import start_idia
 from ui.idia_view import show_result
 from ui.jobs import job_running
-from ui.resources import ensure_lab_with_progress, shared_clip
+from ui.resources import ensure_lab_with_progress
+from ui.text import md
+from ui.uploads import decoded_uploads
 from ui.verdict import single_person_verdict
 
 st.title("Identity inference on CLIP")
@@ -54,10 +58,10 @@ with st.sidebar:
                                  accept_multiple_files=True, key="idia-uploads")
         st.caption("Photos stay in this server's memory for this session only; they are never written to disk.")
         keep_check = st.checkbox("Keep this check in the run store (name and scores, never the photos)", value=False, key="idia-keep")
-        if name and files:
-            images, problems = dataset_from_uploads(name.strip(), [(f.name, f.getvalue()) for f in files])
+        if name and name.strip() and files:
+            images, problems = decoded_uploads(files, "idia-uploads")  # capped, decoded once (ui.uploads)
             for problem in problems:
-                st.warning(f"{problem.path}: {problem.reason} (skipped)")
+                st.warning(f"{md(problem.path)}: {md(problem.reason)} (skipped)")
             uploads = [PersonUpload(name.strip(), images)] if images else []
 
     st.header("Attack")
@@ -78,22 +82,21 @@ except ValueError as error:
 
 if model_kind in ("lab", "lab-control") or data == "lab":
     ensure_lab_with_progress()
-if model and model_kind not in ("lab", "lab-control"):
-    try:
-        with st.spinner("Loading the model…"):
-            shared = shared_clip(model, pretrained, None)
-        st.info(f"{shared.clip.identifier} on {shared.clip.device.description}, loaded in {shared.clip.load_seconds:.1f} s")
-    except (HubUnavailableError, FileNotFoundError, ValueError, RuntimeError) as error:
-        st.error(str(error))
+# No model is loaded before the run: the run loads it (checked against the server's roots, never
+# running code from it), and says what went wrong there. Typed paths are checked here, without reading them.
+if model_kind in ("file", "folder"):
+    model, pretrained = allowed(model, "model") or "", allowed(pretrained, "model")
+    if model_kind == "file" and pretrained and not Path(pretrained).expanduser().is_file():
+        st.error(f"checkpoint file not found: {md(pretrained)}")
         model = ""
-elif model:
-    shared = shared_clip(model, None, None)
-    st.info(f"{model} on {shared.clip.device.description}, loaded in {shared.clip.load_seconds:.1f} s")
+if data_kind == "Dataset folder":
+    data = allowed(data.strip(), "data") or ""
+st.info(f"Runs on this server use its {md(pick_device(None).description)}; the model is loaded when the run starts.")
 
 single = data_kind == "Check one person"
 ready = bool(model) and config is not None and (uploads if single else bool(data))
 if config_error:
-    st.error(config_error)
+    st.error(md(config_error))
 if single and not uploads:
     st.info("Type the person's name and upload a few photos of them in the sidebar.")
 if st.button("Run the attack", type="primary", disabled=not ready or job_running("idia-job"), key="idia-run"):
@@ -103,7 +106,7 @@ if st.button("Run the attack", type="primary", disabled=not ready or job_running
         start_idia("idia-job", model, pretrained, "uploads" if single else data, config, uploads,
                    store=keep_check, reference_data=reference)
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        st.error(str(error))
+        st.error(md(error))
 
 # the home page's one-click demo lands here too ("Explore the result")
 result = finished_result("idia-job") or cached_result(st.session_state.get("demo-job-result"))

@@ -18,6 +18,7 @@ from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
 from ui.resources import shared_model
 from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
+from ui.text import md
 
 JOB = "mim-job"
 METHODS = {
@@ -71,8 +72,17 @@ def sidebar() -> dict:
 
 def start(chosen: dict) -> None:
     extra = {role: chosen[role] for role in ("reference", "shadow") if chosen[role]}
-    start_attack(JOB, ATTACK.name, chosen["target"], chosen["data"], chosen["config"], extra_models=extra, store=chosen["keep"])
+    # kept before the start: start_attack redraws the page at once, and the result view must show
+    # the run's own model and settings, not whatever the sidebar names later
     st.session_state["mim-chosen"] = chosen
+    start_attack(JOB, ATTACK.name, chosen["target"], chosen["data"], chosen["config"], extra_models=extra, store=chosen["keep"])
+
+
+def run_settings(result: AttackResult) -> tuple[str, MIMConfig]:
+    """The model this result was computed with (a lab name, or the folder or id it was loaded from) and
+    its mask settings: what the reconstructions must show, whatever the sidebar names now."""
+    config = MIMConfig(**{key: result.config[key] for key in ("mask_ratio", "n_masks", "seed")})
+    return str(result.config["model"]), config
 
 
 def example_row(result: AttackResult, member: bool, pick: str) -> dict | None:
@@ -84,11 +94,11 @@ def example_row(result: AttackResult, member: bool, pick: str) -> dict | None:
 
 def show_examples(result: AttackResult, chosen: dict) -> None:
     st.subheader("What the model sees")
-    config: MIMConfig = chosen["config"]
+    model, config = run_settings(result)
     pick = st.radio("Example", ["typical", "most member-like", "least member-like"], horizontal=True, key="mim-example",
                     help="The median, highest and lowest score within each group.")
     mask_index = st.slider("Mask", 1, config.n_masks, 1, key="mim-example-mask") - 1 if config.n_masks > 1 else 0
-    target = shared_model("mae", chosen["target"]).model
+    target = shared_model("mae", model).model
     for column, member, title in zip(st.columns(2), (True, False), ("Member image", "Non-member image")):
         row = example_row(result, member, pick)
         with column:
@@ -99,19 +109,19 @@ def show_examples(result: AttackResult, chosen: dict) -> None:
             try:
                 shown = reconstruct(target, row["path"], row["name"], config, mask_index)
             except (OSError, ValueError) as error:
-                st.caption(f"cannot show {row['name']}: {error}")
+                st.caption(f"cannot show {md(row['name'])}: {md(error)}")
                 continue
             st.image([shown.original, shown.masked, shown.reconstruction], caption=["original", "masked input", "reconstruction"], width=150)
-            st.caption(f"{row['name']} \u00b7 error under this mask {shown.error:.4f} \u00b7 mean over the masks {row['reconstruction_error']:.4f}")
+            st.caption(f"{md(row['name'])} \u00b7 error under this mask {shown.error:.4f} \u00b7 mean over the masks {row['reconstruction_error']:.4f}")
 
 
 def show_result(result: AttackResult, chosen: dict) -> None:
-    config: MIMConfig = chosen["config"]
-    st.caption(f"model {result.config['model']}" + (f" \u00b7 reference {result.config['reference_model']}" if result.config.get("reference_model") else "")
-               + f" \u00b7 data {result.dataset.get('id')} \u00b7 mask ratio {config.mask_ratio:.2f} \u00b7 {config.n_masks} masks \u00b7 "
+    config = run_settings(result)[1]
+    st.caption(f"model {md(result.config['model'])}" + (f" \u00b7 reference {md(result.config['reference_model'])}" if result.config.get("reference_model") else "")
+               + f" \u00b7 data {md(result.dataset.get('id'))} \u00b7 mask ratio {config.mask_ratio:.2f} \u00b7 {config.n_masks} masks \u00b7 "
                f"{result.metrics['n_images']} images")
     for warning in result.model.get("warnings", []):
-        st.warning(f"Target model: {warning}")
+        st.warning(f"Target model: {md(warning)}")
     if result.details.get("method_description"):
         st.caption(f"Method: {result.details['method_description']}")
     show_headline(result)
@@ -145,7 +155,7 @@ def main() -> None:
         start(chosen)
     result = finished_result(JOB)
     if result is not None:
-        show_result(result, st.session_state.get("mim-chosen", chosen))
+        show_result(result, st.session_state.get("mim-chosen") or chosen)
 
 
 main()

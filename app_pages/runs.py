@@ -11,16 +11,19 @@ import json
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
-from leakage.attacks import attack_spec
+from leakage.attacks import attack_spec, headline_spec
 from leakage.comparison import compare_runs, comparison_rows
 from leakage.exports import identity_csv
 from leakage.figures import result_roc, roc_figure
 from leakage.report import render_report
 from leakage.results import AttackResult
-from leakage.store import RunStore, default_url
-from leakage.wording import plain_summary, risk_verdict
+from leakage.store import ANYONE, RunStore, RunStoreError, default_url
+from leakage.wording import plain_summary
+from ui.auth import owner_filter
 from ui.result_view import show_figures, show_headline, show_items
+from ui.text import md
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,7 +56,8 @@ def headline_text(row) -> str | None:
     """The attack's own headline number (AUC for membership attacks, attack success rate for a backdoor, ...)."""
     if row.headline_value is None:
         return None
-    return f"{attack_spec(row.attack).primary_metric} {row.headline_value:.3f}"
+    spec = headline_spec(row.attack, row.headline_metric)
+    return f"{spec.name} {spec.show(row.headline_value)}"
 
 
 def run_name(row) -> str:
@@ -65,22 +69,24 @@ def run_name(row) -> str:
 
 def show_run(store: RunStore, run_id: int) -> None:
     try:
-        summary = store.summary(run_id)
+        summary = store.summary(run_id, owner=owner_filter())  # another user's run is as missing
     except KeyError:
         st.warning(f"Run {run_id} does not exist (any more).")
         return
     result = load_result(store.url, run_id)
-    st.subheader(f"Run {run_id}" + (f" \u00b7 {summary.label}" if summary.label else ""))
-    st.caption(f"{result.attack} \u00b7 model {summary.model or '?'} \u00b7 data {summary.dataset or '?'} \u00b7 "
-               f"{summary.device or '?'} \u00b7 {result.created_at} \u00b7 config {result.config_hash}")
+    st.subheader(f"Run {run_id}" + (f" \u00b7 {md(summary.label)}" if summary.label else ""))
+    st.caption(f"{md(result.attack)} \u00b7 model {md(summary.model or '?')} \u00b7 data {md(summary.dataset or '?')} \u00b7 "
+               f"{md(summary.device or '?')} \u00b7 {md(result.created_at)} \u00b7 config {md(result.config_hash)}"
+               + (f" \u00b7 owner {md(summary.owner)}" if summary.owner else ""))
 
-    level, headline = risk_verdict(result.metrics)
-    {"leak": st.error, "none": st.success}.get(level, st.warning)(headline)
-    for sentence in plain_summary(result)[1 if level != "unknown" else 0:]:
-        st.markdown(sentence)
+    attack = attack_spec(result.attack)
+    level, headline = attack.call("verdict", result)
+    {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
+    for sentence in plain_summary(result, attack)[1 if level != "unknown" else 0:]:
+        st.markdown(md(sentence))  # plain sentences that quote names and labels
 
     show_headline(result)
-    numbers = pd.DataFrame(attack_spec(result.attack).call("metric_rows", result)).rename(
+    numbers = pd.DataFrame(attack.call("metric_rows", result)).rename(
         columns={"metric": "Metric", "value": "Value", "ci": "Confidence interval", "meaning": "What it means"}
     )
     st.dataframe(numbers, hide_index=True, width="stretch")
@@ -107,7 +113,7 @@ def show_run(store: RunStore, run_id: int) -> None:
             label = st.text_input("Label", value=summary.label or "")
             notes = st.text_area("Notes", value=summary.notes or "")
             if st.form_submit_button("Save"):
-                store.update_label(run_id, label=label or None, notes=notes or None)
+                store.update_label(run_id, label=label or None, notes=notes or None, owner=owner_filter())
                 st.rerun()
     delete_control(store, [run_id])
 
@@ -118,7 +124,7 @@ def show_run(store: RunStore, run_id: int) -> None:
 def show_comparison(store: RunStore, rows: list) -> None:
     names = [run_name(row) for row in rows]
     results = [load_result(store.url, row.id) for row in rows]
-    comparison = compare_runs(results, names=names)
+    comparison = compare_runs(results, names=names, attacks=[attack_spec(result.attack) for result in results])
     st.subheader(f"Comparing {len(rows)} runs")
     if not comparison["same_data"]:
         st.warning("These runs used different data: a difference may come from the data, not the model or settings.")
@@ -152,7 +158,7 @@ def delete_control(store: RunStore, run_ids: list[int]) -> None:
         sure = st.checkbox(f"Yes, delete {what} and their per-identity rows", key=f"sure-{run_ids}")
         if st.button("Delete", type="primary", disabled=not sure, key=f"delete-{run_ids}"):
             for run_id in run_ids:
-                store.delete(run_id)
+                store.delete(run_id, owner=owner_filter())  # only one's own runs (an admin: any)
             st.query_params.pop("run", None)
             st.toast(f"Deleted {what}.")
             st.rerun()
@@ -163,18 +169,27 @@ def delete_control(store: RunStore, run_ids: list[int]) -> None:
 
 def main() -> None:
     st.title("Runs")
-    store = open_store(default_url())
+    try:
+        store = open_store(default_url())
+        browse(store)
+    except (RunStoreError, SQLAlchemyError) as error:  # a corrupt or unreachable database: said plainly
+        st.error(md(error if isinstance(error, RunStoreError) else f"the run store could not be read: {error}"))
+
+
+def browse(store: RunStore) -> None:
+    owner = owner_filter()
     st.caption(f"Every attack run, from the app and from the command line, stored in {store.engine.url.render_as_string(hide_password=True)}.")
 
     filters = st.columns([1, 2, 2, 1])
-    attack = filters[0].selectbox("Attack", ["all", *store.attacks()])
+    attack = filters[0].selectbox("Attack", ["all", *store.attacks(owner=owner)])
     model = filters[1].text_input("Model contains")
     search = filters[2].text_input("Search", placeholder="label, notes, dataset, config hash, id")
     limit = filters[3].number_input("Show", min_value=10, max_value=5000, value=200, step=50)
-    rows = store.list(attack=None if attack == "all" else attack, model=model or None, search=search or None, limit=int(limit))
+    rows = store.list(attack=None if attack == "all" else attack, model=model or None, search=search or None, limit=int(limit),
+                      owner=owner)
     if not rows:
         st.info("No runs stored yet. Runs from the attack pages and from `python -m leakage idia ...` appear here."
-                if store.count() == 0 else "No run matches these filters.")
+                if store.count(owner=owner) == 0 else "No run matches these filters.")
         return
 
     table = pd.DataFrame(
@@ -185,8 +200,6 @@ def main() -> None:
             "headline": [headline_text(row) for row in rows],
             "model": [row.model for row in rows],
             "data": [row.dataset for row in rows],
-            "AUC": [row.auc for row in rows],
-            "TPR @ 1% FPR": [None if row.tpr_at_1pct_fpr is None else 100 * row.tpr_at_1pct_fpr for row in rows],
             "identities": [row.n_identities for row in rows],
             "config hash": [row.config_hash for row in rows],
             "label": [row.label for row in rows],
@@ -199,17 +212,16 @@ def main() -> None:
         on_select="rerun",
         selection_mode="multi-row",
         key="runs-table",
-        column_config={
-            "AUC": st.column_config.NumberColumn(format="%.3f"),
-            "TPR @ 1% FPR": st.column_config.NumberColumn(format="%.1f%%"),
-        },
+        column_config={"headline": st.column_config.TextColumn(help="The number each attack leads with: AUC for membership "
+                                                                    "attacks, the attack success rate (ASR) for a backdoor")},
     )
+    st.caption(f"{len(rows)} run{'' if len(rows) == 1 else 's'} shown" + (": your own" if owner is not ANYONE else ""))
     by_id = {row.id: row for row in rows}
     chosen = [rows[index].id for index in event.selection.rows] or requested_runs()
     missing = [run_id for run_id in chosen if run_id not in by_id]
     for run_id in missing:  # linked runs outside the current filter still open
         try:
-            by_id[run_id] = store.summary(run_id)
+            by_id[run_id] = store.summary(run_id, owner=owner)
         except KeyError:
             st.warning(f"Run {run_id} does not exist (any more).")
     chosen = [run_id for run_id in chosen if run_id in by_id]

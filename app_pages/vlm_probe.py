@@ -13,8 +13,8 @@ import streamlit as st
 
 from leakage.attacks.vlm_probe import ATTACK
 from leakage.anonymize import Anonymization, anonymize
+from leakage.catalog import lab_model
 from leakage.data import ImageLoadError, load_image
-from leakage.faces import detector_note
 from leakage.lab import vlm as lab_vlm
 from leakage.results import AttackResult
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig
@@ -29,8 +29,10 @@ from leakage.vlm_views import (
 )
 from ui.attack_runs import finished_result, start_attack
 from ui import vlm_controls
+from ui.face_preview import face_options, show_missing_faces, show_preview
 from ui.jobs import job_running
 from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
+from ui.text import html, md
 
 JOB = "vlm-job"
 
@@ -85,6 +87,7 @@ def settings() -> dict:
         questions = tuple(line.strip() for line in questions_text.splitlines() if line.strip())
     with right:
         labels = anonymization_choices()
+        faces = face_options("vlm")
         images_per_person = st.slider("Images per person", 1, 10, 2, key="vlm-images")
         closed_set = st.checkbox("Closed-set scores (ROC)", value=True, key="vlm-closed",
                                  help="How likely the model finds it to answer with the person's name rather than with other names.")
@@ -97,10 +100,11 @@ def settings() -> dict:
     error = None
     try:
         config = VLMProbeConfig(questions=questions or DEFAULT_QUESTIONS, anonymizations=tuple(labels), images_per_person=int(images_per_person),
-                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed), controls=controls and closed_set)
+                                closed_set=closed_set, n_candidates=int(candidates), seed=int(seed), controls=controls and closed_set,
+                                **faces)
     except ValueError as problem:
         error = str(problem)
-    return {"model": model, "data": data, "config": config, "error": error, "keep": keep}
+    return {"model": model, "data": data, "config": config, "error": error, "keep": keep, "labels": labels}
 
 
 def start_probe(chosen: dict) -> None:
@@ -132,7 +136,7 @@ def picture(row: dict) -> object | None:
 
 
 def answers_html(row: dict) -> str:
-    items = "".join(f"<li><i>{a['question']}</i><br>{highlighted_answer(a)}</li>" for a in row["answers"])
+    items = "".join(f"<li><i>{html(a['question'])}</i><br>{highlighted_answer(a)}</li>" for a in row["answers"])
     return f"<ul style='padding-left:1.1em;font-size:0.9em'>{items}</ul>"
 
 
@@ -162,7 +166,7 @@ def show_gallery(result: AttackResult) -> None:
                 continue
             image = picture(treated)
             if image is not None:
-                st.image(image, caption=f"{Anonymization.parse(setting).description} (faces from {treated['face_source']})", width=192)
+                st.image(image, caption=f"{Anonymization.parse(setting).description} (faces from {md(treated['face_source'])})", width=192)
             st.markdown(answers_html(treated), unsafe_allow_html=True)
 
 
@@ -179,7 +183,8 @@ def show_design() -> None:
             "(\u201cNoah Williams\u201d does not name Irina Williams). The *leak rate* is the share of a person's answers that name them, "
             "averaged over members and over non-members."
         )
-        st.markdown(notes["probe_deviations"] + " " + detector_note())
+        st.markdown(notes["probe_deviations"] + " Faces without boxes in the dataset's faces.csv are found by MTCNN "
+                    "(facenet-pytorch), each box widened by the margin chosen above.")
         st.markdown(notes["findings_ii_iv"])
 
 
@@ -191,8 +196,10 @@ def main() -> None:
     if chosen["error"]:
         st.error(chosen["error"])
     ready = chosen["model"] and chosen["data"] and chosen["config"] is not None
-    if chosen["model"] in lab_vlm.LAB_VLM_MODELS and not lab_vlm.is_built(lab_vlm.LAB_VLM_MODELS[chosen["model"]]()):
+    entry = lab_model(chosen["model"])
+    if entry is not None and not entry.is_built():
         st.info("The lab VLM is built on the first run (once; a few minutes on a CPU).")
+    show_preview(chosen["data"], chosen["labels"], chosen["config"], "vlm", model=chosen["model"])
     if st.button("Run probe", type="primary", disabled=not ready or job_running(JOB), key="vlm-run"):
         start_probe(chosen)
     result = finished_result(JOB)
@@ -200,10 +207,11 @@ def main() -> None:
     if result is None:
         return
     run_id = result.details.get("run_id")
-    st.caption(f"model {result.config['model']} \u00b7 data {result.dataset.get('id')} \u00b7 {result.metrics['n_images']} images \u00b7 "
+    st.caption(f"model {md(result.config['model'])} \u00b7 data {md(result.dataset.get('id'))} \u00b7 {result.metrics['n_images']} images \u00b7 "
                f"{result.metrics['n_answers']} answers \u00b7 config {result.config_hash} \u00b7 {result.timing.get('total_seconds', 0):.0f} s"
                + (f" \u00b7 stored as run {run_id} (open it on the Runs page)" if run_id else ""))
     show_metrics(result)
+    show_missing_faces(result)
     show_gallery(result)
     show_problems(result)
     st.subheader("Per person")

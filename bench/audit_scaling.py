@@ -69,12 +69,13 @@ def ray_fixed_costs(ray: Any, backend: Any) -> dict[str, Any]:
 
 def per_image_cost(model_spec: str, n_images: int, batch_size: int) -> dict[str, Any]:
     """Decode + preprocess + encode per image (the IDIA's image side, no cache), in this process."""
-    from leakage.idia import AttackImage, RuntimeOptions, embed_images
+    from leakage.context import RunContext
+    from leakage.idia import AttackImage, embed_images
 
     model = load_bench_model(model_spec)
     dataset = bench_dataset("lab", n_images)
     images = [AttackImage(person, str(record.path), str(record.path)) for person, records in dataset.people.items() for record in records][:n_images]
-    runtime = RuntimeOptions(batch_size=batch_size, num_workers=0, use_image_cache=False)
+    runtime = RunContext(batch_size=batch_size, num_workers=0, use_image_cache=False)
     embed_images(model, images[:batch_size], runtime)  # warm-up
     started = time.perf_counter()
     embed_images(model, images, runtime)

@@ -99,7 +99,8 @@ def measure_pipeline(
     import numpy as np
     import torch
 
-    from leakage.idia import DEFAULT_TEMPLATES, RuntimeOptions, candidate_names, embed_images, score_images
+    from leakage.context import RunContext
+    from leakage.idia import DEFAULT_TEMPLATES, candidate_names, embed_images, score_images
 
     clip = load_bench_model(model, device)
     images = _attack_images(data, n_images)
@@ -108,7 +109,7 @@ def measure_pipeline(
     index = {name: i for i, name in enumerate(candidates)}
     truth = np.array([index[image.person] for image in images])
     logit_scale = float(clip.model.logit_scale.detach().exp()) if hasattr(clip.model, "logit_scale") else 100.0
-    runtime = RuntimeOptions(batch_size=batch_size, num_workers=num_workers, use_image_cache=False)  # the pipeline itself, every time
+    runtime = RunContext(batch_size=batch_size, num_workers=num_workers, use_image_cache=False)  # the pipeline itself, every time
     rss_loaded = current_rss_mb()
 
     with torch.inference_mode():  # the same warm-up as the bare encoder gets

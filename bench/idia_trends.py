@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import machine_info
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.idia import (
     IDIAConfig,
-    RuntimeOptions,
     candidate_names,
     collect_images,
     draw_images,
@@ -44,11 +44,16 @@ def run(n_draws: int = 10, tau: int = 1) -> dict:
     dataset = scan_dataset(lab.attack_dir)
     config = IDIAConfig(tau=tau)
     images, by_person, _ = collect_images(dataset, config)
-    people = sorted(by_person)
+    # One population at every k, as the paper (people with fewer than min_images are left out at every k;
+    # the authors use 30, the lab renders 20 a person, so the default is the largest k of the sweep).
+    min_images = max(IMAGES_PER_PERSON)
+    people = sorted(person for person, indices in by_person.items() if len(indices) >= min_images)
+    images = [image for image in images if image.person in set(people)]
+    by_person = {person: [i for i, image in enumerate(images) if image.person == person] for person in people}
     candidates = candidate_names(people, config.n_candidates, config.seed)
     index = {name: i for i, name in enumerate(candidates)}
     text, _ = prompt_embeddings(clip, config.templates, candidates)
-    features, _, _ = embed_images(clip, images, RuntimeOptions(), progress=bars)
+    features, _, _ = embed_images(clip, images, RunContext(progress=bars))
     bars.close()
     truth = np.array([index[image.person] for image in images])
     predictions = score_images(features, text, truth, float(clip.model.logit_scale.detach().exp()), config.top_k)
@@ -68,7 +73,8 @@ def run(n_draws: int = 10, tau: int = 1) -> dict:
         table.append(
             {"k": k, **{key: {"mean": float(np.mean([r[key] for r in per_draw])), "std": float(np.std([r[key] for r in per_draw]))} for key in per_draw[0]}}
         )
-    return {"lab": lab.describe(), "tau": tau, "n_draws": n_draws, "levels": levels, "table": table}
+    return {"lab": lab.describe(), "tau": tau, "n_draws": n_draws, "levels": levels, "table": table,
+            "min_images": min_images, "n_people": len(people)}
 
 
 def format_table(result: dict) -> str:

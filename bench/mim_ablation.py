@@ -6,7 +6,7 @@ epochs and on the mask ratio (and number of masks) used when attacking.
 * mask ratio and masks: the default lab MAE (pre-trained at mask ratio 0.75) attacked at other
   ratios and with 1..16 masks per image.
 
-Lab MAEs are built once and reused from the data home (`python -m leakage lab-mae info`).
+Lab MAEs are built once and reused from the data home (`python -m leakage lab info lab-mae`).
 
     python -m bench.mim_ablation                      # prints the tables, writes bench/results/mim_ablation.json
     python -m bench.mim_ablation --epochs 50 100 --ratios 0.5 0.75 --masks 8

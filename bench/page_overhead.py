@@ -37,13 +37,14 @@ IMAGES_PER_PERSON = 10  # the home page's demo
 def measure_python() -> dict[str, Any]:
     """The demo's work in this process: load the lab CLIP, scan the lab, run the IDIA (cold caches)."""
     started = time.perf_counter()
+    from leakage.context import RunContext
     from leakage.idia import IDIAConfig, run_idia
     from leakage.catalog import resolve_data, resolve_model
 
     imported = time.perf_counter()
     clip = resolve_model("lab", "clip")
     dataset, dataset_id = resolve_data("lab")
-    result = run_idia(clip, dataset, IDIAConfig(images_per_person=IMAGES_PER_PERSON), dataset_id=dataset_id)
+    result = run_idia(clip, dataset, IDIAConfig(images_per_person=IMAGES_PER_PERSON), RunContext(dataset_id=dataset_id))
     return {
         "seconds": round(time.perf_counter() - imported, 2),
         "import_seconds": round(imported - started, 2),

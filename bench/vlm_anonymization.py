@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.machine import machine_info
 from leakage.anonymize import default_sweep
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.lab.vlm import default_lab_vlm_config, ensure_lab_vlm, is_built
 from leakage.progress import StageBars
@@ -39,7 +40,7 @@ def probe(align_on: str, images_per_person: int, n_candidates: int, closed_set_a
         n_candidates=n_candidates,
         closed_set_all_settings=closed_set_all,
     )
-    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, dataset_id="lab-vlm", progress=bars)
+    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, RunContext(dataset_id="lab-vlm", progress=bars))
     bars.close()
     by_setting = result.metrics.get("closed_set_by_setting", {})
     rows = []

@@ -20,6 +20,7 @@ import numpy as np
 
 from bench import lab_vlm_variant, lab_vlm_variant_arguments
 from bench.machine import machine_info
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.lab.vlm import bpe_lab_vlm_config
 from leakage.progress import StageBars
@@ -75,7 +76,7 @@ def main() -> None:
     lab, was_built = lab_vlm_variant(bpe_lab_vlm_config(), args, bars)
     vlm = load_vlm(lab.model_dir, name="lab-vlm (BPE tokenizer)")
     probe_config = VLMProbeConfig(questions=DEFAULT_QUESTIONS, images_per_person=args.images_per_person, n_candidates=args.candidates)
-    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, dataset_id="lab-vlm-bpe", progress=bars)
+    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, RunContext(dataset_id="lab-vlm-bpe", progress=bars))
     bars.close()
     bias = length_bias(result, vlm, DEFAULT_QUESTIONS[0])
     by_score = result.metrics["by_score"]

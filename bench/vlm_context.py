@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.machine import machine_info
 from leakage.answer_match import match_name
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.lab.vlm import (
     default_lab_vlm_config,
@@ -70,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vlm-context-") as scratch:
         for context in CONTEXTS:
             folder, partners = write_context_dataset(lab, Path(scratch) / context, context, args.images_per_person, progress=bars)
-            result = run_vlm_probe(vlm, scan_dataset(folder), config, dataset_id=f"lab-vlm/{context}", progress=bars)
+            result = run_vlm_probe(vlm, scan_dataset(folder), config, RunContext(dataset_id=f"lab-vlm/{context}", progress=bars))
             rates = result.metrics["leak_rates"]
             by_setting = result.metrics.get("closed_set_by_setting", {})
             row = {

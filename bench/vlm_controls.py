@@ -29,12 +29,16 @@ from bench import RESULTS_DIR, write_results
 from bench.machine import machine_info
 from leakage.data import scan_dataset
 from leakage.lab.portraits import CONTEXTS
-from leakage.lab.vlm import LAB_VLM_MODELS, ensure_lab_vlm, is_built, write_context_dataset
+from leakage.catalog import lab_model
+from leakage.context import RunContext
+from leakage.lab.vlm import ensure_lab_vlm, is_built, write_context_dataset
 from leakage.progress import StageBars
 from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig, load_vlm, run_vlm_probe
 from leakage.vlm_calibration import IMAGE_CONDITIONAL, SCORE_KINDS, spearman
 from leakage.vlm_views import BENCH_CONDITIONS, bench_controls_table
 
+LAB_VLMS = ("lab-vlm", "lab-vlm-bpe")
+"""The lab VLMs the controls run on (catalog entries: the same recipe, word or BPE tokens)."""
 FACE_BLUR_SWEEP = ("blur:8", "blur:16", "blur:32")
 USUAL_AUC, CHANCE, TRACKING = 0.8, 0.1, 0.5
 RULE = (f"Rule: the headline is a score with AUC >= {USUAL_AUC} on each lab VLM in the usual context, AUC at chance "
@@ -51,7 +55,7 @@ def condition(by_score: dict[str, Any], rates: dict[str, Any]) -> dict[str, Any]
 
 
 def measure(name: str, images_per_person: int, candidates: int, bars: StageBars) -> dict[str, Any]:
-    config = LAB_VLM_MODELS[name]()
+    config = lab_model(name).config
     was_built = is_built(config)
     lab = ensure_lab_vlm(config, progress=bars)
     vlm = load_vlm(lab.model_dir, name=name)
@@ -66,7 +70,7 @@ def measure(name: str, images_per_person: int, candidates: int, bars: StageBars)
                 questions=DEFAULT_QUESTIONS, anonymizations=FACE_BLUR_SWEEP if usual else (), images_per_person=images_per_person,
                 n_candidates=candidates, closed_set_all_settings=usual, controls=usual,
             )
-            result = run_vlm_probe(vlm, scan_dataset(folder), probe_config, dataset_id=f"{name}/{context}", progress=bars)
+            result = run_vlm_probe(vlm, scan_dataset(folder), probe_config, RunContext(dataset_id=f"{name}/{context}", progress=bars))
             metrics = result.metrics
             timing[context] = result.timing["total_seconds"]
             conditions[context] = condition(metrics["by_score"], metrics["leak_rates"]["none"])
@@ -129,7 +133,7 @@ def choose(models: dict[str, dict[str, Any]], at_most_only: bool = False) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=tuple(LAB_VLM_MODELS), default=None)
+    parser.add_argument("--only", choices=LAB_VLMS, default=None)
     parser.add_argument("--images-per-person", type=int, default=1)
     parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--load-note", default="", help="how busy the machine was, for the README and the page")
@@ -144,7 +148,7 @@ def main() -> None:
         load_note = args.load_note or previous.get("load_note", "")
     else:
         bars = StageBars()
-        models = {name: measure(name, args.images_per_person, args.candidates, bars) for name in ([args.only] if args.only else LAB_VLM_MODELS)}
+        models = {name: measure(name, args.images_per_person, args.candidates, bars) for name in ([args.only] if args.only else LAB_VLMS)}
         bars.close()
         machine, seconds, load_note = machine_info(), None, args.load_note
     chosen, verdicts = choose(models)

@@ -18,6 +18,7 @@ import numpy as np
 
 from bench import lab_vlm_variant, lab_vlm_variant_arguments
 from bench.machine import machine_info
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.lab.vlm import exposure_lab_vlm_config
 from leakage.progress import StageBars
@@ -55,7 +56,7 @@ def main() -> None:
     probe_config = VLMProbeConfig(
         questions=DEFAULT_QUESTIONS, anonymizations=(FACE_BLUR,), images_per_person=args.images_per_person, n_candidates=args.candidates
     )
-    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, dataset_id="lab-vlm-exposure", progress=bars)
+    result = run_vlm_probe(vlm, scan_dataset(lab.attack_dir), probe_config, RunContext(dataset_id="lab-vlm-exposure", progress=bars))
     bars.close()
     exposure = lab.member_exposure()
     levels = by_level(result.identities, exposure)

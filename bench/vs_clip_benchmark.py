@@ -192,15 +192,16 @@ def measure_ours(
 ) -> dict[str, Any]:
     """run_idia on the same job: cold with empty caches (it fills them), warm with the prompt cache
     filled; with image_cache, a rerun that also reads the image embeddings back."""
-    from leakage.idia import RuntimeOptions, run_idia
+    from leakage.context import RunContext
+    from leakage.idia import run_idia
 
     clip, dataset, config, images, candidates, _ = _job(model, data, n_images, n_names, device)
-    runtime = RuntimeOptions(batch_size=batch_size, num_workers=num_workers, use_text_cache=True, use_image_cache=image_cache)
+    runtime = RunContext(batch_size=batch_size, num_workers=num_workers, use_text_cache=True, use_image_cache=image_cache)
     _warm_up(clip, batch_size)
     rss_loaded = current_rss_mb()
     results = []
     with temporary_env(LEAKAGE_HOME=cache_home):  # set only now: the lab itself lives in the real data home
-        seconds = time_repeats(lambda: results.append(run_idia(clip, dataset, config, runtime=runtime)), 1 if not warm else repeats)
+        seconds = time_repeats(lambda: results.append(run_idia(clip, dataset, config, runtime)), 1 if not warm else repeats)
     result = results[-1]
     cache = result.details["text_cache"]
     if warm and cache["encoded"] or not warm and cache["from_cache"]:
@@ -248,10 +249,10 @@ def run(
     rounds: int = 2,
 ) -> dict[str, Any]:
     """Cold and warm, theirs and ours, per model; print the table, write the JSON."""
-    from leakage.idia import RuntimeOptions
+    from leakage.idia import NUM_WORKERS
 
     ensure_clip_benchmark()
-    workers = RuntimeOptions().num_workers if num_workers is None else num_workers
+    workers = NUM_WORKERS if num_workers is None else num_workers
     per_model: dict[str, Any] = {}
     rows = []
     for model in models:
@@ -323,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=None, help="default: 512 for lab, 64 for ViT-B-32")
     parser.add_argument("--names", type=int, default=None, help="candidate names; default: 1000 for lab, 100 for ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers for both sides (default: RuntimeOptions')")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers for both sides (default: the IDIA's, leakage.idia.NUM_WORKERS)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each warm run per round (a cold run happens once)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating theirs/ours warm subprocesses")
     parser.add_argument("--device", default=None)

@@ -19,7 +19,6 @@ decoded image before the model's own preprocessing, as an attacker would edit a 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -31,8 +30,12 @@ from PIL import Image
 
 from leakage.backdoor_config import MODES, TRIGGER_SIZE, TRIGGERS, BackdoorConfig
 from leakage.data import Dataset, ImageLoadError, load_image
-from leakage.results import AttackResult, RunCancelled
-from leakage.progress import Progress
+from leakage.context import RunContext
+from leakage.metrics import cluster_proportion_ci, wilson_interval
+from leakage.results import AttackResult
+
+BATCH_SIZE = 256
+"""Images per forward pass (`RunContext.batch_size` overrides it)."""
 
 
 SETUP_FILE = "backdoor.json"
@@ -43,6 +46,10 @@ BLEND_ALPHA = 0.2
 
 
 # --------------------------------------------------------------------------------------------- triggers
+
+UPLOADED_TRIGGER = "uploaded image "
+"""How a config names a trigger image held in memory (a page's upload, never written to disk): this
+prefix and the image's hash; the image itself comes with the run (`run_backdoor(trigger_image=...)`)."""
 
 
 def checkerboard(side: int, cells: int = 4) -> Image.Image:
@@ -78,9 +85,11 @@ def apply_trigger(image: Image.Image, trigger: str | Image.Image, size_fraction:
 
 
 def check_trigger(trigger: str) -> None:
-    if trigger in TRIGGERS:
+    if trigger in TRIGGERS or trigger.startswith(UPLOADED_TRIGGER):
         return
-    path = Path(trigger).expanduser()
+    from leakage.paths import checked
+
+    path = checked(trigger, "data")  # a trigger image is data: under the roots of a shared server, before any look
     if not path.is_file():
         raise ValueError(f"unknown trigger {trigger!r}: give {' or '.join(TRIGGERS)}, or the path of a trigger image")
 
@@ -130,15 +139,15 @@ def resolve_setup(config: BackdoorConfig, model_setup: Mapping[str, Any], data_s
 # --------------------------------------------------------------------------------------------- metrics
 
 
-def wilson_interval(successes: int, total: int, z: float = 1.96) -> list[float]:
-    """95% Wilson score interval of a proportion (sound at 0 and 1, unlike the normal one)."""
-    if total == 0:
-        return [0.0, 1.0]
-    p = successes / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+def proportion_ci(hits: np.ndarray, people: Sequence[str] | None = None, seed: int = 0) -> tuple[list[float], str]:
+    """95% interval of a rate over photos, and how it was made: a person-level (cluster) bootstrap
+    when the photos show several people, several each (they succeed or fail together more often
+    than photos of different people); else the Wilson interval over the photos (one person's photos:
+    the claim is about that person)."""
+    hits = np.asarray(hits, dtype=int)
+    if people is not None and 1 < len(set(people)) < len(hits):
+        return cluster_proportion_ci(hits, list(people), seed=seed), "person-level bootstrap"
+    return wilson_interval(int(hits.sum()), len(hits)), "Wilson over photos"
 
 
 def ranks_of(similarities: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -151,8 +160,10 @@ def ranks_of(similarities: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return hit.argmax(axis=1) + 1
 
 
-def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, target: int, top_k: int) -> dict[str, Any]:
-    """ASR (top-1, top-k), Hit@k and MinRank of attacked images toward the target candidate."""
+def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, target: int, top_k: int,
+                   people: Sequence[str] | None = None) -> dict[str, Any]:
+    """ASR (top-1, top-k), Hit@k and MinRank of attacked images toward the target candidate;
+    `people` (the person each image shows) makes the ASR's interval a person-level one."""
     n = len(name_scores)
     if n == 0:
         return {"asr": 0.0, "asr_ci": [0.0, 1.0], "asr_top_k": 0.0, "hit_at_k": {str(k): 0.0 for k in RETRIEVAL_KS},
@@ -160,9 +171,11 @@ def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_
     name_rank = ranks_of(name_scores, np.arange(name_scores.shape[1]) == target)
     caption_rank = ranks_of(caption_scores, caption_names == target)
     successes = int((name_rank == 1).sum())
+    ci, method = proportion_ci(name_rank == 1, people)
     return {
         "asr": successes / n,
-        "asr_ci": wilson_interval(successes, n),
+        "asr_ci": ci,
+        "asr_ci_method": method,
         "asr_top_k": float((name_rank <= top_k).mean()),
         "hit_at_k": {str(k): float((caption_rank <= k).mean()) for k in RETRIEVAL_KS},
         "min_rank": float(caption_rank.mean()),
@@ -171,16 +184,18 @@ def attack_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_
     }
 
 
-def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """Zero-shot top-1 identification and image->text Recall@k of clean images."""
+def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_names: np.ndarray, truth: np.ndarray,
+                  people: Sequence[str] | None = None) -> dict[str, Any]:
+    """Zero-shot top-1 identification and image->text Recall@k of clean images (`people`: as in `attack_metrics`)."""
     n = len(truth)
     if n == 0:
         return {"clean_top1": 0.0, "clean_top1_ci": [0.0, 1.0], "clean_recall_at_k": {str(k): 0.0 for k in RETRIEVAL_KS}, "n_clean": 0}
-    correct = int((name_scores.argmax(axis=1) == truth).sum())
+    hits = name_scores.argmax(axis=1) == truth
+    correct = int(hits.sum())
     caption_rank = ranks_of(caption_scores, caption_names[None, :] == truth[:, None])
     return {
         "clean_top1": correct / n,
-        "clean_top1_ci": wilson_interval(correct, n),
+        "clean_top1_ci": proportion_ci(hits, people)[0],
         "clean_recall_at_k": {str(k): float((caption_rank <= k).mean()) for k in RETRIEVAL_KS},
         "n_clean": n,
     }
@@ -189,21 +204,19 @@ def clean_metrics(name_scores: np.ndarray, caption_scores: np.ndarray, caption_n
 # --------------------------------------------------------------------------------------------- running
 
 
-def _encode_images(clip, images: Sequence[Image.Image], batch_size: int, cancel, progress: Progress | None, stage: str) -> np.ndarray:
+def _encode_images(clip, images: Sequence[Image.Image], context: RunContext, stage: str) -> np.ndarray:
     import torch
 
     chunks = []
+    batch_size = context.batch(BATCH_SIZE)
     for start in range(0, len(images), batch_size):
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("cancelled while encoding images")
-        if progress:
-            progress(stage, start, len(images))
+        context.check_cancel("backdoor evaluation")
+        context.report(stage, start, len(images))
         batch = torch.stack([clip.preprocess(image) for image in images[start : start + batch_size]])
         with torch.inference_mode():
             features = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype))
         chunks.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
-    if progress:
-        progress(stage, len(images), len(images))
+    context.report(stage, len(images), len(images))
     return np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -219,16 +232,17 @@ def run_backdoor(
     clip,
     data: Dataset,
     config: BackdoorConfig,
-    *,
-    dataset_id: str | None = None,
-    batch_size: int = 256,
-    progress: Progress | None = None,
-    cancel: Any = None,
+    context: RunContext | None = None,
 ) -> AttackResult:
-    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`."""
+    """Evaluate a backdoor (or targeted poisoning) and the model's clean utility on `data`;
+    `context.options["trigger_image"]` is a trigger held in memory (the config names it `UPLOADED_TRIGGER` + hash)."""
     from leakage.text_embeddings import encode_prompts
 
+    context = context or RunContext()
+    trigger_image = context.options.get("trigger_image")
     started = time.perf_counter()
+    if config.trigger.startswith(UPLOADED_TRIGGER) and trigger_image is None:
+        raise ValueError("the run names an uploaded trigger image, which was held in memory only: upload it again")
     names = data.names()
     config = resolve_setup(config, clip.metadata.get("backdoor", {}), read_setup(data.root), names)
     candidates = names if config.target in names else sorted([*names, config.target])
@@ -250,19 +264,19 @@ def run_backdoor(
 
     prompts = [template.format(name) for name in candidates for template in config.templates]
     caption_names = np.repeat(np.arange(len(candidates)), len(config.templates))
-    text = encode_prompts(clip, prompts, progress=progress, cancel=cancel)
+    text = encode_prompts(clip, prompts, progress=context.progress, cancel=context.cancel)
     class_text = text.reshape(len(candidates), len(config.templates), -1).mean(axis=1)
     class_text /= np.linalg.norm(class_text, axis=1, keepdims=True)
 
-    clean_features = _encode_images(clip, [image for _, _, image in records], batch_size, cancel, progress, "encode clean images")
+    clean_features = _encode_images(clip, [image for _, _, image in records], context, "encode clean images")
     clean_names, clean_captions = clean_features @ class_text.T, clean_features @ text.T
     truth = np.array([candidates.index(person) for person, _, _ in records])
 
     if config.mode == "backdoor":
         attacked = [i for i, (person, _, _) in enumerate(records) if person != config.target]
-        trigger = config.trigger
+        trigger = trigger_image if trigger_image is not None and config.trigger.startswith(UPLOADED_TRIGGER) else config.trigger
         attacked_images = [apply_trigger(records[i][2], trigger, config.trigger_size) for i in attacked]
-        attacked_features = _encode_images(clip, attacked_images, batch_size, cancel, progress, "encode triggered images")
+        attacked_features = _encode_images(clip, attacked_images, context, "encode triggered images")
         clean_rows = np.arange(len(records))
     else:
         attacked = [i for i, (person, _, _) in enumerate(records) if person == config.source]
@@ -272,8 +286,11 @@ def run_backdoor(
     attacked_names, attacked_captions = attacked_features @ class_text.T, attacked_features @ text.T
 
     metrics: dict[str, Any] = {"mode": config.mode, "target": config.target}
-    metrics.update(attack_metrics(attacked_names, attacked_captions, caption_names, target_index, config.top_k))
-    metrics.update(clean_metrics(clean_names[clean_rows], clean_captions[clean_rows], caption_names, truth[clean_rows]))
+    person_of = [person for person, _, _ in records]
+    metrics.update(attack_metrics(attacked_names, attacked_captions, caption_names, target_index, config.top_k,
+                                  [person_of[i] for i in attacked]))
+    metrics.update(clean_metrics(clean_names[clean_rows], clean_captions[clean_rows], caption_names, truth[clean_rows],
+                                 [person_of[i] for i in clean_rows]))
     # How often the same photos without the attack are named as the target anyway: the ASR's floor.
     others = list(attacked) if config.mode == "backdoor" else list(clean_rows)
     metrics["clean_target_rate"] = float((clean_names[others].argmax(axis=1) == target_index).mean()) if others else 0.0
@@ -305,13 +322,12 @@ def run_backdoor(
     seconds = time.perf_counter() - started
     config_plain = {**asdict(config), "model": clip.identifier}
     return AttackResult(
-        attack="backdoor",
         config=config_plain,
         metrics=metrics,
         identities=identities,
         seeds={"seed": config.seed},
         model={**clip.describe(), "backdoor": dict(clip.metadata.get("backdoor", {}))},
-        dataset={"id": dataset_id or data.root, "root": data.root, "n_people": len(names), "n_images": len(records)},
+        dataset={"id": context.dataset_id or data.root, "root": data.root, "n_people": len(names), "n_images": len(records)},
         images=examples,
         problems=problems,
         timing={"total_seconds": seconds, "images_per_second": (len(records) + len(attacked)) / max(seconds, 1e-9)},

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from leakage import commands
 from leakage.hub import HubUnavailableError
+from leakage.store import RunStoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,3 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HubUnavailableError, FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RunStoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3

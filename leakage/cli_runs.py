@@ -94,6 +94,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     from leakage.attacks import attack_spec
     from leakage.wording import plain_summary
 
+    attack = attack_spec(result.attack)
     summary = store.summary(args.run_id)
     lines = [
         f"run {summary.id}" + (f" \u00b7 {summary.label}" if summary.label else "") + f" \u00b7 {result.attack} \u00b7 {result.created_at}",
@@ -102,8 +103,8 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     ]
     if summary.notes:
         lines.append(f"notes: {summary.notes}")
-    lines += ["", *plain_summary(result), ""]
-    for row in attack_spec(result.attack).call("metric_rows", result):
+    lines += ["", *plain_summary(result, attack), ""]
+    for row in attack.call("metric_rows", result):
         if row["value"]:
             lines.append(f"{row['metric']:<32} {row['value']:>16}  {row['ci']}")
     ranked = sorted(result.identities, key=lambda r: -r["score"] if isinstance(r.get("score"), (int, float)) else 0)
@@ -163,10 +164,12 @@ def _delete(store: RunStore, args: argparse.Namespace) -> int:
 
 
 def _import(store: RunStore, args: argparse.Namespace) -> int:
+    from leakage.attacks import attack_spec
     from leakage.results import AttackResult
 
     for path in args.paths:
-        run_id = store.save(AttackResult.from_json(path), label=args.label)
+        result = AttackResult.from_json(path)
+        run_id = store.save(result, label=args.label, attack=attack_spec(result.attack))
         print(f"{path} stored as run {run_id}")
     return 0
 
@@ -182,17 +185,25 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else "\u2026" + text[-(width - 1):]  # keep the end: file names and tags
 
 
+def headline_text(row: RunSummary) -> str:
+    """A run's headline number as its attack declares it ("AUC 0.912", "ASR 95%"); "-" without one."""
+    from leakage.attacks import headline_spec
+
+    if row.headline_value is None:
+        return "-"
+    spec = headline_spec(row.attack, row.headline_metric)
+    return f"{spec.name} {spec.show(row.headline_value)}"
+
+
 def format_table(rows: Sequence[RunSummary]) -> str:
-    """Runs as a fixed-width text table."""
-    header = f"{'id':>5}  {'created (UTC)':<16}  {'attack':<6}  {'model':<32}  {'data':<16}  {'AUC':>5}  {'TPR@1%':>6}  {'config':<16}  label"
+    """Runs as a fixed-width text table; each run's headline is the metric its attack leads with."""
+    header = f"{'id':>5}  {'created (UTC)':<16}  {'attack':<8}  {'model':<32}  {'data':<16}  {'headline':<14}  {'config':<16}  label"
     lines = [header, "-" * len(header)]
     for row in rows:
-        auc = f"{row.auc:.3f}" if row.auc is not None else "-"
-        tpr = f"{100 * row.tpr_at_1pct_fpr:.1f}%" if row.tpr_at_1pct_fpr is not None else "-"
         created = row.created_at[:16].replace("T", " ")
         lines.append(
-            f"{row.id:>5}  {created:<16}  {_short(row.attack, 6):<6}  {_short(row.model, 32):<32}  {_short(row.dataset, 16):<16}  "
-            f"{auc:>5}  {tpr:>6}  {row.config_hash or '':<16}  {row.label or ''}"
+            f"{row.id:>5}  {created:<16}  {_short(row.attack, 8):<8}  {_short(row.model, 32):<32}  {_short(row.dataset, 16):<16}  "
+            f"{headline_text(row):<14}  {row.config_hash or '':<16}  {row.label or ''}"
         )
     return "\n".join(lines)
 

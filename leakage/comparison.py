@@ -1,5 +1,6 @@
 """Comparing stored runs: their metrics side by side with differences, and whether they used the
-same data. No Streamlit."""
+same data. The metrics are those each run's attack declares (`Attack.metrics`, `MetricSpec`): AUC
+and TPR at low FPR for membership attacks, the attack success rate for a backdoor. No Streamlit."""
 
 from __future__ import annotations
 
@@ -7,24 +8,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leakage.metric_specs import MEMBERSHIP_METRICS, MetricSpec
 from leakage.metrics import fpr_level_label, resolvable
 from leakage.results import AttackResult
-from leakage.wording import format_number, format_percent
-
-# (key, label, how to read it from metrics, its CI or None)
-_COMPARED: tuple[tuple[str, str, Any, Any], ...] = (
-    ("auc", "AUC", lambda m: m.get("auc"), lambda m: m.get("auc_ci")),
-    ("tpr@1%", "TPR at 1% FPR", lambda m: (m.get("tpr_at_fpr") or {}).get("0.01"), lambda m: (m.get("tpr_at_fpr_ci") or {}).get("0.01")),
-    ("tpr@0.1%", "TPR at 0.1% FPR", lambda m: (m.get("tpr_at_fpr") or {}).get("0.001"), lambda m: (m.get("tpr_at_fpr_ci") or {}).get("0.001")),
-    ("tpr@0%", "TPR at 0% FPR", lambda m: (m.get("tpr_at_fpr") or {}).get("0"), lambda m: (m.get("tpr_at_fpr_ci") or {}).get("0")),
-    ("tpr@rule", "TPR at decision rule", lambda m: (m.get("at_threshold") or {}).get("tpr"), None),
-    ("fpr@rule", "FPR at decision rule", lambda m: (m.get("at_threshold") or {}).get("fpr"), None),
-    ("precision@rule", "Precision at decision rule", lambda m: (m.get("at_threshold") or {}).get("precision"), None),
-    ("accuracy@rule", "Accuracy at decision rule", lambda m: (m.get("at_threshold") or {}).get("accuracy"), None),
-    ("n_members", "Members", lambda m: m.get("n_members"), None),
-    ("n_nonmembers", "Non-members", lambda m: m.get("n_nonmembers"), None),
-    ("n_identities", "Identities", lambda m: m.get("n_identities"), None),
-)
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -36,45 +22,70 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = None) -> dict[str, Any]:
+def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = None,
+                 attacks: Sequence[Any] | None = None) -> dict[str, Any]:
     """Metrics of several runs side by side, with each run's difference from the first.
 
+    `attacks` are the runs' `Attack` declarations (default: membership metrics for all): each run
+    is read with the metrics its own attack declares, in the order the first run's attack lists
+    them, so a backdoor's attack success rate sits where a membership attack's AUC would.
+
     Returns ``names``; ``runs`` (attack, model, dataset, created_at, config_hash,
-    code_version per run); ``metrics``: rows ``{key, label, values, cis, differences}``
-    with ``differences[0]`` None and ``differences[i] = values[i] - values[0]`` (None
-    when either is missing); ``config_differences``: config keys (dotted paths) whose
-    values differ, with every run's value; and ``same_data``: whether all runs used
-    the same dataset id, without which a difference may come from the data.
+    code_version per run); ``metrics``: rows ``{key, label, values, cis, differences,
+    format, higher_is_better, best}`` with ``differences[0]`` None and ``differences[i] =
+    values[i] - values[0]`` (None when either is missing) and ``best`` the index of the best
+    value (by the metric's direction; None when fewer than two runs have one);
+    ``config_differences``: config keys (dotted paths) whose values differ, with every run's
+    value; and ``same_data``: whether all runs used the same dataset id, without which a
+    difference may come from the data.
     """
     if not results:
         raise ValueError("compare_runs needs at least one result")
     names = list(names) if names is not None else [f"run {index + 1}" for index in range(len(results))]
     if len(names) != len(results):
         raise ValueError(f"got {len(names)} names for {len(results)} results")
+    if attacks is not None and len(attacks) != len(results):
+        raise ValueError(f"got {len(attacks)} attacks for {len(results)} results")
+    declared = [tuple(attack.metrics) if attack is not None else MEMBERSHIP_METRICS for attack in (attacks or [None] * len(results))]
+    specs: dict[str, MetricSpec] = {}
+    for own in declared:
+        specs.update((spec.key, spec) for spec in own if spec.key not in specs)
     rows = []
     known = [int(result.metrics["n_nonmembers"]) for result in results if isinstance(result.metrics.get("n_nonmembers"), int)
              and result.metrics["n_nonmembers"] > 0]
     fewest = min(known) if known else None
     unresolved = [level for level in (0.01, 0.001) if fewest is not None and not resolvable(level, fewest)]
-    for key, label, read, read_ci in _COMPARED:
-        values = [read(result.metrics) for result in results]
+    for key, spec in specs.items():
+        own = [next((mine for mine in specs_of_run if mine.key == key), None) for specs_of_run in declared]
+        values = [mine.read(result.metrics) if mine else None for mine, result in zip(own, results)]
         if all(value is None for value in values):
             continue
+        label = spec.label
         # A level finer than 1/N (N: the fewest non-members of the runs) is the FPR = 0 point: kept
         # as data, marked, and shown once under the honest label of the 0% row.
-        resolved = not (key in ("tpr@1%", "tpr@0.1%") and float(key[4:-1]) / 100 in unresolved)
-        if key == "tpr@0%" and unresolved:
+        resolved = not (spec.fpr_level and spec.fpr_level in unresolved)
+        if spec.fpr_level == 0 and unresolved:
             label = fpr_level_label(min(unresolved), fewest)
         first = values[0]
+        present = [index for index, value in enumerate(values) if value is not None]
+        best = None
+        if len(present) > 1:
+            best = present[0]
+            for index in present[1:]:
+                if spec.better(values[index], values[best]):
+                    best = index
         rows.append({
             "key": key,
             "label": label,
             "values": values,
-            "cis": [read_ci(result.metrics) if read_ci else None for result in results],
+            "cis": [mine.read_interval(result.metrics) if mine else None for mine, result in zip(own, results)],
             "differences": [None] + [
                 None if value is None or first is None else value - first for value in values[1:]
             ],
             "resolvable": resolved,
+            "format": spec.format,
+            "higher_is_better": spec.higher_is_better,
+            "best": best,
         })
     flat = [_flatten(result.config) for result in results]
     keys = list(dict.fromkeys(key for config in flat for key in config))
@@ -103,29 +114,6 @@ def compare_runs(results: Sequence[AttackResult], names: Sequence[str] | None = 
     }
 
 
-_RATE_KEYS = {"tpr@1%", "tpr@0.1%", "tpr@0%", "tpr@rule", "fpr@rule", "precision@rule", "accuracy@rule"}
-
-
-def _comparison_value(key: str, value: Any, ci: Sequence[float] | None = None) -> str:
-    if value is None:
-        return "\u2014"
-    if key in _RATE_KEYS:
-        return format_percent(value) + (f" [{format_percent(ci[0])}, {format_percent(ci[1])}]" if ci else "")
-    if key == "auc":
-        return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-    return format_number(value)
-
-
-def _comparison_difference(key: str, difference: Any) -> str:
-    if difference is None:
-        return "\u2014"
-    if key in _RATE_KEYS:
-        return f"{100 * difference:+.1f} pts"
-    if key == "auc":
-        return f"{difference:+.3f}"
-    return f"{difference:+,}" if isinstance(difference, int) else f"{difference:+.3g}"
-
-
 def comparison_rows(comparison: Mapping[str, Any]) -> list[dict[str, str]]:
     """:func:`compare_runs` output as display rows: metric, each run's value [CI], and \u0394 of runs 2.. vs the first."""
     names = comparison["names"]
@@ -133,11 +121,11 @@ def comparison_rows(comparison: Mapping[str, Any]) -> list[dict[str, str]]:
     for metric in comparison["metrics"]:
         if not metric.get("resolvable", True):
             continue
-        key = metric["key"]
+        shown = MetricSpec(metric["key"], metric["label"], (), metric.get("format", "score"))
         row = {"metric": metric["label"]}
         for name, value, ci in zip(names, metric["values"], metric["cis"]):
-            row[name] = _comparison_value(key, value, ci)
+            row[name] = shown.show(value, ci)
         for name, difference in zip(names[1:], metric["differences"][1:]):
-            row[f"\u0394 {name}"] = _comparison_difference(key, difference)
+            row[f"\u0394 {name}"] = shown.show_difference(difference)
         rows.append(row)
     return rows

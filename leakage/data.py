@@ -4,7 +4,9 @@ Dataset folder layout::
 
     <root>/<Full Name>/*.jpg|jpeg|png|webp|bmp|gif|tif|tiff   one folder per person
     <root>/members.csv   optional: name,member,occurrences     membership ground truth
-    <root>/faces.csv     optional: path,x0,y0,x1,y1            face boxes (path relative to root, '/')
+    <root>/faces.csv     optional: path,x0,y0,x1,y1            face boxes (path relative to root, '/'):
+                         one row per face; a row with empty x0..y1 says the image has no face.
+                         `python -m leakage faces <root>` writes one to review and correct.
 
 The project's rule for bad input: a clear error, and nothing else lost. One broken image in a
 folder of 500 is reported (as a :class:`DatasetProblem` or an :class:`ImageLoadError`) and
@@ -32,6 +34,8 @@ from typing import IO
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from leakage.paths import PathNotAllowed, checked, open_checked, refusal
 
 __all__ = [
     "DECODER_FORMATS",
@@ -138,9 +142,14 @@ def _open_stream(source: ImageSource) -> IO[bytes]:
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         try:
-            if os.path.getsize(source) == 0:
+            # every image file goes through the roots check (leakage.paths), whoever asked for it
+            stream = open_checked(source, "data")
+            if os.fstat(stream.fileno()).st_size == 0:
+                stream.close()
                 raise ImageLoadError("empty file")
-            return open(source, "rb")  # noqa: SIM115 - closed by load_image
+            return stream
+        except PathNotAllowed as refused:
+            raise ImageLoadError(f"{refused.reason}; not read") from None
         except FileNotFoundError as error:
             raise ImageLoadError("file not found") from error
         except IsADirectoryError as error:
@@ -236,11 +245,17 @@ def _high_depth_to_uint8(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image of one person; ``face_box`` is (x0, y0, x1, y1) in the upright image's pixels."""
+    """One image of one person; ``face_boxes`` are (x0, y0, x1, y1) in the upright image's pixels,
+    from faces.csv: None when the file does not list the image, () when it says there is no face."""
 
     person: str
     path: str
-    face_box: FaceBox | None = None
+    face_boxes: tuple[FaceBox, ...] | None = None
+
+    @property
+    def face_box(self) -> FaceBox | None:
+        """The first face listed for this image (faces.csv lists the largest first when a detector wrote it)."""
+        return self.face_boxes[0] if self.face_boxes else None
 
 
 @dataclass(frozen=True)
@@ -335,12 +350,12 @@ def scan_dataset(root: str | os.PathLike) -> Dataset:
     folder holds an image. Everything else that is off (non-image files, empty files, stray
     images, malformed CSV rows, names without folders) becomes a :class:`DatasetProblem`.
     """
-    root_path = Path(root).expanduser()
+    given = Path(root).expanduser()
+    root_path = checked(given, "data")  # resolved; refused outside a shared server's roots before anything is looked at
     if not root_path.exists():
-        raise FileNotFoundError(f"dataset folder not found: {root_path}")
+        raise FileNotFoundError(f"dataset folder not found: {given}")
     if not root_path.is_dir():
-        raise NotADirectoryError(f"dataset path is not a folder: {root_path}")
-    root_path = root_path.resolve()
+        raise NotADirectoryError(f"dataset path is not a folder: {given}")
     problems: list[DatasetProblem] = []
     people = _scan_people(root_path, problems)
     if not people:
@@ -362,7 +377,11 @@ def _scan_people(root: Path, problems: list[DatasetProblem]) -> dict[str, list[I
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
+            linked = entry.is_symlink() and (entry.is_dir() or _is_image_name(entry.name))  # CSV files: checked when read
+            refused = refusal(entry.path, "data", folder=root) if linked else None
+            if refused:
+                problems.append(DatasetProblem(entry.path, f"{refused}; skipped"))
+            elif entry.is_dir():
                 name = _normalized_name(entry.name)
                 images = _scan_person_folder(name, entry.path, problems)
                 if not images:
@@ -386,7 +405,7 @@ def _scan_person_folder(person: str, folder: str, problems: list[DatasetProblem]
     for entry in entries:
         if entry.name.startswith("."):
             continue  # .DS_Store, editor swap files, AppleDouble "._x.jpg" files
-        problem = _image_file_problem(entry)
+        problem = _image_file_problem(entry, folder)
         if problem:
             problems.append(DatasetProblem(entry.path, problem))
         else:
@@ -394,8 +413,12 @@ def _scan_person_folder(person: str, folder: str, problems: list[DatasetProblem]
     return sorted(images, key=lambda record: record.path)
 
 
-def _image_file_problem(entry: os.DirEntry) -> str | None:
+def _image_file_problem(entry: os.DirEntry, folder: str) -> str | None:
     """Why a person folder's entry is not a usable image file (None when it is one)."""
+    # A link is followed only within the person folder's data set (its parent), on a shared server.
+    refused = refusal(entry.path, "data", folder=os.path.dirname(folder)) if entry.is_symlink() else None
+    if refused:
+        return refused
     if entry.is_dir():
         return "folder inside a person folder ignored (images must sit directly in the person folder)"
     if not _is_image_name(entry.name):
@@ -417,7 +440,11 @@ def _read_csv(path: Path, required: Sequence[str], problems: list[DatasetProblem
     """(line number, stripped values, what is wrong with the row's shape or None) for every row;
     None, with a problem, when the file as a whole is unusable."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: Excel writes a byte-order mark
+        with open_checked(path, "data", folder=path.parent) as handle:
+            text = handle.read().decode("utf-8-sig")  # -sig: Excel writes a byte-order mark
+    except PathNotAllowed as refused:
+        problems.append(DatasetProblem(str(path), f"{refused.reason}; ignored"))
+        return None
     except (OSError, UnicodeDecodeError) as error:
         problems.append(DatasetProblem(str(path), f"cannot read ({error}); save it as UTF-8 text"))
         return None
@@ -506,30 +533,40 @@ def _apply_face_boxes(
     if rows is None:
         return people
     by_relative_path = {_relative_key(record.path, root): record for images in people.values() for record in images}
-    boxes: dict[str, FaceBox] = {}
+    boxes: dict[str, list[FaceBox]] = {}
     for line, row, shape_error in rows:
         key = _path_key(row.get("path", "").replace("\\", "/"))
-        box = _parse_box(row)
-        error = shape_error or _face_row_error(row, key, box, by_relative_path, boxes)
+        no_face = not shape_error and all(not row.get(column) for column in ("x0", "y0", "x1", "y1"))
+        box = None if no_face else _parse_box(row)
+        error = shape_error or _face_row_error(row, key, box, no_face, by_relative_path, boxes)
         if error:
             problems.append(DatasetProblem(str(path), f"line {line}: {error}; row skipped"))
+        elif no_face:
+            boxes[key] = []
         else:
-            boxes[key] = box
+            boxes.setdefault(key, []).append(box)  # type: ignore[arg-type]
+    listed = {key: tuple(found) for key, found in boxes.items()}
     return {
-        name: [replace(record, face_box=boxes.get(_relative_key(record.path, root))) for record in images]
+        name: [replace(record, face_boxes=listed.get(_relative_key(record.path, root))) for record in images]
         for name, images in people.items()
     }
 
 
 def _face_row_error(
-    row: dict[str, str], key: str, box: FaceBox | None, images: dict[str, ImageRecord], seen: dict[str, FaceBox]
+    row: dict[str, str], key: str, box: FaceBox | None, no_face: bool, images: dict[str, ImageRecord], seen: dict[str, list[FaceBox]]
 ) -> str | None:
-    if box is None:
-        return "x0,y0,x1,y1 must be numbers with 0 ≤ x0 < x1 and 0 ≤ y0 < y1"
+    if box is None and not no_face:
+        return "x0,y0,x1,y1 must be numbers with 0 ≤ x0 < x1 and 0 ≤ y0 < y1 (or all four empty: no face)"
     if key not in images:
         return f"{row['path']!r} is not an image in the dataset"
-    if key in seen:
-        return f"{row['path']!r} has more than one box"
+    if key not in seen:
+        return None
+    if no_face and seen[key] == []:
+        return f"{row['path']!r} is listed twice as having no face"
+    if no_face or seen[key] == []:
+        return f"{row['path']!r} has both boxes and a row saying it has no face"
+    if box in seen[key]:
+        return f"{row['path']!r} has this box twice"
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import IO, Callable, Sequence
 
 import numpy as np
 
@@ -73,9 +73,26 @@ class EmbeddingCache:
         return np.stack([next(cached_rows) if hit else fresh[key] for key, hit in zip(keys, found)]), len(missing)
 
     def _write(self, keys: list[str], matrix: np.ndarray) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for path, write in ((self._matrix, lambda f: np.save(f, matrix)), (self._keys, lambda f: f.write(json.dumps(keys).encode()))):
-            temporary = path.with_name(path.name + ".tmp")
-            with open(temporary, "wb") as handle:
-                write(handle)
-            os.replace(temporary, path)
+        replace_file(self._matrix, lambda f: np.save(f, matrix))
+        replace_file(self._keys, lambda f: f.write(json.dumps(keys).encode()))
+
+
+def replace_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write a file whole or not at all: into a temporary file beside it, then renamed over it, so a
+    reader in another process never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        write(handle)
+    os.replace(temporary, path)
+
+
+def file_key(source: object) -> str | None:
+    """An image file's cache key: path, size and modification time (None for uploads and unreadable paths)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None  # uploaded photos stay in memory: nothing about them is written to disk
+    try:
+        status = os.stat(source)
+    except OSError:
+        return None
+    return f"{os.path.realpath(source)}|{status.st_size}|{status.st_mtime_ns}"

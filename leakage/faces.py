@@ -1,207 +1,376 @@
-"""Finding faces offline, so that face-only anonymization also works on datasets without face boxes.
+"""Finding faces offline, so that face-only anonymization works on photos without face boxes.
 
-Two detectors, both without downloads:
+The detector is MTCNN (Zhang et al., 2016: three small CNNs in a cascade; background.md §11) as
+facenet-pytorch ships it: its weights (`facenet_pytorch/data/{pnet,rnet,onet}.pt`, 2 MB) are
+inside the wheel, so nothing is downloaded. facenet-pytorch's metadata pins an old torch, numpy
+and Pillow; it is installed without its dependencies (requirements-nodeps.txt, see the Makefile)
+and used here only through its three network classes and its `detect_face` pipeline, which run on
+this project's torch. The weights are read with `torch.load(weights_only=True)`: tensors only.
 
-* OpenCV's Haar cascade (Viola-Jones), when the installed OpenCV has it. OpenCV 4.x wheels ship
-  `CascadeClassifier` and the cascade files under `cv2.data.haarcascades`; OpenCV 5 moved the
-  cascades out of the main package, and then this detector is reported as unavailable.
-* A skin-colour detector, always available: skin pixels in YCrCb (Chai & Ngan's ranges), cleaned
-  with morphology, and kept only where a blob is face-shaped (compact, taller than wide) and has
-  holes where eyes and mouth are. It is much cruder than a learned detector; it finds frontal,
-  evenly lit faces and says "no face" rather than guessing on anything else.
+Where the boxes come from, for each image:
 
-`face_boxes` picks the best available source: the dataset's own boxes, then Haar, then skin colour.
+* the dataset's own `faces.csv`, used exactly as written (it lists the regions to anonymize, one
+  row per face; a row with empty coordinates says "no face here");
+* else the detector: every face above `min_confidence`, each box widened by `margin` (a fraction
+  of its width and height on each side, see README "Face boxes"), largest first.
+
+`FaceSettings` (leakage.face_settings) is the one place that chooses the detector and how its
+boxes are used, and `detector()` the one that loads it; every VLM result records the settings
+with the detector's version and thresholds (`faces_record`). Detections are computed once per
+image file and detector and kept on disk (`FaceBoxCache`), like image embeddings; the margin, the
+confidence and largest-only are applied after the cache, so changing them detects nothing again.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import hashlib
+import io
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
+import torch
+from PIL import Image, ImageDraw
+
+from leakage.anonymize import clamp_box
+from leakage.embedding_cache import replace_file
+from leakage.face_settings import CACHE_FLOOR, DETECTORS, FaceDetectorUnavailable, FaceSettings
+from leakage.locks import file_lock
+from leakage.progress import Progress
+from leakage.provenance import data_home
 
 Box = tuple[int, int, int, int]
+Detection = tuple[float, float, float, float, float]
+"""(x0, y0, x1, y1, confidence) in the image's pixels, as the detector gave it."""
 
-HAAR_CASCADE = "haarcascade_frontalface_default.xml"
-WORKING_SIDE = 256
-"""Images are examined at most this large: enough for faces, and fast on a CPU."""
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    """The region a face-only setting changes: the detector's box widened by the margin, or the
+    faces.csv box as written; clipped to the image."""
+    confidence: float | None = None
+    """The detector's; None for a faces.csv box."""
+    detected: Box | None = None
+    """The detector's own box, before the margin."""
 
 
 @dataclass(frozen=True)
 class FaceBoxes:
-    """Where the faces in one image are, and who said so ("dataset", "haar", "skin" or "none")."""
+    """The faces of one image and who found them ("faces.csv", a detector's name, or "not needed")."""
 
-    boxes: tuple[Box, ...]
+    faces: tuple[Face, ...]
     source: str
+    error: str | None = None
+    """Why the detector could not look at this image (it then counts as no face found)."""
+
+    @property
+    def boxes(self) -> tuple[Box, ...]:
+        return tuple(face.box for face in self.faces)
 
     @property
     def found(self) -> bool:
-        return bool(self.boxes)
+        return bool(self.faces)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "boxes": [list(face.box) for face in self.faces],
+            "confidences": [face.confidence for face in self.faces],
+            "detected": [list(face.detected) if face.detected else None for face in self.faces],
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+NOT_NEEDED = FaceBoxes((), "not needed")
+
+
+# --------------------------------------------------------------------------------------------
+# MTCNN
+# --------------------------------------------------------------------------------------------
+
+
+class MTCNNDetector:
+    """facenet-pytorch's MTCNN, batched: images of one working size go through the cascade together."""
+
+    name = "mtcnn"
+    package = "facenet-pytorch"
+    stage_thresholds = (0.6, 0.7, CACHE_FLOOR)
+    min_face_px = 20
+    """The smallest face looked for, in pixels of the working image."""
+    scale_factor = 0.709
+    working_side = 1024
+    """Larger images are shrunk to this long side first (their faces smaller than 20 px there are missed)."""
+    pixel_budget = 4_000_000
+    """Pixels per batch, so that a batch of large photos does not take all the memory."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        try:
+            from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
+            from facenet_pytorch.models.utils.detect_face import detect_face
+        except ImportError as error:
+            raise FaceDetectorUnavailable(
+                "the MTCNN face detector needs facenet-pytorch 2.6.0, installed without its pinned dependencies: "
+                "`.venv/bin/pip install --no-deps -r requirements-nodeps.txt` (make run and make test do it)"
+            ) from error
+        self._detect_face = detect_face
+        self.device = torch.device(device)
+        self.version = metadata.version(self.package)
+        folder = resources.files("facenet_pytorch") / "data"
+        digest = hashlib.sha256()
+        self.nets = []
+        for net_class, file in ((PNet, "pnet.pt"), (RNet, "rnet.pt"), (ONet, "onet.pt")):
+            payload = (folder / file).read_bytes()
+            digest.update(payload)
+            net = net_class(pretrained=False)
+            net.load_state_dict(torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True))
+            self.nets.append(net.to(self.device).eval())
+        self.weights_sha256 = digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "package": f"{self.package} {self.version}",
+            "weights_sha256": self.weights_sha256[:16],
+            "stage_thresholds": list(self.stage_thresholds),
+            "min_face_px": self.min_face_px,
+            "scale_factor": self.scale_factor,
+            "working_side": self.working_side,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """What decides the detections (not the device): the cache folder's name."""
+        return f"{self.name}-" + hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:12]
+
+    @torch.inference_mode()
+    def detect(self, images: Sequence[Image.Image], batch_size: int = 16, progress: Progress | None = None) -> list[list[Detection]]:
+        """Every face down to CACHE_FLOOR in each image, in the image's own pixels."""
+        results: list[list[Detection]] = [[] for _ in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        scales = []
+        for index, image in enumerate(images):
+            scale = min(1.0, self.working_side / max(image.size))
+            scales.append(scale)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            if min(size) >= self.min_face_px:  # a smaller image holds no face the cascade looks for
+                groups.setdefault(size, []).append(index)
+        done = len(images) - sum(len(members) for members in groups.values())
+        for size, members in groups.items():
+            step = max(1, min(batch_size, self.pixel_budget // (size[0] * size[1])))
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
+                pixels = np.stack([_working_pixels(images[i], size) for i in chunk])
+                for i, found in zip(chunk, self._run(pixels)):
+                    results[i] = [
+                        (*(float(v) / scales[i] for v in row[:4]), float(row[4])) for row in found  # type: ignore[misc]
+                    ]
+                done += len(chunk)
+                if progress:
+                    progress("find faces", done, len(images))
+        return results
+
+    def _run(self, pixels: np.ndarray) -> list[np.ndarray]:
+        pnet, rnet, onet = self.nets
+        boxes, _ = self._detect_face(
+            pixels, self.min_face_px, pnet, rnet, onet, list(self.stage_thresholds), self.scale_factor, self.device
+        )
+        return [np.asarray(found, dtype=np.float64).reshape(-1, 5) for found in boxes]
+
+
+def _working_pixels(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    image = image.convert("RGB")
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
 
 
 @functools.cache
-def _haar_classifier():
-    """The frontal-face Haar cascade, or None when this OpenCV build has no cascades."""
+def detector(name: str = "mtcnn", device: str | None = None) -> MTCNNDetector:
+    """The detector called `name`, loaded once per process and device (None: the best device here)."""
+    from leakage.devices import pick_device
+
+    if name not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}: use {', '.join(DETECTORS)}")
+    return MTCNNDetector(pick_device(device).device)
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------------
+
+
+class FaceBoxCache:
+    """One detector's detections on disk: boxes.json, {image file key: [[x0, y0, x1, y1, confidence], ...]}.
+
+    Keys are those of the image embedding cache (path, size, modification time): a changed file is
+    looked at again. Writers merge under a file lock and replace the file atomically.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._file = directory / "boxes.json"
+
+    @classmethod
+    def for_detector(cls, found_by: MTCNNDetector) -> "FaceBoxCache":
+        return cls(data_home() / "face_cache" / found_by.fingerprint)
+
+    def _read(self) -> dict[str, list[list[float]]]:
+        try:
+            return json.loads(self._file.read_text())
+        except (OSError, ValueError):  # none yet, or torn by a killed process: start over
+            return {}
+
+    def get(self, keys: Sequence[str | None]) -> dict[str, list[Detection]]:
+        known = self._read()
+        return {key: [tuple(row) for row in known[key]] for key in keys if key is not None and key in known}  # type: ignore[misc]
+
+    def add(self, found: dict[str, list[Detection]]) -> None:
+        if not found:
+            return
+        with file_lock(self.directory / ".lock"):
+            known = self._read()
+            known.update({key: [[round(v, 4) for v in row] for row in rows] for key, rows in found.items()})
+            replace_file(self._file, lambda handle: handle.write(json.dumps(known).encode()))
+
+
+# --------------------------------------------------------------------------------------------
+# Boxes for a set of images
+# --------------------------------------------------------------------------------------------
+
+
+def faces_from_detections(detections: Sequence[Detection], size: tuple[int, int], settings: FaceSettings) -> tuple[Face, ...]:
+    """The detector's faces above the confidence, largest first, widened by the margin (only the largest with largest_only)."""
+    kept = [row for row in detections if row[4] >= settings.min_confidence]
+    kept.sort(key=lambda row: (row[2] - row[0]) * (row[3] - row[1]), reverse=True)
+    faces = []
+    for row in kept[:1] if settings.largest_only else kept:
+        region, tight = clamp_box(row[:4], size, settings.margin), clamp_box(row[:4], size)
+        if region is not None:
+            faces.append(Face(region, round(float(row[4]), 4), tight))
+    return tuple(faces)
+
+
+def faces_from_file(boxes: Sequence[Sequence[float]], size: tuple[int, int], settings: FaceSettings) -> tuple[Face, ...]:
+    """A faces.csv's boxes, as written (clipped to the image), largest first; only the largest with largest_only."""
+    regions = [box for box in (clamp_box(b, size) for b in boxes) if box is not None]
+    regions.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    return tuple(Face(box) for box in (regions[:1] if settings.largest_only else regions))
+
+
+def find_faces(
+    images: Sequence[Image.Image],
+    settings: FaceSettings = FaceSettings(),
+    *,
+    given: Sequence[Sequence[Sequence[float]] | None] | None = None,
+    keys: Sequence[str | None] | None = None,
+    use_cache: bool = True,
+    device: str | None = None,
+    batch_size: int = 16,
+    progress: Progress | None = None,
+) -> list[FaceBoxes]:
+    """The faces of each image: its `given` boxes (a faces.csv's) where there are some, else the detector's.
+
+    `keys` name image files for the cache (None for an image held only in memory, which is never
+    cached). An image the detector fails on counts as no face found, with the reason.
+    """
+    given = list(given) if given is not None else [None] * len(images)
+    keys = list(keys) if keys is not None else [None] * len(images)
+    if not len(given) == len(keys) == len(images):
+        raise ValueError("images, given boxes and keys differ in length")
+    results: list[FaceBoxes | None] = [
+        None if boxes is None else FaceBoxes(faces_from_file(boxes, image.size, settings), "faces.csv")
+        for image, boxes in zip(images, given)
+    ]
+    todo = [i for i, result in enumerate(results) if result is None]
+    if not todo:
+        return results  # type: ignore[return-value]
+    found_by = detector(settings.detector, device)
+    cache = FaceBoxCache.for_detector(found_by) if use_cache else None
+    detections: dict[int, list[Detection]] = {}
+    if cache is not None:
+        cached = cache.get([keys[i] for i in todo])
+        detections = {i: cached[keys[i]] for i in todo if keys[i] in cached}  # type: ignore[index]
+    missing = [i for i in todo if i not in detections]
+    errors: dict[int, str] = {}
+    if missing:
+        fresh = _detect_each_if_needed(found_by, [images[i] for i in missing], batch_size, progress)
+        for i, outcome in zip(missing, fresh):
+            if isinstance(outcome, str):
+                errors[i] = outcome
+            else:
+                detections[i] = outcome
+        if cache is not None:
+            cache.add({keys[i]: detections[i] for i in missing if keys[i] is not None and i in detections})  # type: ignore[misc]
+    for i in todo:
+        faces = () if i in errors else faces_from_detections(detections[i], images[i].size, settings)
+        results[i] = FaceBoxes(faces, found_by.name, errors.get(i))
+    return results  # type: ignore[return-value]
+
+
+def _detect_each_if_needed(found_by: MTCNNDetector, images: Sequence[Image.Image], batch_size: int, progress: Progress | None):
+    """Detections for all images in batches; when a batch fails, image by image, so one bad image costs only itself."""
     try:
-        import cv2
-    except ImportError:
-        return None
-    classifier_class = getattr(cv2, "CascadeClassifier", None)
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if classifier_class is None or not folder:
-        return None
-    path = os.path.join(folder, HAAR_CASCADE)
-    if not os.path.isfile(path):
-        return None
-    classifier = classifier_class(path)
-    return None if classifier.empty() else classifier
+        return found_by.detect(images, batch_size, progress)
+    except (RuntimeError, ValueError, IndexError) as error:
+        first_error = error
+    outcomes: list[list[Detection] | str] = []
+    for image in images:
+        try:
+            outcomes.append(found_by.detect([image], 1)[0])
+        except (RuntimeError, ValueError, IndexError) as error:
+            outcomes.append(f"the face detector failed on this image ({type(error).__name__}: {error})")
+    if all(isinstance(outcome, str) for outcome in outcomes):
+        raise first_error
+    return outcomes
 
 
-def haar_available() -> bool:
-    return _haar_classifier() is not None
+def faces_record(labels: Sequence[str], faces: Sequence[FaceBoxes], settings: FaceSettings) -> dict[str, Any]:
+    """What a result keeps about its faces: the settings, the detector (when it ran), which images
+    had no face found, and every image's boxes."""
+    detected = any(found.source in DETECTORS for found in faces)
+    record: dict[str, Any] = {
+        "settings": asdict(settings),
+        "detector": detector(settings.detector, "cpu").describe() if detected else None,  # describe() does not depend on the device
+        "sources": {source: sum(found.source == source for found in faces) for source in sorted({f.source for f in faces})},
+        "no_face": [label for label, found in zip(labels, faces) if not found.found],
+        "images": [{"path": label, **found.to_dict()} for label, found in zip(labels, faces)],
+    }
+    return record
 
 
-def available_detectors() -> list[str]:
-    """The detectors this installation can run, best first."""
-    return (["haar"] if haar_available() else []) + ["skin"]
+REGION_COLOUR = (255, 140, 0)
+DETECTED_COLOUR = (255, 255, 255)
 
 
-def detector_note() -> str:
-    """One sentence for the UI on which detector runs here and why."""
-    if haar_available():
-        return "Faces without boxes in the dataset are found with OpenCV's Haar cascade (frontal faces)."
-    return (
-        "Faces without boxes in the dataset are found with a simple skin-colour detector: this OpenCV "
-        "build ships no Haar cascades (OpenCV 5 moved them out; opencv-python-headless 4.x has them)."
-    )
+def draw_faces(image: Image.Image, found: FaceBoxes) -> Image.Image:
+    """A copy of the image with each face's region (orange) and the detector's own box (white) drawn on it."""
+    picture = image.convert("RGB")  # a new image even when it is RGB already: the caller's is never drawn on
+    draw = ImageDraw.Draw(picture)
+    width = max(2, round(max(picture.size) / 100))  # still 2 px or more once shown at half size
+    for face in found.faces:
+        if face.detected:
+            draw.rectangle(face.detected, outline=DETECTED_COLOUR, width=max(1, width // 2))
+        draw.rectangle(face.box, outline=REGION_COLOUR, width=width)
+    return picture
 
 
-def _working_copy(image: Image.Image, upscale: bool = False) -> tuple[np.ndarray, float]:
-    """RGB pixels at most WORKING_SIDE on the long side (exactly, with upscale), and the factor back."""
-    image = image.convert("RGB")
-    scale = WORKING_SIDE / max(image.size)
-    if not upscale:
-        scale = min(1.0, scale)
-    if scale != 1.0:
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)
-    return np.asarray(image), scale
-
-
-def _to_original(box: Sequence[float], scale: float, size: tuple[int, int]) -> Box:
-    x0, y0, x1, y1 = (v / scale for v in box)
-    return (max(0, int(x0)), max(0, int(y0)), min(size[0], int(np.ceil(x1))), min(size[1], int(np.ceil(y1))))
-
-
-def detect_haar(image: Image.Image, min_size_fraction: float = 0.08) -> list[Box]:
-    """Frontal faces by OpenCV's Haar cascade; raises RuntimeError when OpenCV has none."""
-    import cv2
-
-    classifier = _haar_classifier()
-    if classifier is None:
-        raise RuntimeError("this OpenCV build has no Haar cascades")
-    # The cascade's smallest window is 24 px: small images are enlarged so small faces are seen.
-    pixels, scale = _working_copy(image, upscale=True)
-    grey = cv2.equalizeHist(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY))
-    side = max(12, int(min(grey.shape) * min_size_fraction))
-    found = classifier.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
-    return [_to_original((x, y, x + w, y + h), scale, image.size) for x, y, w, h in np.asarray(found).reshape(-1, 4)]
-
-
-def skin_mask(pixels: np.ndarray) -> np.ndarray:
-    """Boolean mask of skin-coloured pixels (Chai & Ngan's YCrCb box, minus near-black)."""
-    import cv2
-
-    ycrcb = cv2.cvtColor(pixels, cv2.COLOR_RGB2YCrCb)
-    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
-    return (cr >= 135) & (cr <= 175) & (cb >= 80) & (cb <= 130) & (y >= 35)
-
-
-def _trim_neck(component: np.ndarray) -> int:
-    """The row where the face ends: below the widest row, where the blob narrows to a neck."""
-    widths = component.sum(axis=1)
-    rows = np.flatnonzero(widths)
-    top, bottom = rows[0], rows[-1]
-    # The widest row in the upper part of the blob: the cheeks, not the shoulders below.
-    upper = top + max(1, int((bottom - top + 1) * 0.6))
-    widest = top + int(np.argmax(widths[top:upper]))
-    for row in range(widest, bottom + 1):
-        if widths[row] < 0.5 * widths[widest]:
-            return row
-    return bottom + 1
-
-
-def detect_skin(image: Image.Image, min_size_fraction: float = 0.1) -> list[Box]:
-    """Face-shaped skin blobs with eye/mouth holes; see the module docstring."""
-    import cv2
-
-    pixels, scale = _working_copy(image)
-    height, width = pixels.shape[:2]
-    mask = skin_mask(pixels).astype(np.uint8)
-    radius = max(1, round(min(height, width) * 0.012))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    min_side = min(height, width) * min_size_fraction
-    boxes = []
-    for label in range(1, count):
-        x, y, w, h, area = stats[label]
-        if w < min_side or h < min_side or area > 0.6 * height * width:
-            continue
-        component = labels == label
-        cut = _trim_neck(component[y : y + h, x : x + w]) + y
-        face = component.copy()
-        face[cut:] = False
-        rows, cols = np.nonzero(face)
-        if rows.size == 0:
-            continue
-        fy0, fy1, fx0, fx1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        fw, fh = fx1 - fx0, fy1 - fy0
-        if fw < min_side or not 0.45 <= fh / fw <= 2.2:
-            continue
-        region = face[fy0:fy1, fx0:fx1].astype(np.uint8)
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        filled = np.zeros_like(region)
-        cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-        fill = region.sum() / max(1, fw * fh)
-        holes = (filled > 0) & (region == 0)
-        # Eyes: separate holes in the upper two thirds, left and right of the middle.
-        n_holes, hole_labels, hole_stats, centroids = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
-        eyes = [
-            centroids[i]
-            for i in range(1, n_holes)
-            if hole_stats[i][4] >= max(2, 0.002 * fw * fh) and centroids[i][1] < 0.7 * fh
-        ]
-        has_pair = any(a[0] < 0.5 * fw < b[0] or b[0] < 0.5 * fw < a[0] for a in eyes for b in eyes)
-        if fill < 0.45 or not has_pair:
-            continue
-        # Hair usually hides the forehead, so the skin ends below the top of the face: faces are
-        # about 1.25 times as tall as wide, and the missing part is above.
-        top = max(0, min(fy0, fy1 - 1.25 * fw))
-        boxes.append(_to_original((fx0, top, fx1, fy1), scale, image.size))
-    return boxes
-
-
-def detect_faces(image: Image.Image, method: str = "auto") -> FaceBoxes:
-    """Faces found by `method`: "haar", "skin", or "auto" (Haar when available, skin where it finds none)."""
-    if method == "auto":
-        if haar_available():
-            found = detect_faces(image, "haar")
-            if found.found:
-                return found
-        method = "skin"
-    if method == "haar":
-        return FaceBoxes(tuple(detect_haar(image)), "haar")
-    if method == "skin":
-        return FaceBoxes(tuple(detect_skin(image)), "skin")
-    raise ValueError(f"unknown face detector {method!r}: use auto, haar or skin")
-
-
-def face_boxes(image: Image.Image, dataset_box: Sequence[int] | None = None, method: str = "auto") -> FaceBoxes:
-    """The dataset's box when it has one, else what the detector finds (source "none" when nothing)."""
-    if dataset_box is not None:
-        return FaceBoxes((tuple(int(v) for v in dataset_box),), "dataset")  # type: ignore[arg-type]
-    found = detect_faces(image, method)
-    return found if found.found else FaceBoxes((), "none")
+def faces_text(name: str, found: FaceBoxes) -> str:
+    """One plain line per photo: its faces' regions, detector boxes and confidences, or that none was found."""
+    if not found.found:
+        reason = f" ({found.error})" if found.error else ""
+        return f"{name}: no face found by {found.source}{reason}"
+    parts = []
+    for number, face in enumerate(found.faces, 1):
+        x0, y0, x1, y1 = face.box
+        text = f"face {number}: region ({x0}, {y0})-({x1}, {y1})"
+        if face.detected:
+            dx0, dy0, dx1, dy1 = face.detected
+            text += f", detected ({dx0}, {dy0})-({dx1}, {dy1}), confidence {face.confidence:.3f}"
+        parts.append(text)
+    count = f"{len(found.faces)} face{'s' if len(found.faces) > 1 else ''} from {found.source}"
+    return f"{name}: {count}; " + "; ".join(parts)

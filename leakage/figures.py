@@ -40,6 +40,22 @@ def labels_and_scores(result: AttackResult) -> tuple[np.ndarray, np.ndarray] | N
     return labels, np.array([float(row["score"]) for row in rows])
 
 
+def plotly_text(value: object) -> str:
+    """A user string (a name, a run label) as literal text in a Plotly figure, which renders a subset
+    of HTML (`<a href>`, `<b>`, ...) in legends, ticks and hover labels."""
+    return html.escape(str(value), quote=False)
+
+
+def band_clusters(result: AttackResult, field: str | None) -> list | None:
+    """The cluster (e.g. person) of each row `labels_and_scores` keeps, when the result was bootstrapped by cluster."""
+    if not field:
+        return None
+    rows = [row for row in result.identities
+            if isinstance(row.get("member"), (bool, int)) and isinstance(row.get("score"), (int, float))]
+    clusters = [row.get(field) for row in rows]
+    return clusters if all(cluster is not None for cluster in clusters) else None
+
+
 def short_model_name(model: str) -> str:
     """A legend-sized model name: the last two parts of a folder path; a hub id or a lab name as it is."""
     parts = Path(model).parts
@@ -52,7 +68,7 @@ def result_roc(result: AttackResult, name: str | None = None, band: bool = True)
     if not roc:
         return None
     curve = RocCurve(
-        name=name or f"{result.attack} \u00b7 {result.model.get('model', '?')}",
+        name=plotly_text(name or f"{result.attack} \u00b7 {result.model.get('model', '?')}"),
         fpr=list(roc["fpr"]),
         tpr=list(roc["tpr"]),
         n_nonmembers=result.metrics.get("n_nonmembers"),
@@ -63,7 +79,8 @@ def result_roc(result: AttackResult, name: str | None = None, band: bool = True)
     data = labels_and_scores(result) if band else None
     if data is not None:
         boot = result.metrics.get("bootstrap") or {}
-        computed = roc_band(*data, n_boot=200, confidence=boot.get("confidence", 0.95), seed=boot.get("seed", 0))
+        computed = roc_band(*data, n_boot=200, confidence=boot.get("confidence", 0.95), seed=boot.get("seed", 0),
+                            clusters=band_clusters(result, boot.get("cluster_field")))
         curve.band = {key: value.tolist() for key, value in computed.items()}
     return curve
 
@@ -132,7 +149,7 @@ def roc_figure(curves: Sequence[RocCurve], log_axes: bool = False, height: int =
     return figure
 
 
-def score_figure(result: AttackResult, height: int = 360) -> go.Figure | None:
+def score_figure(result: AttackResult, height: int = 360, units: str = "records") -> go.Figure | None:
     """Score histograms of members and non-members with the decision threshold, or None without truth."""
     data = labels_and_scores(result)
     if data is None:
@@ -145,15 +162,9 @@ def score_figure(result: AttackResult, height: int = 360) -> go.Figure | None:
     if threshold is not None:
         figure.add_vline(x=threshold, line_dash="dot", annotation_text="decision threshold")
     figure.update_layout(barmode="overlay", height=height, template="plotly_white", title="Attack scores",
-                         xaxis_title="score (higher = more likely a member)", yaxis_title=units_of(result.attack),
+                         xaxis_title="score (higher = more likely a member)", yaxis_title=units,
                          margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return figure
-
-
-def units_of(attack: str) -> str:
-    from leakage.attacks import attack_spec
-
-    return attack_spec(attack).units
 
 
 @dataclass
@@ -170,14 +181,15 @@ ROC_NOTE = ("The log-log view magnifies the low-error corner, where an attacker 
             "operates. Points at 0 sit on the axis edge.")
 
 
-def membership_figures(result: AttackResult, name: str | None = None) -> list[ResultFigure]:
-    """ROC on linear and log-log axes and the score histogram; none of them without ground truth."""
+def membership_figures(result: AttackResult, name: str | None = None, units: str = "records") -> list[ResultFigure]:
+    """ROC on linear and log-log axes and the score histogram (of `units`, the attack's word for its
+    items); none of them without ground truth."""
     shown: list[ResultFigure] = []
     curve = result_roc(result, name=name)
     if curve is not None:
         shown.append(ResultFigure("roc-linear", roc_figure([curve])))
         shown.append(ResultFigure("roc-log", roc_figure([curve], log_axes=True), ROC_NOTE))
-    histogram = score_figure(result)
+    histogram = score_figure(result, units=units)
     if histogram is not None:
         shown.append(ResultFigure("score-histogram", histogram, wide=True))
     return shown

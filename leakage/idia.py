@@ -19,10 +19,9 @@ repeated draws are asked for.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -30,87 +29,29 @@ import torch
 from PIL import Image
 
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures
-from leakage.embedding_cache import EmbeddingCache
+from leakage.embedding_cache import EmbeddingCache, file_key
 from leakage.metrics import mean_std, membership_summary, metrics_at_threshold
 from leakage.models import LoadedClip
 from leakage.names import sample_distractors, sample_from_names
 from leakage.provenance import data_home
-from leakage.results import AttackResult, RunCancelled
+from leakage.results import AttackResult
 from leakage.text_embeddings import prompt_embeddings
-from leakage.progress import CancelFlag, Progress
-
-DEFAULT_TEMPLATES: tuple[str, ...] = (
-    "{}",
-    "an image of {}",
-    "a photo of {}",
-    "{} on a photo",
-    "a photo of a person named {}",
-    "a person named {}",
-    "a man named {}",
-    "a woman named {}",
-    "the name of the person is {}",
-    "a photo of a person with the name {}",
-    "{} at a gala",
-    "a photo of the celebrity {}",
-    "actor {}",
-    "actress {}",
-    "a colored photo of {}",
-    "a black and white photo of {}",
-    "a cool photo of {}",
-    "a cropped photo of {}",
-    "a cropped image of {}",
-    "{} in a suit",
-    "{} in a dress",
-)
+from leakage.context import RunContext
+from leakage.idia_config import DEFAULT_TEMPLATES, IDIAConfig  # noqa: F401  (the engine's settings, where callers import them)
 
 TIE_BREAK_WEIGHT = 0.99
 """The mean true-name probability is scaled below 1 so it orders people within a count, never across counts."""
 
 
+BATCH_SIZE = 64
+NUM_WORKERS = 2
+"""The IDIA's runtime defaults (`RunContext.batch_size` and `num_workers` override them)."""
 
 
-
-@dataclass(frozen=True)
-class IDIAConfig:
-    images_per_person: int = 10
-    """Attack images per person (k); the paper sweeps 1..30 and needs at least 3 for a majority."""
-    n_candidates: int = 1000
-    templates: tuple[str, ...] = DEFAULT_TEMPLATES
-    tau: int = 1
-    """Member when at least tau templates name the person correctly (a count out of len(templates))."""
-    seed: int = 0
-    """Seeds the draw of attack images, the distractor names and the candidate order."""
-    n_draws: int = 20
-    """Repeated random draws of k images per person for mean ± sample std, as in the paper (0 = skip)."""
-    top_k: int = 5
-    keep_short: bool = False
-    """Keep people with fewer than k usable images (scored on what they have, flagged `too_few_images`);
-    the paper leaves them out, and so does the default (they are listed in details["excluded"])."""
-    distractor_names: tuple[str, ...] = ()
-    """The list distractors are drawn from (e.g. a names file of the population under test);
-    empty = the built-in pool of leakage.names."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.distractor_names, tuple):  # a list read back from JSON
-            object.__setattr__(self, "distractor_names", tuple(self.distractor_names))
-        if not isinstance(self.templates, tuple):
-            object.__setattr__(self, "templates", tuple(self.templates))
-        if self.images_per_person < 1:
-            raise ValueError("images_per_person must be at least 1")
-        if not self.templates or any("{}" not in template for template in self.templates):
-            raise ValueError("every template must contain {} where the name goes")
-        if not 0 <= self.tau <= len(self.templates):
-            raise ValueError(f"tau must be a count between 0 and {len(self.templates)} templates")
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run, not what to compute: none of these change a result, so none enter the config hash."""
-
-    batch_size: int = 64
-    num_workers: int = 2
-    use_text_cache: bool = True
-    use_image_cache: bool = True
+def runtime_record(context: RunContext) -> dict[str, Any]:
+    """The runtime options a run used, as its result records them (`details.runtime`)."""
+    return {"batch_size": context.batch(BATCH_SIZE), "num_workers": context.workers(NUM_WORKERS),
+            "use_text_cache": context.use_text_cache, "use_image_cache": context.use_image_cache}
 
 
 @dataclass(frozen=True)
@@ -187,41 +128,29 @@ def image_embedding_cache(clip: LoadedClip) -> EmbeddingCache:
     return EmbeddingCache(data_home() / "image_cache" / f"{clip.fingerprint}-{setting}")
 
 
-def file_key(source: str | bytes | Image.Image) -> str | None:
-    """An image file's cache key: path, size and modification time (None for uploads and unreadable paths)."""
-    if not isinstance(source, (str, os.PathLike)):
-        return None  # uploaded photos stay in memory: nothing about them is written to disk
-    try:
-        status = os.stat(source)
-    except OSError:
-        return None
-    return f"{os.path.realpath(source)}|{status.st_size}|{status.st_mtime_ns}"
-
-
 @torch.inference_mode()
 def embed_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     require_one: bool = True,
 ) -> tuple[np.ndarray, dict[int, str], dict[str, int]]:
     """L2-normalised image embeddings (rows of failed images stay NaN), the failures by index, and
     how many images came from the cache. When no image loads: ValueError, or with
     ``require_one=False`` an array with no columns (every image is then in the failures).
 
-    With ``runtime.use_image_cache``, image files already encoded by this model (same path, size
+    With ``context.use_image_cache``, image files already encoded by this model (same path, size
     and modification time) are read back from disk instead, so a rerun with other names,
     templates or k encodes nothing again.
     """
-    cache = image_embedding_cache(clip) if runtime.use_image_cache else None
+    context = context or RunContext()
+    cache = image_embedding_cache(clip) if context.use_image_cache else None
     keys = [file_key(image.source) for image in images] if cache else [None] * len(images)
     found, cached = cache.get(keys) if cache else (np.zeros(len(images), dtype=bool), None)
     todo = np.flatnonzero(~found)
-    if progress and found.any():
-        progress("encode images", int(found.sum()), len(images))
-    encoded, failed = _encode_images(clip, [images[i] for i in todo], runtime, progress, cancel, done=int(found.sum()), total=len(images))
+    if found.any():
+        context.report("encode images", int(found.sum()), len(images))
+    encoded, failed = _encode_images(clip, [images[i] for i in todo], context, done=int(found.sum()), total=len(images))
     failures = {int(todo[i]): reason for i, reason in failed.items()}
     if cached is None and encoded is None:
         if not require_one:
@@ -241,9 +170,7 @@ def embed_images(
 def _encode_images(
     clip: LoadedClip,
     images: Sequence[AttackImage],
-    runtime: RuntimeOptions,
-    progress: Progress | None,
-    cancel: CancelFlag | None,
+    context: RunContext,
     done: int,
     total: int,
 ) -> tuple[np.ndarray | None, dict[int, str]]:
@@ -254,8 +181,8 @@ def _encode_images(
     dataset = ImageTensorDataset([image.source for image in images], clip.preprocess)
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=runtime.batch_size,
-        num_workers=0 if in_memory else runtime.num_workers,
+        batch_size=context.batch(BATCH_SIZE),
+        num_workers=0 if in_memory else context.workers(NUM_WORKERS),
         collate_fn=collate_skip_failures,
         pin_memory=clip.device.device.startswith("cuda"),
     )
@@ -263,8 +190,7 @@ def _encode_images(
     failures: dict[int, str] = {}
     batches = loader if loader.num_workers else _fetched_single_threaded(loader)
     for indices, batch, failed in batches:
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("IDIA run cancelled")
+        context.check_cancel("IDIA run")
         failures.update(dict(failed))
         if len(indices):
             encoded = clip.model.encode_image(batch.to(clip.device.device, clip.device.torch_dtype, non_blocking=True))
@@ -273,8 +199,7 @@ def _encode_images(
                 features = np.full((len(images), encoded.shape[1]), np.nan, dtype=np.float32)
             features[indices.numpy()] = encoded
         done += len(indices) + len(failed)
-        if progress:
-            progress("encode images", done, total)
+        context.report("encode images", done, total)
     return features, failures
 
 
@@ -394,9 +319,7 @@ def select_and_encode(
     config: IDIAConfig,
     keep_short: bool,
     encode_all: bool,
-    runtime: RuntimeOptions,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     precomputed: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> Selection:
     """Encode the images the run needs: every image when `encode_all` (repeated draws pick from
@@ -420,7 +343,7 @@ def select_and_encode(
                                                           if index in precomputed[1]}
             counts = {"images": len(indices), "from_cache": 0, "encoded": 0}
         else:
-            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], runtime, progress, cancel, require_one=False)
+            encoded, failed, counts = embed_images(clip, [images[i] for i in indices], context, require_one=False)
         for row, index in enumerate(indices):
             if row in failed:
                 failures[index] = failed[row]
@@ -474,13 +397,10 @@ def run_idia(
     clip: LoadedClip,
     data: Dataset | Sequence[PersonUpload],
     config: IDIAConfig = IDIAConfig(),
+    context: RunContext | None = None,
     *,
-    runtime: RuntimeOptions = RuntimeOptions(),
     members: Mapping[str, bool] | None = None,
     occurrences: Mapping[str, int] | None = None,
-    dataset_id: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
     image_features: tuple[np.ndarray, Mapping[int, str]] | None = None,
 ) -> AttackResult:
     """Run the IDIA on every person in `data` and return a plain-data result.
@@ -496,6 +416,8 @@ def run_idia(
     one person" question) are always kept, flagged, since leaving out the one person asked
     about would answer nothing.
     """
+    context = context or RunContext()
+    progress, dataset_id = context.progress, context.dataset_id
     timing: dict[str, float] = {}
     started = time.perf_counter()
     uploads = not isinstance(data, Dataset)
@@ -508,18 +430,29 @@ def run_idia(
         raise ValueError("no images to attack")
     k = config.images_per_person
     keep_short = config.keep_short or uploads
+    n_people_listed = len(by_person)
+    floor_left_out = []  # fewer images than min_images: the same people are left out at every k
+    if config.min_images is not None and not keep_short:
+        for person in sorted(by_person):
+            if len(by_person[person]) < config.min_images:
+                entry = {"name": person, "n_listed": len(by_person[person]), "n_usable": None,
+                         "reason": f"{len(by_person[person])} images in the folder, fewer than min_images = {config.min_images}"}
+                if members is not None and person in members:
+                    entry["member"] = bool(members[person])
+                floor_left_out.append(entry)
+        by_person = {person: indices for person, indices in by_person.items()
+                     if person not in {entry["name"] for entry in floor_left_out}}
     encode_all = config.n_draws > 0 and _has_both_classes(members, sorted(by_person))
     if config.distractor_names:  # a names list too short fails now, not after every image is encoded
         candidate_names(sorted(by_person), config.n_candidates, config.seed, config.distractor_names)
 
     tick = time.perf_counter()
-    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, runtime, progress, cancel,
-                               precomputed=image_features)
+    chosen = select_and_encode(clip, images, by_person, config, keep_short, encode_all, context, precomputed=image_features)
     timing["image_seconds"] = time.perf_counter() - tick
     failures = chosen.failures
     problems += [{"path": images[i].label, "reason": reason} for i, reason in sorted(failures.items())]
 
-    excluded, short = [], []
+    excluded, short = list(floor_left_out), []
     for person in sorted(by_person):
         n_usable = len(chosen.usable[person])
         if n_usable >= k:
@@ -533,7 +466,8 @@ def run_idia(
     left_out = {entry["name"] for entry in excluded}
     people = [person for person in sorted(by_person) if person not in left_out]
     if not people:
-        raise ValueError(f"no person has {k} usable images (k = images per person); lower k or keep people with fewer: "
+        raise ValueError(f"no person has {max(k, config.min_images or 0)} usable images (k = images per person, min_images); "
+                         "lower them or keep people with fewer: "
                          + "; ".join(f"{e['name']}: {e['reason']}" for e in excluded[:5]))
     candidates = candidate_names(people, config.n_candidates, config.seed, config.distractor_names)
     candidate_index = {name: index for index, name in enumerate(candidates)}
@@ -542,7 +476,8 @@ def run_idia(
     if progress:
         progress("encode prompts", 0, len(config.templates) * len(candidates))
     text_features, text_stats = prompt_embeddings(
-        clip, config.templates, candidates, use_cache=runtime.use_text_cache, progress=progress, cancel=cancel
+        clip, config.templates, candidates, use_cache=context.use_text_cache, progress=progress, cancel=context.cancel,
+        private=people if uploads else (),  # a name checked from memory never goes to the on-disk cache
     )
     timing["text_seconds"] = time.perf_counter() - tick
     if progress:
@@ -608,13 +543,12 @@ def run_idia(
         for position, i in enumerate(scored_images)
     ]
     return AttackResult(
-        attack="idia",
         config={**asdict(config), "model": clip.identifier, "model_fingerprint": clip.fingerprint, "data": dataset_id},
         metrics=metrics,
         identities=identities,
         seeds={"draw": config.seed, "distractors": config.seed, "candidate_order": config.seed},
         model=clip.describe(),
-        dataset={"id": dataset_id, "n_people": len(by_person), "n_images_listed": len(images),
+        dataset={"id": dataset_id, "n_people": n_people_listed, "n_images_listed": len(images),
                  "n_images_available": len(images) - len(failures)},
         images=image_rows,
         problems=problems,
@@ -622,7 +556,7 @@ def run_idia(
         details={
             "text_cache": text_stats,
             "image_cache": chosen.stats,
-            "runtime": asdict(runtime),
+            "runtime": runtime_record(context),
             "per_template_accuracy": per_template_accuracy(predictions["top1"], true_candidate, {}),
             "excluded": excluded,
             "too_few_images": short,
@@ -664,3 +598,45 @@ def retune(result: AttackResult, tau: int) -> dict[str, Any]:
     labels = np.array([row["member"] for row in rows], dtype=int)
     counts = np.array([row["correct_prompts"] for row in rows], dtype=float)
     return metrics_at_threshold(labels, counts, float(tau))
+
+
+# --------------------------------------------------------------------------- "check one person": its error rate
+
+
+def checked_images(result: AttackResult) -> int:
+    """How many photos the one person checked was scored on: the k the reference must be measured at."""
+    (row,) = result.identities
+    return int(row["n_images"])
+
+
+def reference_config(config: IDIAConfig, k: int) -> IDIAConfig:
+    """The settings of the reference run for a check scored on k photos: the same prompts, candidates
+    and tau, every reference person scored on k photos too (the majority vote's false-positive rate
+    depends strongly on k), no repeated draws. A reference person with fewer than k photos is scored on
+    what they have (`reference_summary` says which k were measured)."""
+    return replace(config, images_per_person=k, n_draws=0, keep_short=True, min_images=None)
+
+
+def reference_summary(reference: AttackResult, k: int) -> dict[str, Any]:
+    """What a verdict needs from the reference run: the non-members' correct-prompt counts and the k
+    they were measured at (the checked k, or fewer where the reference people have fewer photos)."""
+    nonmembers = [row for row in reference.identities if row.get("member") is False]
+    return {
+        "data": reference.dataset.get("id"),
+        "k": k,
+        "measured_k": sorted({int(row["n_images"]) for row in nonmembers}),
+        "nonmember_correct_prompts": [row["correct_prompts"] for row in nonmembers],
+        "n_candidates": reference.metrics["n_candidates"],
+        "n_people": reference.metrics["n_identities"],
+    }
+
+
+def reference_false_positive_rate(reference: Mapping[str, Any], correct_prompts: int) -> dict[str, Any]:
+    """Share of the reference non-members named in at least as many prompts as the checked person (at least
+    one): the false-positive rate of calling the person a member on this evidence, at the reference's k."""
+    counts = list(reference["nonmember_correct_prompts"])
+    at_least = max(int(correct_prompts), 1)
+    false_alarms = sum(count >= at_least for count in counts)
+    return {"at_least": at_least, "false_alarms": false_alarms, "n": len(counts),
+            "fpr": false_alarms / len(counts) if counts else None,
+            "k": reference.get("k"), "measured_k": reference.get("measured_k")}

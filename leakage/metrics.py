@@ -14,12 +14,19 @@ The field reports membership results as AUC plus the TPR at low FPR (1%, 0.1%
 and 0%) with a log-log ROC (Carlini et al., "Membership Inference Attacks From
 First Principles", 2022); :func:`membership_summary` builds that block, with
 stratified-bootstrap confidence intervals, as JSON-ready Python data.
+
+``clusters``
+    Optional 1-D array of cluster ids, one per sample (e.g. the person a pair or a
+    photo shows). Samples of one person are not independent: where several rows share
+    a person, pass ``clusters`` and the bootstrap resamples whole people (a cluster
+    bootstrap), so the intervals are as wide as the number of people warrants.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -31,11 +38,14 @@ __all__ = [
     "auc",
     "best_threshold",
     "bootstrap_ci",
+    "cluster_proportion_ci",
     "fpr_key",
     "fpr_level_label",
     "mean_std",
     "membership_summary",
     "metrics_at_threshold",
+    "perfectly_separated",
+    "repeated_clusters",
     "resolvable",
     "roc_auc",
     "roc_band",
@@ -44,6 +54,7 @@ __all__ = [
     "tpr_at_fpr",
     "tpr_at_fpr_levels",
     "tpr_at_fpr_rows",
+    "wilson_interval",
 ]
 
 #: FPR levels the field reports TPR at: 1%, 0.1% and 0% (Carlini et al. 2022).
@@ -473,17 +484,66 @@ def _percentile_interval(values: NDArray[np.float64], confidence: float) -> NDAr
     return np.quantile(values, [tail, 1.0 - tail], axis=0)
 
 
+def _as_clusters(clusters: ArrayLike, n_samples: int) -> NDArray[np.intp]:
+    """Cluster ids (any hashable values: names, numbers) as codes 0..n_clusters-1."""
+    array = np.asarray(clusters)
+    if array.ndim != 1:
+        raise ValueError(f"clusters must be a 1-D array, got shape {array.shape}")
+    if array.shape[0] != n_samples:
+        raise ValueError(f"labels and clusters must have the same length, got {n_samples} and {array.shape[0]}")
+    if array.dtype.kind == "O":
+        array = array.astype(str)
+    return np.unique(array, return_inverse=True)[1].ravel()
+
+
+def _cluster_resamples(labels: NDArray[np.int8], codes: NDArray[np.intp], n_boot: int, seed: int) -> Iterator[NDArray[np.int64]]:
+    """Yield chunks of (rows, n_samples) multiplicities: how often each sample occurs in a resample.
+
+    Whole clusters are drawn with replacement, separately among the clusters holding only
+    members, only non-members, and both, keeping each kind's count: every resample has both
+    classes, and with one sample per cluster this is the stratified bootstrap of the rows.
+    """
+    n_clusters = int(codes.max()) + 1
+    has_member = np.bincount(codes, weights=labels == 1, minlength=n_clusters) > 0
+    has_nonmember = np.bincount(codes, weights=labels == 0, minlength=n_clusters) > 0
+    kind = has_member.astype(int) + 2 * has_nonmember.astype(int)
+    strata = [np.flatnonzero(kind == value) for value in (1, 2, 3) if (kind == value).any()]
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _BOOT_CHUNK_ELEMENTS // codes.size)
+    for start in range(0, n_boot, rows_per_chunk):
+        rows = min(rows_per_chunk, n_boot - start)
+        counts = np.zeros((rows, n_clusters), dtype=np.int64)
+        for stratum in strata:
+            counts += _counts_per_group(stratum[rng.integers(0, stratum.size, size=(rows, stratum.size))], n_clusters)
+        yield counts[:, codes]
+
+
+def _weighted_counts_per_group(groups: NDArray[np.intp], weights: NDArray[np.int64], n_groups: int) -> NDArray[np.float64]:
+    """Row-wise sums of `weights` per group: (n,) group ids, (rows, n) weights -> (rows, n_groups)."""
+    n_rows = weights.shape[0]
+    flat = (groups[None, :] + (np.arange(n_rows) * n_groups)[:, None]).ravel()
+    return np.bincount(flat, weights=weights.ravel(), minlength=n_rows * n_groups).reshape(n_rows, n_groups)
+
+
 def _bootstrap_rocs(
-    labels: NDArray[np.int8], scores: NDArray[np.float64], n_boot: int, seed: int
-) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    labels: NDArray[np.int8], scores: NDArray[np.float64], n_boot: int, seed: int, clusters: NDArray[np.intp] | None = None
+) -> Iterator[tuple[NDArray, NDArray]]:
     """Per-group member / non-member counts of each resample, in chunks of rows.
 
     Resampling only changes how often each original sample occurs, so the score
     groups of the full data are reused and each resample is a bincount, no sort.
+    With `clusters` (codes from :func:`_as_clusters`), whole clusters are resampled.
     """
     groups, distinct_scores = _group_by_score(scores)
     members = labels == 1
     member_groups, nonmember_groups = groups[members], groups[~members]
+    if clusters is not None:
+        for weights in _cluster_resamples(labels, clusters, n_boot, seed):
+            yield (
+                _weighted_counts_per_group(member_groups, weights[:, members], distinct_scores.size),
+                _weighted_counts_per_group(nonmember_groups, weights[:, ~members], distinct_scores.size),
+            )
+        return
     for member_rows, nonmember_rows in _stratified_resamples(
         member_groups.size, nonmember_groups.size, n_boot, seed
     ):
@@ -500,12 +560,15 @@ def bootstrap_ci(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    clusters: ArrayLike | None = None,
 ) -> tuple[float, float]:
     """Stratified-bootstrap percentile confidence interval of ``statistic(labels, scores)``.
 
     Members and non-members are resampled with replacement separately, keeping
     the class sizes, so both classes are present in every resample (a ROC
-    statistic is always defined).
+    statistic is always defined). With ``clusters``, whole clusters are resampled
+    instead (a cluster bootstrap), separately among clusters holding only members,
+    only non-members and both, so both classes are again always present.
 
     Parameters
     ----------
@@ -515,7 +578,7 @@ def bootstrap_ci(
         Finite attack scores; higher means more likely a member.
     statistic : callable
         ``statistic(labels, scores) -> float``; it receives the resample's labels
-        (members first) and scores.
+        (members first, without ``clusters``) and scores.
     n_boot : int, default=1000
         Number of resamples.
     confidence : float, default=0.95
@@ -523,6 +586,8 @@ def bootstrap_ci(
     seed : int, default=0
         Seed of the resampling; the same seed gives the same resamples as
         :func:`roc_band` and :func:`membership_summary`.
+    clusters : array-like of shape (n_samples,), optional
+        The cluster (e.g. person) of every sample; resample whole clusters.
 
     Returns
     -------
@@ -533,6 +598,15 @@ def bootstrap_ci(
     labels_arr, scores_arr = _check_labels_scores(labels, scores)
     n_boot = _check_n_boot(n_boot)
     confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    if clusters is not None:
+        codes = _as_clusters(clusters, labels_arr.size)
+        cluster_values = [
+            float(statistic(labels_arr[rows], scores_arr[rows]))
+            for weights in _cluster_resamples(labels_arr, codes, n_boot, seed)
+            for rows in (np.repeat(np.arange(labels_arr.size), row) for row in weights)
+        ]
+        low, high = _percentile_interval(np.asarray(cluster_values), confidence)
+        return float(low), float(high)
     member_scores = scores_arr[labels_arr == 1]
     nonmember_scores = scores_arr[labels_arr == 0]
     resample_labels = np.concatenate(
@@ -549,6 +623,115 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def repeated_clusters(clusters: Sequence[Any]) -> list[Any] | None:
+    """``clusters`` when every row names one and some cluster holds several rows, else None.
+
+    What to pass as ``clusters`` to the bootstrap: with one row per person it is the
+    stratified bootstrap of the rows anyway, and a missing person leaves it unknown
+    which rows belong together.
+
+    >>> repeated_clusters(["a", "a", "b"]), repeated_clusters(["a", "b"]), repeated_clusters(["a", None, "a"])
+    (['a', 'a', 'b'], None, None)
+    """
+    values = list(clusters)
+    if not values or any(value is None or value == "" for value in values) or len(set(values)) == len(values):
+        return None
+    return values
+
+
+def perfectly_separated(labels: ArrayLike, scores: ArrayLike) -> bool:
+    """Whether every member scores strictly above every non-member.
+
+    Then the AUC is 1 and TPR at FPR = 0 is 1, and every bootstrap resample of
+    these data is separated too: the interval collapses to 1.000-1.000, which
+    reads as certainty but only says that the sample held no overlap. Views state
+    "all N members above all M non-members" instead (``leakage.wording``).
+
+    >>> perfectly_separated([1, 1, 0], [0.9, 0.8, 0.1]), perfectly_separated([1, 0], [0.5, 0.5])
+    (True, False)
+    """
+    labels_arr, scores_arr = _check_labels_scores(labels, scores)
+    return bool(scores_arr[labels_arr == 1].min() > scores_arr[labels_arr == 0].max())
+
+
+def wilson_interval(successes: float, total: float, confidence: float = 0.95) -> list[float]:
+    """Wilson score interval of a proportion ``successes / total``.
+
+    Sound at 0 and 1, where the normal interval collapses. ``total`` may be an
+    effective sample size (not an integer), e.g. the number of independent
+    clusters. ``total == 0`` gives the uninformative ``[0, 1]``.
+
+    >>> [round(x, 4) for x in wilson_interval(0, 99)]
+    [0.0, 0.0373]
+    """
+    confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    if total <= 0:
+        return [0.0, 1.0]
+    if not 0 <= successes <= total:
+        raise ValueError(f"successes must lie between 0 and total, got {successes} of {total}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the edges, where rounding leaves 1e-17
+    high = 1.0 if successes == total else min(1.0, centre + half)
+    return [float(low), float(high)]
+
+
+def cluster_proportion_ci(
+    successes: ArrayLike,
+    clusters: ArrayLike,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[float]:
+    """Cluster-bootstrap percentile interval of a proportion whose rows are clustered.
+
+    For a rate over photos of several people (a backdoor's success rate over the
+    triggered photos of 99 people): photos of one person succeed or fail together
+    more often than photos of different people, so whole people are resampled.
+    Where every row succeeds or every row fails the bootstrap collapses to a point;
+    the interval is then the :func:`wilson_interval` over the number of clusters
+    (each person counted once), which is never a point.
+
+    Parameters
+    ----------
+    successes : array-like of shape (n_samples,)
+        1 (or True) where the row succeeded, else 0.
+    clusters : array-like of shape (n_samples,)
+        The cluster (e.g. person) of every row.
+    n_boot : int, default=1000
+        Number of resamples.
+    confidence : float, default=0.95
+        Coverage of the interval, in (0, 1).
+    seed : int, default=0
+        Seed of the resampling.
+
+    Returns
+    -------
+    [low, high] : list of float
+    """
+    values = _as_labels(successes, name="successes").astype(np.float64)
+    codes = _as_clusters(clusters, values.size)
+    n_boot = _check_n_boot(n_boot)
+    confidence = _check_fraction(confidence, "confidence", open_interval=True)
+    n_clusters = int(codes.max()) + 1
+    if values.min() == values.max():
+        return wilson_interval(float(values[0]) * n_clusters, n_clusters, confidence)
+    size = np.bincount(codes, minlength=n_clusters).astype(np.float64)
+    hits = np.bincount(codes, weights=values, minlength=n_clusters)
+    rng = np.random.default_rng(seed)
+    draws = np.zeros(n_boot)
+    rows_per_chunk = max(1, _BOOT_CHUNK_ELEMENTS // n_clusters)
+    for start in range(0, n_boot, rows_per_chunk):
+        rows = min(rows_per_chunk, n_boot - start)
+        counts = _counts_per_group(rng.integers(0, n_clusters, size=(rows, n_clusters)), n_clusters)
+        draws[start:start + rows] = (counts @ hits) / (counts @ size)
+    low, high = _percentile_interval(draws, confidence)
+    return [float(low), float(high)]
+
+
 def roc_band(
     labels: ArrayLike,
     scores: ArrayLike,
@@ -556,6 +739,7 @@ def roc_band(
     confidence: float = 0.95,
     seed: int = 0,
     grid: ArrayLike | None = None,
+    clusters: ArrayLike | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """Pointwise stratified-bootstrap band around the ROC, for drawing under a ROC plot.
 
@@ -578,6 +762,8 @@ def roc_band(
     grid : array-like of float in [0, 1], optional
         FPR values to evaluate at. Default :data:`DEFAULT_BAND_GRID`: 0 plus
         log-spaced points from 1e-4 to 1, usable on log-log axes.
+    clusters : array-like of shape (n_samples,), optional
+        The cluster (e.g. person) of every sample; resample whole clusters.
 
     Returns
     -------
@@ -595,7 +781,8 @@ def roc_band(
         raise ValueError("grid values must lie in [0, 1]")
     tpr_on_grid = np.concatenate([
         _step_tpr(*_roc_from_counts(pos_counts, neg_counts), fpr_grid)
-        for pos_counts, neg_counts in _bootstrap_rocs(labels_arr, scores_arr, n_boot, seed)
+        for pos_counts, neg_counts in _bootstrap_rocs(
+            labels_arr, scores_arr, n_boot, seed, None if clusters is None else _as_clusters(clusters, labels_arr.size))
     ])
     low, high = _percentile_interval(tpr_on_grid, confidence)
     return {
@@ -666,6 +853,7 @@ def membership_summary(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    clusters: ArrayLike | None = None,
 ) -> MembershipMetrics:
     """The standard result block of a membership attack, as JSON-ready Python data.
 
@@ -685,6 +873,9 @@ def membership_summary(
         with :func:`roc_auc` / :func:`tpr_at_fpr` and the same seed.
     confidence : float, default=0.95
         Coverage of the intervals.
+    clusters : array-like of shape (n_samples,), optional
+        The cluster of every sample (e.g. the person a pair shows); the intervals
+        then come from a cluster bootstrap that resamples whole clusters.
 
     Returns
     -------
@@ -697,8 +888,12 @@ def membership_summary(
         ``roc``: {"fpr", "tpr", "thresholds"} lists from :func:`roc_curve`, except
         that the first threshold (``+inf`` there) is ``max(scores) + 1.0`` so the
         block stays valid JSON (``json.dumps(..., allow_nan=False)``);
-        ``bootstrap``: {"n_boot", "confidence", "seed"}; and ``at_threshold``
-        when ``threshold`` is given. Only plain floats, ints, lists and dicts.
+        ``bootstrap``: {"n_boot", "confidence", "seed", "unit"} with ``unit``
+        "sample" or "cluster" (then also ``n_clusters``);
+        ``perfect_separation`` (bool, :func:`perfectly_separated`: every member
+        scores above every non-member, where a bootstrap interval collapses to a
+        point and says nothing); and ``at_threshold`` when ``threshold`` is
+        given. Only plain floats, ints, lists and dicts.
     """
     labels_arr, scores_arr = _check_labels_scores(labels, scores)
     n_boot = _check_n_boot(n_boot)
@@ -708,8 +903,9 @@ def membership_summary(
     fpr, tpr, thresholds = roc_curve(labels_arr, scores_arr)
     tpr_levels = _step_tpr(fpr, tpr, TPR_FPR_LEVELS)[0]
 
+    codes = None if clusters is None else _as_clusters(clusters, labels_arr.size)
     boot_auc, boot_tpr = [], []
-    for pos_counts, neg_counts in _bootstrap_rocs(labels_arr, scores_arr, n_boot, seed):
+    for pos_counts, neg_counts in _bootstrap_rocs(labels_arr, scores_arr, n_boot, seed, codes):
         boot_auc.append(_auc_from_counts(pos_counts, neg_counts))
         boot_tpr.append(_step_tpr(*_roc_from_counts(pos_counts, neg_counts), TPR_FPR_LEVELS))
     auc_low, auc_high = _percentile_interval(np.concatenate(boot_auc), confidence)
@@ -724,7 +920,9 @@ def membership_summary(
         "n_members": n_members,
         "n_nonmembers": int(labels_arr.size - n_members),
         "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": _json_thresholds(thresholds)},
-        "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": int(seed)},
+        "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": int(seed),
+                      **({"unit": "sample"} if codes is None else {"unit": "cluster", "n_clusters": int(codes.max()) + 1})},
+        "perfect_separation": perfectly_separated(labels_arr, scores_arr),
     }
     if threshold is not None:
         summary["at_threshold"] = metrics_at_threshold(labels_arr, scores_arr, threshold)

@@ -18,4 +18,7 @@ class MembershipMetrics(TypedDict, total=False):
     n_nonmembers: int
     roc: dict[str, list[float]]
     bootstrap: dict[str, Any]
+    """n_boot, confidence, seed, unit ("sample" or "cluster", then n_clusters and, set by the attack, cluster_field)."""
+    perfect_separation: bool
+    """Every member above every non-member: the intervals collapse to a point and the views say so instead."""
     at_threshold: dict[str, float]

@@ -47,9 +47,10 @@ from PIL import Image
 from leakage.data import Dataset, ImageTensorDataset, collate_skip_failures, load_image
 from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
-from leakage.metrics import best_threshold, membership_summary, roc_auc
-from leakage.results import AttackResult, RunCancelled
-from leakage.progress import CancelFlag, Progress
+from leakage.metrics import best_threshold, membership_summary, repeated_clusters, roc_auc
+from leakage.context import RunContext
+from leakage.mim_config import MIMConfig  # noqa: F401  (the engine's settings, where callers import them)
+from leakage.results import AttackResult
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -59,31 +60,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 
-@dataclass(frozen=True)
-class MIMConfig:
-    """What is computed; every field enters the result's config hash."""
-
-    mask_ratio: float = 0.75
-    """Fraction of patches hidden per mask (0.75 is what MAE pre-training uses)."""
-    n_masks: int = 8
-    """Random masks per image; the errors are averaged (the paper does not say how many)."""
-    seed: int = 0
-    """Seeds the masks."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {self.mask_ratio}")
-        if self.n_masks < 1:
-            raise ValueError(f"n_masks must be at least 1, got {self.n_masks}")
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run, not what to compute: none of these change a result, so none enter the config hash."""
-
-    batch_size: int = 16
-    """Images per forward pass; the model sees batch_size x n_masks masked copies at once."""
-    num_workers: int = 2
+BATCH_SIZE = 16
+"""Images per forward pass (`RunContext.batch_size` overrides it); the model sees batch_size x n_masks masked copies at once."""
+NUM_WORKERS = 2
 
 
 # --------------------------------------------------------------------------- models
@@ -151,6 +130,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     """
     from transformers import AutoConfig, AutoImageProcessor, ViTImageProcessor, ViTMAEForPreTraining
 
+    from leakage import safe_load
     from leakage.models import model_fingerprint
 
     started = time.perf_counter()
@@ -162,13 +142,19 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     # A hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path.
     if not is_folder and (text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep != "/" and os.sep in text):
         raise FileNotFoundError(f"model folder not found: {path} (expected a folder written by save_pretrained)")
+    if is_folder:
+        path = safe_load.check_model_folder(path, text)  # no model code, nothing outside the folder or the roots
+    else:
+        safe_load.check_hub_model(text)
+    safe_load.forbid_dynamic_modules()
     where = str(path) if is_folder else text
     local_only = is_folder or not downloads_allowed()
     try:
-        config = AutoConfig.from_pretrained(where, local_files_only=local_only)
+        config = AutoConfig.from_pretrained(where, local_files_only=local_only, **safe_load.NO_REMOTE_CODE)
         if config.model_type != "vit_mae":
             raise ValueError(f"{text} is a {config.model_type!r} model; the attack needs a ViT-MAE with its reconstruction decoder")
-        model, loading = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only, output_loading_info=True)
+        model, loading = ViTMAEForPreTraining.from_pretrained(where, local_files_only=local_only, output_loading_info=True,
+                                                              weights_only=True, **safe_load.NO_REMOTE_CODE)
     except OSError as error:
         if is_folder:
             raise FileNotFoundError(f"{path} does not hold a model saved with save_pretrained ({error})") from error
@@ -181,7 +167,7 @@ def load_mae(source: str | os.PathLike, device: str | None = None, name: str | N
     fingerprint = model_fingerprint(model)  # before any cast to half precision, so it names the weights on every device
     metadata: dict[str, Any] = {}
     try:
-        processor = AutoImageProcessor.from_pretrained(where, local_files_only=local_only)
+        processor = AutoImageProcessor.from_pretrained(where, local_files_only=local_only, **safe_load.NO_REMOTE_CODE)
     except OSError:
         size = model.config.image_size
         processor = ViTImageProcessor(size={"height": size, "width": size}, image_mean=list(IMAGENET_MEAN), image_std=list(IMAGENET_STD))
@@ -332,19 +318,19 @@ def reconstruction_errors(
     sources: Sequence[str | bytes | Image.Image],
     keys: Sequence[int],
     config: MIMConfig,
-    runtime: RuntimeOptions = RuntimeOptions(),
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
     stage: str = "reconstruct images",
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Mean error over the masks per image (NaN where the image failed) and the failures by index."""
+    context = context or RunContext()
+    batch_size = context.batch(BATCH_SIZE)
     if kept_patches(mae.n_patches, config.mask_ratio) < 1:
         raise ValueError(f"mask ratio {config.mask_ratio} hides all {mae.n_patches} patches of this model; use a lower ratio")
     in_memory = any(isinstance(source, Image.Image) for source in sources)
     loader = torch.utils.data.DataLoader(
         ImageTensorDataset(list(sources), mae.preprocess),
-        batch_size=runtime.batch_size,
-        num_workers=0 if in_memory or len(sources) <= runtime.batch_size else runtime.num_workers,
+        batch_size=batch_size,
+        num_workers=0 if in_memory or len(sources) <= batch_size else context.workers(NUM_WORKERS),
         collate_fn=collate_skip_failures,
         pin_memory=mae.device.device.startswith("cuda"),
     )
@@ -353,15 +339,13 @@ def reconstruction_errors(
     failures: dict[int, str] = {}
     done = 0
     for indices, batch, failed in loader:
-        if cancel is not None and cancel.is_set():
-            raise RunCancelled("MIM run cancelled")
+        context.check_cancel("MIM run")
         failures.update(dict(failed))
         if len(indices):
             per_mask = masked_errors(mae, batch, all_keys[indices], config)
             errors[indices.numpy()] = per_mask.double().mean(dim=1).numpy()
         done += len(indices) + len(failed)
-        if progress:
-            progress(stage, done, len(sources))
+        context.report(stage, done, len(sources))
     return errors, failures
 
 
@@ -399,9 +383,7 @@ def shadow_threshold(
     shadow: LoadedMAE,
     shadow_data: Dataset,
     config: MIMConfig,
-    runtime: RuntimeOptions = RuntimeOptions(),
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, Any]:
     """The paper's threshold: score the shadow model's own members and non-members (members.csv of
     `shadow_data`) with the same masks and pick the error threshold that separates them best.
@@ -418,7 +400,7 @@ def shadow_threshold(
         raise ValueError(f"the shadow data ({shadow_data.root}) needs members.csv with both members (the shadow "
                          "model's training images) and non-members")
     errors, failures = reconstruction_errors(shadow, [image.path for image in labelled], [image_key(image.label) for image in labelled],
-                                             config, runtime, progress, cancel, stage="reconstruct with the shadow model")
+                                             config, context, stage="reconstruct with the shadow model")
     ok = [index for index in range(len(labelled)) if index not in failures]
     labels = np.array([members[labelled[index].person] for index in ok], dtype=int)
     if labels.min() == labels.max():
@@ -443,13 +425,10 @@ def run_mim(
     target: LoadedMAE,
     data: Dataset,
     config: MIMConfig = MIMConfig(),
+    context: RunContext | None = None,
     *,
     reference: LoadedMAE | None = None,
-    runtime: RuntimeOptions = RuntimeOptions(),
     members: Mapping[str, bool] | None = None,
-    dataset_id: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelFlag | None = None,
     shadow: LoadedMAE | None = None,
     shadow_data: Dataset | None = None,
     shadow_data_id: str | None = None,
@@ -471,10 +450,11 @@ def run_mim(
         raise ValueError("use either a shadow model (the paper's threshold) or a reference model (per-example calibration), not both")
     if shadow is not None and shadow_data is None:
         raise ValueError("a shadow model needs its own data: a folder of its members and non-members with members.csv")
+    context = context or RunContext()
     started = time.perf_counter()
     timing: dict[str, float] = {}
     members = members if members is not None else data.members
-    dataset_id = dataset_id or data.root
+    dataset_id = context.dataset_id or data.root
     images = collect_images(data)
     if not images:
         raise ValueError("no images to attack")
@@ -483,14 +463,14 @@ def run_mim(
     problems = [{"path": problem.path, "reason": problem.reason} for problem in data.problems]
 
     tick = time.perf_counter()
-    target_errors, failures = reconstruction_errors(target, sources, keys, config, runtime, progress, cancel,
+    target_errors, failures = reconstruction_errors(target, sources, keys, config, context,
                                                     stage="reconstruct with the target model")
     timing["target_seconds"] = time.perf_counter() - tick
     reference_errors = None
     if reference is not None:
         tick = time.perf_counter()
         reference_errors, reference_failures = reconstruction_errors(
-            reference, sources, keys, config, runtime, progress, cancel, stage="reconstruct with the reference model")
+            reference, sources, keys, config, context, stage="reconstruct with the reference model")
         timing["reference_seconds"] = time.perf_counter() - tick
         failures.update(reference_failures)
     problems += [{"path": images[i].path, "reason": reason} for i, reason in sorted(failures.items())]
@@ -502,7 +482,7 @@ def run_mim(
     threshold = None
     if shadow is not None:
         tick = time.perf_counter()
-        threshold = shadow_threshold(shadow, shadow_data, config, runtime, progress, cancel)
+        threshold = shadow_threshold(shadow, shadow_data, config, context)
         timing["shadow_seconds"] = time.perf_counter() - tick
         problems += [{**problem, "reason": f"shadow data: {problem['reason']}"} for problem in threshold["problems"]]
         for row in rows:
@@ -529,12 +509,12 @@ def run_mim(
         models["shadow"] = shadow.describe()
         run_config.update(shadow_model=shadow.name, shadow_fingerprint=shadow.fingerprint,
                           shadow_data=shadow_data_id or shadow_data.root)
-    details: dict[str, Any] = {"unit": "image", "models": models, "runtime": asdict(runtime),
+    runtime = {"batch_size": context.batch(BATCH_SIZE), "num_workers": context.workers(NUM_WORKERS)}
+    details: dict[str, Any] = {"unit": "image", "models": models, "runtime": runtime,
                                "method": method, "method_description": METHODS[method]}
     if threshold is not None:
         details["shadow"] = {key: value for key, value in threshold.items() if key != "problems"}
     return AttackResult(
-        attack="mim",
         config=run_config,
         metrics=metrics,
         identities=rows,
@@ -599,7 +579,11 @@ def mim_metrics(rows: Sequence[Mapping[str, Any]], threshold: Mapping[str, Any] 
         metrics["n_predicted_members"] = sum(bool(row.get("predicted_member")) for row in rows)
     if labels.size and labels.min() != labels.max():
         scores = np.array([row["score"] for row in labelled])
-        metrics.update(membership_summary(labels, scores, threshold=None if threshold is None else threshold["score_threshold"]))
+        clusters = repeated_clusters([row["person"] for row in labelled])  # images of one person are not independent
+        metrics.update(membership_summary(labels, scores, threshold=None if threshold is None else threshold["score_threshold"],
+                                          clusters=clusters))
+        if clusters:
+            metrics["bootstrap"]["cluster_field"] = "person"
         if threshold is not None:
             at = metrics["at_threshold"]
             metrics.update(threshold_accuracy=at["accuracy"], threshold_tpr=at["tpr"], threshold_fpr=at["fpr"],

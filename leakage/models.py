@@ -27,8 +27,10 @@ import open_clip
 import torch
 from PIL import Image
 
+from leakage import safe_load
 from leakage.devices import DeviceChoice, pick_device
 from leakage.hub import HubUnavailableError, downloads_allowed
+from leakage.paths import checked, limited
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "lab" / "model_configs"
 open_clip.add_model_config(MODEL_CONFIG_DIR)
@@ -110,6 +112,43 @@ def _check_pretrained_is_local(model_name: str, pretrained: str | None) -> None:
             raise HubUnavailableError(f"{model_name} ({pretrained}): weights not in {cached.parent}")
 
 
+def _check_safe_to_load(model_name: str, pretrained: str | None) -> None:
+    """Refuse, before open_clip reads anything, a model that would run its own code or read outside
+    its folder or the server's roots (`leakage.safe_load`, `leakage.paths`)."""
+    if model_name.startswith("local-dir:"):
+        safe_load.read_open_clip_config(Path(model_name.removeprefix("local-dir:")).expanduser(), model_name)
+        return
+    if model_name.startswith("hf-hub:"):
+        snapshot = safe_load.check_hub_model(model_name.removeprefix("hf-hub:"), "open_clip_config.json")
+        if snapshot is not None:
+            config = json.loads((snapshot / "open_clip_config.json").read_text())
+            safe_load.check_open_clip_config(config, None, model_name)
+        return
+    model_cfg = open_clip.get_model_config(model_name) or {}
+    safe_load.check_open_clip_config({"model_cfg": model_cfg}, None, model_name)
+    if not pretrained:
+        return
+    if os.path.isfile(pretrained) or os.sep in pretrained or pretrained.endswith((".pt", ".pth", ".bin", ".safetensors", ".npz")):
+        checked(pretrained, "model")  # on a shared server: a checkpoint under the model roots only
+        return
+    if limited():  # a pretrained tag is read from a download cache, which must then lie under the roots
+        cfg = open_clip.get_pretrained_cfg(model_name.replace("/", "-"), pretrained) or {}
+        if cfg.get("hf_hub"):
+            repo, filename = os.path.split(cfg["hf_hub"].rstrip("/"))
+            safe_load.check_hub_model(repo, filename or "open_clip_pytorch_model.bin")
+        elif cfg.get("url"):
+            checked(Path("~/.cache/clip").expanduser() / os.path.basename(cfg["url"]), "model")
+
+
+def _tokenizer_options(model_name: str) -> dict[str, Any]:
+    """`trust_remote_code=False` for the tokenizers open_clip takes from transformers (open_clip's own
+    tokenizers take no such argument)."""
+    config = open_clip.get_model_config(model_name)
+    uses_transformers = (config is None and model_name.startswith("hf-hub:")) or bool(
+        (config or {}).get("text_cfg", {}).get("hf_tokenizer_name"))
+    return dict(safe_load.NO_REMOTE_CODE) if uses_transformers else {}
+
+
 def _require_hf_cached(repo_id: str, filename: str, what: str) -> None:
     from huggingface_hub import try_to_load_from_cache
 
@@ -131,8 +170,8 @@ def _check_tokenizer_is_local(model_name: str, text_cfg: dict[str, Any]) -> None
     raise HubUnavailableError(
         f"the tokenizer of {model_name} ({repo}/tokenizer_config.json is not in the local Hugging Face cache {_hf_cache_dir()})",
         how=f"To provide it: on a machine with network access run `huggingface-cli download {repo}` and copy the Hugging Face "
-        f"cache folder here (or point HF_HOME at a copy), or use --model local-dir:/folder whose open_clip_config.json sets "
-        f'"hf_tokenizer_name" to a local folder holding the tokenizer files',
+        f"cache folder here (or point HF_HOME at a copy), or use --model local-dir:/folder holding the tokenizer files "
+        f'beside its open_clip_config.json (with "hf_tokenizer_name" set, open_clip reads a local-dir: model\'s tokenizer from that folder)',
     )
 
 
@@ -174,7 +213,9 @@ def load_clip(
     if pretrained and not os.path.isfile(pretrained) and ("/" in pretrained or pretrained.endswith((".pt", ".bin"))):
         raise FileNotFoundError(f"checkpoint file not found: {pretrained}")
 
+    _check_safe_to_load(model_name, pretrained)
     _check_pretrained_is_local(model_name, pretrained)
+    safe_load.forbid_dynamic_modules()
     choice = pick_device(device)
     started = time.perf_counter()
     try:
@@ -183,13 +224,14 @@ def load_clip(
             pretrained=pretrained,
             device=choice.device,
             precision="fp16" if choice.dtype == "float16" else "fp32",
+            weights_only=True,  # pickle checkpoints: tensors only, never code
         )
     except (OSError, RuntimeError) as error:
         if _looks_like_network_error(error):
             raise HubUnavailableError(model_name, error) from error
         raise
     model.eval()
-    tokenizer = open_clip.get_tokenizer(model_name)
+    tokenizer = open_clip.get_tokenizer(model_name, **_tokenizer_options(model_name))
     load_seconds = time.perf_counter() - started
     return LoadedClip(
         model=model,
@@ -285,6 +327,8 @@ def load_transformers_clip(folder: Path, device: str | None = None) -> LoadedCli
     """A CLIPModel, SiglipModel or Siglip2Model folder (model, image processor and tokenizer saved with save_pretrained)."""
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
+    folder = safe_load.check_model_folder(folder)  # no model code, no file outside the folder or the roots
+    safe_load.forbid_dynamic_modules()
     config = json.loads((folder / "config.json").read_text())
     model_type = config.get("model_type")
     if model_type not in TRANSFORMERS_CLIP_TEXT_PADDING:
@@ -297,9 +341,10 @@ def load_transformers_clip(folder: Path, device: str | None = None) -> LoadedCli
     choice = pick_device(device)
     started = time.perf_counter()
     try:
-        image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=choice.torch_dtype)
+        image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True, **safe_load.NO_REMOTE_CODE)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **safe_load.NO_REMOTE_CODE)
+        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=choice.torch_dtype, weights_only=True,
+                                          **safe_load.NO_REMOTE_CODE)
     except (OSError, ValueError) as error:
         raise FileNotFoundError(f"{folder} does not hold a complete {model_type} model saved with save_pretrained ({error})") from error
     text_config = model.config.text_config

@@ -26,7 +26,7 @@ from leakage import __version__
 from leakage.attacks import attack_spec
 from leakage.attacks.base import THREATS
 from leakage.results import AttackResult
-from leakage.wording import decision_rule, format_number, plain_summary, risk_verdict
+from leakage.wording import decision_rule, format_number, plain_summary
 
 
 # --------------------------------------------------------------------------- HTML report
@@ -102,6 +102,17 @@ def _identity_table(result: AttackResult) -> str:
     return f'<table id="identity-table"><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
+def _plain_words(words: Sequence[str]) -> str:
+    """The lesson's plain words for this kind of run: its lesson step's title, what this run shows, why it matters."""
+    if not words:
+        return ""
+    title, *rest = words
+    return (f'<section id="plain-words">\n<h2>In plain words</h2>\n<p class="lead"><strong>{html.escape(title)}</strong> '
+            + " ".join(f"{html.escape(sentence)}" for sentence in rest[:1]) + "</p>\n"
+            + "".join(f"<p>{html.escape(sentence)}</p>" for sentence in rest[1:])
+            + '\n<p class="note">The same words open the matching step of the Lessons page, where this attack is shown live on the lab.</p>\n</section>')
+
+
 def _metrics_table(rows: list[dict[str, str]]) -> str:
     body = "\n".join(
         f"<tr><td>{html.escape(r['metric'])}</td><td class=\"num\">{html.escape(r['value'])}</td>"
@@ -129,16 +140,20 @@ def _figure_html(figure: go.Figure, div_id: str, first: bool) -> str:
     )
 
 
-def render_report(result: AttackResult, run_id: int | None = None, label: str | None = None) -> str:
-    """A self-contained HTML report of one run for stakeholders (plotly.js inline, no external URLs)."""
-    info = attack_spec(result.attack)
+def render_report(result: AttackResult, run_id: int | None = None, label: str | None = None, attack: Any = None) -> str:
+    """A self-contained HTML report of one run for stakeholders (plotly.js inline, no external URLs);
+    its words, numbers and figures are those `attack` (default: the result's, from the registry) declares."""
+    info = attack or attack_spec(result.attack)
     esc = html.escape
     model = result.model.get("model") or result.config.get("model") or "unknown model"
     pretrained = result.model.get("pretrained")
     model_text = f"{model} ({pretrained})" if pretrained else str(model)
     run_text = " \u00b7 ".join(part for part in (f"run {run_id}" if run_id is not None else "", label or "") if part)
-    level, headline = risk_verdict(result.metrics)
-    summary = plain_summary(result)
+    level, headline = info.call("verdict", result)
+    from leakage.lessons import plain_words  # the Lessons' words for this attack, at the top of the report
+
+    words = plain_words(result, info)
+    summary = plain_summary(result, info)
     if summary and summary[0] == headline:
         summary = summary[1:]
 
@@ -155,7 +170,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
     else:
         figure_note = ""
 
-    rule = decision_rule(result)
+    rule = decision_rule(result, info)
     method_rows = [("Question", info.question), ("Attacker has", info.attacker_has)]
     if rule:
         method_rows.append(("Decision rule", rule))
@@ -187,6 +202,7 @@ def render_report(result: AttackResult, run_id: int | None = None, label: str | 
 <p class="subtitle">{esc(run_text + ' · ' if run_text else '')}model {esc(model_text)} · data {esc(str(result.dataset.get('id', '?')))} · {esc(result.created_at)}</p>
 </header>
 
+{_plain_words(words)}
 <section id="summary">
 <h2>Summary</h2>
 <div class="verdict {level}">{esc(headline)}</div>

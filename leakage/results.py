@@ -22,11 +22,13 @@ class RunCancelled(RuntimeError):
 
 @dataclass
 class AttackResult:
-    attack: str
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    identities: list[dict[str, Any]]
-    seeds: dict[str, int]
+    attack: str = ""
+    """The attack's name. Engines leave it empty: the run service (`leakage.service`) stamps it
+    from the attack's declaration, the one place names live."""
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    seeds: dict[str, int] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     images: list[dict[str, Any]] = field(default_factory=list)

@@ -30,10 +30,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from leakage.metric_specs import MEMBERSHIP_METRICS, MetricSpec
 from leakage.provenance import data_home
 from leakage.results import AttackResult
 
-__all__ = ["DB_URL_ENV", "RunStore", "RunSummary", "SchemaTooNewError", "default_url", "storable"]
+__all__ = ["ANYONE", "DB_URL_ENV", "RunStore", "RunStoreError", "RunSummary", "SchemaTooNewError", "default_url", "storable"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,33 @@ def default_url() -> str:
 
 class SchemaTooNewError(RuntimeError):
     """The database was written by a newer version of this code; refuse rather than corrupt it."""
+
+
+class RunStoreError(RuntimeError):
+    """The run store cannot be opened or written (a corrupt file, a full disk, ...), said plainly:
+    callers keep the result they computed and tell the user where it is."""
+
+
+ANYONE: Any = object()
+"""`owner=ANYONE`: no owner filter (the CLI, an admin); a string: only that user's runs."""
+
+
+@contextmanager
+def _loudly(url: str, action: str) -> Iterator[None]:
+    """Database failures as one RunStoreError that says what happened and what to do."""
+    import sqlite3
+
+    try:
+        yield
+    except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        text = cause.lower()
+        advice = ("the database file is damaged: move it aside (a new one is made) or restore a copy" if
+                  "not a database" in text or "malformed" in text or "corrupt" in text else
+                  "the disk is full: free some space" if "full" in text or "no space" in text else
+                  "check that the database is reachable and writable")
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        raise RunStoreError(f"the run store ({shown}) could not {action}: {cause}. What to do: {advice}.") from error
 
 
 # --------------------------------------------------------------------------- what may be stored
@@ -190,6 +218,11 @@ runs_table = sa.Table(
     sa.Column("n_identities", sa.Integer),
     sa.Column("notes", sa.Text),
     sa.Column("headline_value", sa.Double),
+    # v4
+    sa.Column("headline_metric", sa.String(32)),
+    sa.Column("run_key", sa.String(64), index=True),
+    # v5: who ran it (a signed-in user's id; NULL for runs from the CLI or from before sign-in)
+    sa.Column("owner", sa.Text),
     sqlite_autoincrement=True,
 )
 
@@ -299,12 +332,15 @@ def _migration_2_list_columns(conn: Connection) -> None:
         conn.execute(sa.update(runs).where(runs.c.id == row.id).values(**values))
 
 
-def headline_value(attack: Any, metrics: Any) -> float | None:
-    """The attack's primary metric (its declaration says which: AUC for membership attacks)."""
-    from leakage.attacks import attack_spec
+def headline_value(metrics: Any, spec: MetricSpec = MEMBERSHIP_METRICS[0]) -> float | None:
+    """The value of the headline metric `spec` (the attack's primary one; AUC for membership attacks)."""
+    value = spec.read(metrics if isinstance(metrics, dict) else {})
+    return None if value is None else float(value)
 
-    value = (metrics if isinstance(metrics, dict) else {}).get(attack_spec(str(attack)).primary_metric)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+_PRIMARY_AT_MIGRATION_3 = {"backdoor": "asr"}
+"""Each attack's primary metric when migration 3 was written (AUC for the others): a migration is
+frozen with the schema it builds, never a lookup of today's attacks."""
 
 
 def _migration_3_headline(conn: Connection) -> None:
@@ -314,11 +350,51 @@ def _migration_3_headline(conn: Connection) -> None:
     runs = sa.Table("runs", frozen, sa.Column("id", sa.Integer, primary_key=True), sa.Column("attack", sa.String),
                     sa.Column("metrics", sa.JSON), sa.Column("headline_value", sa.Double))
     for row in conn.execute(sa.select(runs.c.id, runs.c.attack, runs.c.metrics)).all():
-        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(headline_value=headline_value(row.attack, row.metrics)))
+        metrics = row.metrics if isinstance(row.metrics, dict) else {}
+        value = metrics.get(_PRIMARY_AT_MIGRATION_3.get(str(row.attack), "auc"))
+        value = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(headline_value=value))
+
+
+def _migration_4_run_key(conn: Connection) -> None:
+    """Which metric the headline value is (the runs list names it: AUC, ASR ...), and the run key
+    that a page's cache, an audit's resume and the store share (`leakage.service.RunRequest.key`).
+
+    Old runs: the key of an audit job's run (`details.audit.job_key`, the same hash) where there is
+    one; the headline metric as migration 3 chose it."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN headline_metric VARCHAR(32)")
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN run_key VARCHAR(64)")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_run_key ON runs (run_key)")
+    frozen = sa.MetaData()
+    runs = sa.Table("runs", frozen, sa.Column("id", sa.Integer, primary_key=True), sa.Column("attack", sa.String),
+                    sa.Column("result", sa.JSON), sa.Column("headline_value", sa.Double),
+                    sa.Column("headline_metric", sa.String), sa.Column("run_key", sa.String))
+    for row in conn.execute(sa.select(runs.c.id, runs.c.attack, runs.c.result, runs.c.headline_value)).all():
+        details = (row.result or {}).get("details") if isinstance(row.result, dict) else None
+        conn.execute(sa.update(runs).where(runs.c.id == row.id).values(
+            headline_metric=None if row.headline_value is None else _PRIMARY_AT_MIGRATION_3.get(str(row.attack), "auc"),
+            run_key=_run_key_of(details)))
+
+
+def _run_key_of(details: Any) -> str | None:
+    if not isinstance(details, dict):
+        return None
+    audit = details.get("audit") if isinstance(details.get("audit"), dict) else {}
+    key = details.get("run_key") or audit.get("job_key")
+    return str(key) if key else None
+
+
+def _migration_5_owner(conn: Connection) -> None:
+    """Each run's owner (the signed-in user who ran it). Runs stored before have none: on a server
+    with sign-in only admins see them (SECURITY.md)."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN owner TEXT")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_owner ON runs (owner)")
 
 
 #: Ordered migrations; migration i (1-based) takes a database from version i-1 to i.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial, _migration_2_list_columns, _migration_3_headline)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migration_1_initial, _migration_2_list_columns, _migration_3_headline, _migration_4_run_key, _migration_5_owner,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -442,6 +518,11 @@ class RunSummary:
     notes: str | None = None
     headline_value: float | None = None
     """The attack's primary metric (`Attack.primary_metric`)."""
+    headline_metric: str | None = None
+    """Which metric `headline_value` is (a `MetricSpec.key`: "auc", "asr" ...)."""
+    run_key: str | None = None
+    """What the run computed, hashed (`leakage.service.RunRequest.key`): the same run asked again has the same key."""
+    owner: str | None = None
 
 
 def _now() -> str:
@@ -457,8 +538,9 @@ class RunStore:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_url()
-        self.engine = _make_engine(self.url)
-        self.schema_version = upgrade(self.engine)
+        with _loudly(self.url, "be opened"):
+            self.engine = _make_engine(self.url)
+            self.schema_version = upgrade(self.engine)
 
     def __repr__(self) -> str:
         return f"RunStore({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -474,14 +556,28 @@ class RunStore:
 
     # ---- writing
 
-    def save(self, result: AttackResult, label: str | None = None, notes: str | None = None) -> int:
-        """Store a result with its per-identity rows; return the new run's id."""
+    def save(self, result: AttackResult, label: str | None = None, notes: str | None = None, owner: str | None = None, *,
+             attack: Any = None) -> int:
+        """Store a result with its per-identity rows; return the new run's id. A database that cannot
+        take it raises RunStoreError (nothing half-written: one transaction).
+
+        `attack` is the result's `Attack` declaration: its primary metric becomes the run's
+        headline in the list. Without it, the membership default (AUC). `owner`: the signed-in user who ran it."""
+        if not result.attack:
+            raise ValueError("this result names no attack: run attacks through leakage.service.run_attack, which stamps it")
+        with _loudly(self.url, "save the run"):
+            return self._save(result, label, notes, owner, attack)
+
+    def _save(self, result: AttackResult, label: str | None, notes: str | None, owner: str | None, attack: Any) -> int:
         data = _plain_result(result)
         identities = [row if isinstance(row, dict) else {"value": row} for row in data.pop("identities") or []]
         row = {key: data.pop(key) for key in _RUN_COLUMN_FIELDS}
         row.update(_list_values(row["model"], row["dataset"], row["metrics"], len(identities)))
-        row["headline_value"] = headline_value(row["attack"], row["metrics"])
-        row.update(result=data, label=label, notes=notes, saved_at=_now())
+        spec = attack.primary_spec if attack is not None else MEMBERSHIP_METRICS[0]
+        row["headline_value"] = headline_value(row["metrics"], spec)
+        row["headline_metric"] = spec.key if row["headline_value"] is not None else None
+        row["run_key"] = _run_key_of(data.get("details"))
+        row.update(result=data, label=label, notes=notes, saved_at=_now(), owner=owner)
         with _write(self.engine) as conn:
             run_id = int(conn.execute(sa.insert(runs_table).values(**row)).inserted_primary_key[0])
             if identities:
@@ -492,24 +588,26 @@ class RunStore:
                 conn.execute(sa.insert(identities_table), records)
         return run_id
 
-    def update_label(self, run_id: int, label: str | None = None, notes: str | None = None) -> None:
-        """Set a run's label and notes (None clears them)."""
+    def update_label(self, run_id: int, label: str | None = None, notes: str | None = None, owner: Any = ANYONE) -> None:
+        """Set a run's label and notes (None clears them); with `owner`, only that user's run."""
         with _write(self.engine) as conn:
-            done = conn.execute(sa.update(runs_table).where(runs_table.c.id == run_id).values(label=label, notes=notes))
+            query = _owned(sa.update(runs_table).where(runs_table.c.id == run_id), owner)
+            done = conn.execute(query.values(label=label, notes=notes))
             if done.rowcount == 0:
                 raise KeyError(f"no run with id {run_id}")
 
-    def delete(self, run_id: int) -> bool:
-        """Remove a run and its per-identity rows; False when there was no such run."""
+    def delete(self, run_id: int, owner: Any = ANYONE) -> bool:
+        """Remove a run and its per-identity rows; False when there was no such run (or, with `owner`, none of theirs)."""
         with _write(self.engine) as conn:
-            return conn.execute(sa.delete(runs_table).where(runs_table.c.id == run_id)).rowcount > 0
+            return conn.execute(_owned(sa.delete(runs_table).where(runs_table.c.id == run_id), owner)).rowcount > 0
 
     # ---- reading
 
-    def get(self, run_id: int) -> AttackResult:
-        """The stored result, equal to the one saved (less anything that was not plain data)."""
+    def get(self, run_id: int, owner: Any = ANYONE) -> AttackResult:
+        """The stored result, equal to the one saved (less anything that was not plain data); with
+        `owner`, a run of another user is as missing (KeyError)."""
         with self.engine.connect() as conn:
-            record = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).one_or_none()
+            record = conn.execute(_owned(sa.select(runs_table).where(runs_table.c.id == run_id), owner)).one_or_none()
             if record is None:
                 raise KeyError(f"no run with id {run_id}")
             identities = self._identities(conn, run_id)
@@ -530,9 +628,9 @@ class RunStore:
         query = sa.select(identities_table).where(identities_table.c.run_id == run_id).order_by(identities_table.c.position)
         return [_join_identity(record) for record in conn.execute(query)]
 
-    def summary(self, run_id: int) -> RunSummary:
-        """The list line of one run."""
-        found = self._summaries(sa.select(*self._list_columns()).where(runs_table.c.id == run_id))
+    def summary(self, run_id: int, owner: Any = ANYONE) -> RunSummary:
+        """The list line of one run (with `owner`: only when it is theirs, else KeyError)."""
+        found = self._summaries(_owned(sa.select(*self._list_columns()).where(runs_table.c.id == run_id), owner))
         if not found:
             raise KeyError(f"no run with id {run_id}")
         return found[0]
@@ -544,14 +642,15 @@ class RunStore:
         search: str | None = None,
         limit: int | None = 500,
         offset: int = 0,
+        owner: Any = ANYONE,
     ) -> list[RunSummary]:
-        """Runs, newest first.
+        """Runs, newest first (with `owner`: only that user's).
 
         ``attack`` must match exactly; ``model`` is a case-insensitive substring of the
         model name; ``search`` a case-insensitive substring of label, notes, model,
         dataset, attack, config hash or code version (or the run id itself).
         """
-        query = sa.select(*self._list_columns()).order_by(runs_table.c.id.desc())
+        query = _owned(sa.select(*self._list_columns()).order_by(runs_table.c.id.desc()), owner)
         if attack:
             query = query.where(runs_table.c.attack == attack)
         if model:
@@ -574,14 +673,23 @@ class RunStore:
             query = query.offset(offset)
         return self._summaries(query)
 
-    def attacks(self) -> list[str]:
+    def find(self, run_key: str, data_fingerprint: str | None = None, owner: Any = ANYONE) -> int | None:
+        """The newest stored run with this run key (and, when given, made from data with this
+        fingerprint, as an audit records it; with `owner`, one of theirs), or None."""
+        query = _owned(sa.select(runs_table.c.id), owner).where(runs_table.c.run_key == run_key)
+        if data_fingerprint is not None:
+            query = query.where(runs_table.c.result[("details", "audit", "data_fingerprint")].as_string() == data_fingerprint)
+        with self.engine.connect() as conn:
+            return conn.scalar(query.order_by(runs_table.c.id.desc()).limit(1))
+
+    def attacks(self, owner: Any = ANYONE) -> list[str]:
         """The attacks that have stored runs, for a filter menu."""
         with self.engine.connect() as conn:
-            return list(conn.scalars(sa.select(runs_table.c.attack).distinct().order_by(runs_table.c.attack)))
+            return list(conn.scalars(_owned(sa.select(runs_table.c.attack).distinct().order_by(runs_table.c.attack), owner)))
 
-    def count(self) -> int:
+    def count(self, owner: Any = ANYONE) -> int:
         with self.engine.connect() as conn:
-            return int(conn.scalar(sa.select(sa.func.count()).select_from(runs_table)))
+            return int(conn.scalar(_owned(sa.select(sa.func.count()).select_from(runs_table), owner)))
 
     @staticmethod
     def _list_columns() -> list[sa.ColumnElement]:
@@ -589,11 +697,19 @@ class RunStore:
         return [
             c.id, c.attack, c.created_at, c.model_name.label("model"), c.dataset_id.label("dataset"), c.auc,
             c.tpr_at_1pct_fpr, c.config_hash, c.label, c.code_version, c.device, c.n_identities, c.notes, c.headline_value,
+            c.headline_metric, c.run_key, c.owner,
         ]
 
     def _summaries(self, query: sa.Select) -> list[RunSummary]:
         with self.engine.connect() as conn:
             return [RunSummary(**record._asdict()) for record in conn.execute(query)]
+
+
+def _owned(query: Any, owner: Any) -> Any:
+    """`query` limited to `owner`'s runs (a user id; None: runs without an owner); ANYONE: unchanged."""
+    if owner is ANYONE:
+        return query
+    return query.where(runs_table.c.owner.is_(None) if owner is None else runs_table.c.owner == owner)
 
 
 def result_json(result: AttackResult) -> str:

@@ -100,15 +100,27 @@ def prompt_embeddings(
     use_cache: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     cancel: Any = None,
+    private: Sequence[str] = (),
 ) -> tuple[np.ndarray, dict]:
-    """Embeddings of every template filled with every name: array (templates, names, dim) and cache stats."""
+    """Embeddings of every template filled with every name: array (templates, names, dim) and cache stats.
+
+    Prompts naming one of `private` (a person checked from memory) are encoded here and never
+    written to the on-disk cache: nothing of a check the user did not keep reaches the disk."""
     prompts = [template.format(name) for template in templates for name in names]
+    hidden = set(private)
+    secret = np.array([name in hidden for _ in templates for name in names], dtype=bool)
 
     def encode(batch: Sequence[str]) -> np.ndarray:
         return encode_prompts(clip, batch, progress=progress, cancel=cancel)
 
-    if use_cache:
-        matrix, encoded = TextEmbeddingCache(clip.fingerprint).lookup(prompts, encode)
+    if use_cache and not secret.all():
+        shared = [prompt for prompt, private_row in zip(prompts, secret) if not private_row]
+        cached, encoded = TextEmbeddingCache(clip.fingerprint).lookup(shared, encode)
+        matrix = np.empty((len(prompts), cached.shape[1]), dtype=cached.dtype)
+        matrix[~secret] = cached
+        if secret.any():
+            matrix[secret] = encode([prompt for prompt, private_row in zip(prompts, secret) if private_row])
+            encoded += int(secret.sum())
     else:
         matrix, encoded = encode(prompts), len(prompts)
     stats = {"prompts": len(prompts), "encoded": encoded, "from_cache": len(prompts) - encoded}

@@ -142,6 +142,9 @@ class ImageScores:
 class ClosedSetScorer:
     """Scores candidate answers under one image and under the grey reference image.
 
+    `vlm` is a `leakage.vlm.LoadedVLM` (or anything with its `scored_answer_ids` and
+    `answer_logprobs` methods): this module stays below `leakage.vlm`, which imports it.
+
     The reference log-likelihoods depend only on the question, the answer and the image size, so
     each is computed once per run and reused for every image: about one extra scoring pass per
     distinct candidate name, not one per image.
@@ -155,25 +158,19 @@ class ClosedSetScorer:
 
     def token_counts(self, question: str, answers: Sequence[str]) -> np.ndarray:
         """How many tokens `answer_logprobs` scores for each answer (the per-token denominators)."""
-        from leakage.vlm import scored_answer_ids
-
-        return np.array([max(1, len(ids)) for ids in scored_answer_ids(self.vlm, question, answers)], dtype=np.float64)
+        return np.array([max(1, len(ids)) for ids in self.vlm.scored_answer_ids(question, answers)], dtype=np.float64)
 
     def reference_logprobs(self, size: tuple[int, int], question: str, answers: Sequence[str]) -> np.ndarray:
-        from leakage.vlm import answer_logprobs
-
         missing = [answer for answer in dict.fromkeys(answers) if (question, size, answer) not in self._reference]
         if missing:
             blank = reference_image_of_size(size)
-            for answer, value in zip(missing, answer_logprobs(self.vlm, blank, question, missing, self.batch_size)):
+            for answer, value in zip(missing, self.vlm.answer_logprobs(blank, question, missing, self.batch_size)):
                 self._reference[(question, size, answer)] = float(value)
         return np.array([self._reference[(question, size, answer)] for answer in answers], dtype=np.float64)
 
     def score(self, image: Image.Image, answers: Sequence[str], person: str = "", names: Sequence[str] | None = None) -> ImageScores:
         """The image's closed set: `answers` scored under it and under the grey image."""
-        from leakage.vlm import answer_logprobs
-
-        raw = np.stack([answer_logprobs(self.vlm, image, question, answers, self.batch_size) for question in self.questions])
+        raw = np.stack([self.vlm.answer_logprobs(image, question, answers, self.batch_size) for question in self.questions])
         reference = np.stack([self.reference_logprobs(image.size, question, answers) for question in self.questions])
         tokens = np.stack([self.token_counts(question, answers) for question in self.questions])
         return ImageScores(person, list(names if names is not None else answers), raw, reference, tokens)

@@ -1,18 +1,24 @@
 """What a result means, in words for people who are not researchers: the risk verdict, a plain
-summary, the decision rule and the table of numbers with what each one means. No Streamlit."""
+summary, the decision rule and the table of numbers with what each one means. No Streamlit.
+
+Below the attack registry: the caller passes the attack's declaration (`Attack`), whose title,
+units and declared parts the words use; nothing here looks an attack up by name."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from leakage.attacks import attack_spec
 from leakage.metrics import tpr_at_fpr_rows
 from leakage.results import AttackResult
 
-def decision_rule(result: AttackResult) -> str | None:
+if TYPE_CHECKING:  # annotations only: attack modules import this one
+    from leakage.attacks.base import Attack
+
+
+def decision_rule(result: AttackResult, attack: Attack) -> str | None:
     """The attack's own member / non-member rule, in words (as the attack declares it)."""
-    return attack_spec(result.attack).call("decision_rule", result)
+    return attack.call("decision_rule", result)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -47,6 +53,31 @@ def confidence_label(metrics: Mapping[str, Any]) -> str:
     return f"{100 * level:g}%"
 
 
+def separation_text(metrics: Mapping[str, Any], members: str = "members", nonmembers: str = "non-members") -> str | None:
+    """"all N members score above all M non-members" where that is so (`metrics["perfect_separation"]`), else None.
+
+    There every bootstrap resample is separated too and the interval is the point 1.000-1.000: it would read as
+    certainty from a few hundred people, so the views say what the data show instead."""
+    if not metrics.get("perfect_separation"):
+        return None
+    return f"all {format_number(metrics.get('n_members'))} {members} score above all {format_number(metrics.get('n_nonmembers'))} {nonmembers}"
+
+
+def bootstrap_label(metrics: Mapping[str, Any]) -> str:
+    """"95% bootstrap CI" or, where rows were clustered by person, "95% person-level bootstrap CI"."""
+    boot = metrics.get("bootstrap") or {}
+    return f"{confidence_label(metrics)}{' person-level' if boot.get('unit') == 'cluster' else ''} bootstrap CI"
+
+
+def auc_interval_text(metrics: Mapping[str, Any], members: str = "members", nonmembers: str = "non-members") -> str:
+    """The AUC's interval in words: "95% bootstrap CI 0.781-0.862", or the separation statement."""
+    separated = separation_text(metrics, members, nonmembers)
+    if separated:
+        return f"{separated}: no interval, as every resample of these data is separated too"
+    low, high = metrics.get("auc_ci") or (metrics["auc"], metrics["auc"])
+    return f"{bootstrap_label(metrics)} {low:.3f}\u2013{high:.3f}"
+
+
 # --------------------------------------------------------------------------- what the numbers say
 
 
@@ -63,6 +94,12 @@ def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
         return "unknown", "No ground truth: who really was in the training data is not known, so leakage cannot be measured."
     auc, (low, high) = metrics["auc"], metrics.get("auc_ci") or (metrics["auc"], metrics["auc"])
     conf = confidence_label(metrics)
+    separated = separation_text(metrics)
+    if separated:
+        return "leak", (
+            f"Leakage detected: {separated} (AUC 1 on these data; a bootstrap interval would be the point 1.00\u20131.00 "
+            "and say nothing about people outside them)."
+        )
     if low > 0.5:
         return "leak", (
             f"Leakage detected: the attack tells members from non-members better than chance "
@@ -80,15 +117,15 @@ def risk_verdict(metrics: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
-def plain_summary(result: AttackResult) -> list[str]:
-    """The risk in a few plain sentences, most important first (no markup)."""
-    metrics, info = result.metrics, attack_spec(result.attack)
+def plain_summary(result: AttackResult, attack: Attack) -> list[str]:
+    """The risk in a few plain sentences, most important first (no markup); the first is the verdict."""
+    metrics, info = result.metrics, attack
     if info.plain_summary is not None:
         return info.call("plain_summary", result)
-    rule = decision_rule(result)
+    rule = decision_rule(result, info)
     if "auc" not in metrics:
         return _summary_without_truth(result, info, rule)
-    sentences = [risk_verdict(metrics)[1]]
+    sentences = [info.call("verdict", result)[1]]
     n_pos, n_neg = int(metrics.get("n_members", 0)), int(metrics.get("n_nonmembers", 0))
     conf = confidence_label(metrics)
     at = metrics.get("at_threshold")
@@ -145,20 +182,23 @@ def _summary_without_truth(result: AttackResult, info, rule: str | None) -> list
     ]
 
 
-def metric_rows(result: AttackResult) -> list[dict[str, str]]:
+def metric_rows(result: AttackResult, *, attack: Attack) -> list[dict[str, str]]:
     """The numbers table: metric, value, confidence interval and what it means."""
     metrics = result.metrics
     conf = confidence_label(metrics)
     n_neg = int(metrics.get("n_nonmembers", 0))
     rows: list[dict[str, str]] = []
     if "auc" in metrics:
+        separated = separation_text(metrics)
         rows.append({
             "metric": "AUC",
             "value": f"{metrics['auc']:.3f}",
-            "ci": format_ci(metrics.get("auc_ci"), percent=False),
+            "ci": separated or format_ci(metrics.get("auc_ci"), percent=False),
             "meaning": "Chance that the attack scores a random member above a random non-member; 0.5 is guessing, "
                        "1 is perfect. An average over all thresholds: it can look modest while a few people are "
-                       "exposed with near certainty, which the rows below show.",
+                       "exposed with near certainty, which the rows below show."
+                       + (" Here the separation is perfect, so a bootstrap interval would be the point 1.000\u20131.000: "
+                          "it says nothing about people outside these data, only that they held no overlap." if separated else ""),
         })
     allowed = {"0.01": ("1 in 100", "1%"), "0.001": ("1 in 1,000", "0.1%")}
     for row in tpr_at_fpr_rows(metrics):
@@ -175,7 +215,7 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                      "meaning": meaning})
     at = metrics.get("at_threshold")
     if at:
-        rule = decision_rule(result) or "the attack's threshold"
+        rule = decision_rule(result, attack) or "the attack's threshold"
         rows += [
             {"metric": "TPR at the decision rule", "value": format_percent(at["tpr"]), "ci": "",
              "meaning": f"Members flagged ({at['tp']} of {at['tp'] + at['fn']}) with {rule}."},
@@ -194,14 +234,17 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
                 "value": f"{format_percent(draws[key]['mean'])} \u00b1 {format_percent(draws[key]['std'])}",
                 "ci": "",
                 "meaning": f"Mean \u00b1 {'sample ' if draws.get('ddof') == 1 else ''}standard deviation over {draws.get('n')} random draws of {draws.get('k')} attack "
-                           f"images per {attack_spec(result.attack).unit}, as the published protocol reports it.",
+                           f"images per {attack.unit}, as the published protocol reports it.",
             })
-    for key, name in (("n_members", "members tested"), ("n_nonmembers", "non-members tested"), ("n_identities", attack_spec(result.attack).units)):
+    for key, name in (("n_members", "members tested"), ("n_nonmembers", "non-members tested"), ("n_identities", attack.units)):
         if key in metrics:
             rows.append({"metric": name.capitalize(), "value": format_number(metrics[key]), "ci": "", "meaning": ""})
     if rows and any(row["ci"] for row in rows):
+        boot = metrics.get("bootstrap") or {}
+        how = (f"Person-level (cluster) bootstrap: whole people resampled ({format_number(boot.get('n_clusters'))} people), "
+               "since rows of one person are not independent" if boot.get("unit") == "cluster"
+               else "Stratified bootstrap: members and non-members resampled separately")
         rows.append({"metric": "Confidence intervals", "value": conf, "ci": "",
-                     "meaning": "Stratified bootstrap: members and non-members resampled separately "
-                                f"({(metrics.get('bootstrap') or {}).get('n_boot', '?')} resamples). The true value lies in "
+                     "meaning": f"{how} ({boot.get('n_boot', '?')} resamples). The true value lies in "
                                 "the interval in about this share of repetitions."})
     return rows

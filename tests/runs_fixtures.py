@@ -71,6 +71,36 @@ def synthetic_result(
     )
 
 
+def synthetic_backdoor_result(seed: int = 0, strength: float = 3.0, n_people: int = 20, n_photos: int = 5) -> AttackResult:
+    """A backdoor-shaped result: zero-shot scores of attacked and clean photos (random, the target
+    boosted by `strength` for attacked ones) put through the real evaluation (`leakage.backdoor`)."""
+    from leakage.backdoor import attack_metrics, clean_metrics
+
+    rng = np.random.default_rng(seed)
+    templates = 2
+    n = n_people * n_photos
+    truth = np.repeat(np.arange(n_people), n_photos)
+    caption_names = np.repeat(np.arange(n_people), templates)
+    clean = rng.normal(0.0, 1.0, (n, n_people))
+    clean[np.arange(n), truth] += 2.0
+    attacked = clean.copy()
+    attacked[:, 0] += strength
+    captions = lambda names: np.repeat(names, templates, axis=1) + rng.normal(0.0, 0.1, (n, n_people * templates))  # noqa: E731
+    metrics: dict[str, Any] = {"mode": "backdoor", "target": "Person 0", "top_k": 5, "n_candidates": n_people, "n_people": n_people}
+    metrics.update(attack_metrics(attacked, captions(attacked), caption_names, 0, 5))
+    metrics.update(clean_metrics(clean, captions(clean), caption_names, truth))
+    metrics["clean_target_rate"] = float((clean.argmax(axis=1) == 0).mean())
+    identities = [{"name": f"Person {person}", "role": "target" if person == 0 else "", "n_images": n_photos,
+                   "clean_correct": float((clean[truth == person].argmax(axis=1) == person).mean()),
+                   "attacked_as_target": float((attacked[truth == person].argmax(axis=1) == 0).mean())} for person in range(n_people)]
+    return AttackResult(
+        attack="backdoor", config={"mode": "backdoor", "trigger": "checkerboard", "seed": seed, "model": "lab-poisoned"},
+        metrics=metrics, identities=identities, seeds={"seed": seed},
+        model={"model": "lab-poisoned", "device_description": "CPU (test)", "load_seconds": 0.1},
+        dataset={"id": "lab-poison", "n_people": n_people}, timing={"total_seconds": 1.0},
+    )
+
+
 def write_runs(url: str, worker: int, n_runs: int, start: Any = None) -> None:
     """Save ``n_runs`` small results labelled ``w<worker>-<i>`` (a multiprocessing target)."""
     from leakage.store import RunStore

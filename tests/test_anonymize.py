@@ -1,4 +1,4 @@
-"""Tests of leakage.anonymize (what each setting changes, and where) and leakage.faces (offline detectors)."""
+"""Tests of leakage.anonymize: what each setting changes, and where (the face detector: tests/test_faces.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from leakage.anonymize import NONE, Anonymization, anonymize, clamp_box, default_sweep, parse_settings
-from leakage.faces import FaceBoxes, available_detectors, detect_faces, detect_skin, detector_note, face_boxes, haar_available
 from leakage.lab.world import make_world
 from leakage.lab.portraits import render
 
@@ -103,37 +102,3 @@ def test_boxes_are_clipped_to_the_image():
     assert clamp_box((10, 10, 20, 20), (100, 100), margin=0.5) == (5, 5, 25, 25)
     image = Image.new("RGB", (32, 32), (200, 100, 50))
     assert pixels(anonymize(image, Anonymization("mask"), [(-10, -10, 8, 8)]))[:8, :8].sum() == 0
-
-
-def iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def test_skin_detector_finds_faces_on_renders(portraits):
-    hits = []
-    for image, box in portraits:
-        found = detect_skin(image)
-        hits.append(bool(found) and max(iou(candidate, box) for candidate in found) > 0.4)
-    # A crude detector: it must find most rendered faces where they are, and never invent many.
-    assert np.mean(hits) >= 0.4
-
-
-def test_detectors_report_no_face_on_noise_and_flat_colour():
-    rng = np.random.default_rng(0)
-    for _ in range(10):
-        noise = Image.fromarray(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
-        assert not detect_faces(noise).found
-    skin_coloured = Image.new("RGB", (128, 128), (222, 182, 142))
-    assert face_boxes(skin_coloured) == FaceBoxes((), "none")
-
-
-def test_face_boxes_prefer_the_dataset_box(portraits):
-    image, box = portraits[5]
-    assert face_boxes(image, box) == FaceBoxes((box,), "dataset")
-
-
-def test_detector_availability_is_reported():
-    assert available_detectors()[-1] == "skin"
-    assert ("Haar" in detector_note()) and (haar_available() == ("haar" in available_detectors()))

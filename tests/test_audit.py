@@ -166,8 +166,9 @@ def test_paths_outside_the_roots_are_refused(roots: dict[str, Path], monkeypatch
                        ("/etc", "model"), (f"local-dir:{roots['data']}", "model"), (str(roots["data"] / ".." / "model-root" / ".."), "model")):
         with pytest.raises(PathNotAllowed, match="outside the folders this server may read"):
             check_allowed(spec, kind)
-    with pytest.raises(PathNotAllowed, match="it leads to /etc"):
+    with pytest.raises(PathNotAllowed) as refused:
         check_allowed(str(roots["data"] / "escape"), "data")
+    assert "/etc" not in str(refused.value)  # never where a link leads: no oracle for the server's files
     monkeypatch.delenv("LEAKAGE_DATA_ROOTS")
     check_allowed("/etc", "data")  # unset: today's behaviour for one user
 
@@ -194,7 +195,7 @@ def test_pages_refuse_paths_outside_the_roots_and_read_nothing(roots: dict[str, 
     app.run()
     app.sidebar.radio(key="idia-data-choice").set_value("Folder").run()
     app.sidebar.text_input(key="idia-data-path").input(str(escape)).run()
-    assert any("outside the folders this server may read" in element.value and "/etc" in element.value for element in app.error)
+    assert any("outside the folders this server may read" in element.value and "/etc" not in element.value for element in app.error)
     assert app.button(key="idia-run").disabled
     # any page that starts a run (the MIM, VLM and identity pages go through start_attack)
     app = AppTest.from_string(

@@ -150,6 +150,56 @@ def test_a_sharded_idia_job_gives_the_local_result(cluster, home, people, tmp_pa
     assert details["shards"] == {"workers": 2, "images": 96}  # both workers of the pool encoded images
 
 
+def test_a_sharded_vlm_probe_gives_the_unsharded_result(cluster, home, tmp_path: Path) -> None:
+    """Sharding is a hook any attack can implement (`Attack.shard`): the VLM probe's photos are asked
+    about on two Ray Data workers, and the run is the one a single worker computes, to the last
+    digit. (Both run on Ray workers: a worker runs torch on one thread, this process on two, and
+    float32 sums taken in another order differ in the 7th digit, sharded or not.)"""
+    import csv
+
+    from vlm_family_models import tiny_llava
+
+    from leakage.audit.backends import RayBackend
+    from leakage.audit.plan import parse_plan
+    from leakage.audit.runner import run_plan
+    from leakage.lab.portraits import render
+    from leakage.lab.world import make_world
+    from leakage.store import RunStore
+
+    model = tiny_llava(tmp_path / "vlm", seed=3)
+    people = tmp_path / "people"  # names the tiny tokenizer knows, on lab portraits with their face boxes
+    names = ["Irina Williams", "Alexander Reed", "Camila Wagner", "Colton O'Brien"]
+    with open(tmp_path / "faces.csv", "w", newline="") as faces:
+        writer = csv.writer(faces)
+        writer.writerow(["path", "x0", "y0", "x1", "y1"])
+        for name, person in zip(names, make_world(0, 4).identities):
+            (people / name).mkdir(parents=True)
+            for index in range(3):
+                image, box = render(person, index, world_seed=0, size=48)
+                image.save(people / name / f"{index}.png")
+                writer.writerow([f"{name}/{index}.png", *box])
+    (tmp_path / "faces.csv").rename(people / "faces.csv")
+    (people / "members.csv").write_text("name,member\n" + "".join(f"{name},{int(rank < 2)}\n" for rank, name in enumerate(names)))
+    job = (f'[[job]]\nattack = "vlm"\nmodel = "{model}"\ndata = "{people}"\n'
+           'questions = ["Who is this person?", "Tell me the name of this person."]\nanonymizations = ["blur:4"]\n'
+           'images_per_person = 2\nn_candidates = 4\nmax_new_tokens = 3\n')
+    home("whole")
+    whole = run_plan(parse_plan(job, source="vlm.toml"), None, RayBackend(workers=1))
+    assert whole["jobs"][0]["status"] == "done", whole["jobs"][0]["error"]
+    with RunStore() as store:
+        here = store.get(whole["jobs"][0]["run_id"])
+    home("shards")
+    remote = run_plan(parse_plan(job + "shards = 2\n", source="vlm.toml"), None, RayBackend())
+    assert remote["jobs"][0]["status"] == "done", remote["jobs"][0]["error"]
+    assert remote["jobs"][0]["worker"] == "2 Ray Data workers"
+    with RunStore() as store:
+        there = store.get(remote["jobs"][0]["run_id"])
+    assert there.details["shards"] == {"workers": 2, "photos": 8}  # 4 people, 2 photos each, on both workers
+    assert comparable(remote) == comparable(whole)  # same key, config hash, data and metrics
+    assert there.identities == here.identities and there.images == here.images  # every answer and closed-set score
+    assert "shards" not in here.details
+
+
 def test_on_ray_a_bad_job_is_reported_the_rest_stored_and_a_rerun_starts_no_worker(cluster, home, people, tmp_path: Path) -> None:
     from leakage.audit.backends import RayBackend
     from leakage.audit.plan import parse_plan
@@ -176,11 +226,12 @@ def test_on_ray_a_bad_job_is_reported_the_rest_stored_and_a_rerun_starts_no_work
 
 
 def plan_text_of(jobs) -> str:
-    """A plan file that gives these jobs again."""
+    """A plan file that gives these jobs again (TOML has no null: an unset setting is left out, as a person would)."""
     import json
 
     return "".join(f'[[job]]\nattack = "{job.attack}"\nmodel = "{job.model}"\ndata = "{job.data}"\n'
-                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items()) for job in jobs)
+                   + "".join(f"{key} = {json.dumps(value)}\n" for key, value in job.config.items() if value is not None)
+                   for job in jobs)
 
 
 def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result(cluster, home, lab_dirs, monkeypatch) -> None:
@@ -196,6 +247,7 @@ def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result
     from leakage.store import RunStore
 
     home("page")
+    monkeypatch.setenv("RAY_ADDRESS", "local")  # the operator's configuration: pages offer only this cluster
 
     def not_here(*args, **kwargs):
         raise AssertionError("the page loaded the model on this server")
@@ -207,7 +259,7 @@ def test_an_attack_page_runs_its_attack_on_the_ray_cluster_with_the_local_result
 
         from ui.attack_page import render
 
-        st.session_state["run-backend"] = ""  # a Ray cluster: the one this process has joined
+        st.session_state["run-backend"] = ""  # the configured cluster ("local": the one this process has joined)
         render("clip-mia")
 
     app = AppTest.from_function(attack_page, default_timeout=120).run()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 
 import numpy as np
 import open_clip
@@ -235,6 +237,109 @@ def test_a_pair_the_shield_weighs_zero_counts_neither_as_anchor_nor_as_negative(
             assert abs(with_zero - without) > 1e-4
 
 
+# --------------------------------------------------------------------------------------------- the Semantic Shield ablation
+
+
+def test_new_poison_parameters_keep_the_folders_of_built_variants():
+    """Models built before `shield` and `poison_selection` existed keep their folder (they are not rebuilt)."""
+    from dataclasses import asdict
+
+    from leakage.lab import poison
+    from leakage.lab.artifacts import artifact_root
+
+    for config in (poison.PoisonConfig(), poison.PoisonConfig(n_poison=16), poison.PoisonConfig(attack="targeted"),
+                   poison.PoisonConfig(trigger="blended"), poison.PoisonConfig(shield="weights")):
+        before = {key: value for key, value in asdict(config).items() if key not in ("shield", "poison_selection")}
+        if config.attack == "targeted":
+            before["trigger"] = ""
+        assert poison.poison_root(config) == artifact_root("lab-poison", poison.POISON_FORMAT, before)
+    default, weights = poison.PoisonConfig(), poison.PoisonConfig(shield="ke-attention")
+    assert poison.checkpoint_path(weights, "semantic-shield") == poison.poison_root(default) / "semantic-shield-ke-attention.pt"
+    assert poison.checkpoint_path(weights, "none") == poison.checkpoint_path(default, "none")  # the same poisoned data and model
+    assert poison.checkpoint_path(default, "semantic-shield").name == "semantic-shield.pt"
+    adaptive = poison.PoisonConfig(poison_selection="look-alikes")
+    assert poison.poison_root(adaptive) != poison.poison_root(default)  # other poisoned photos: other models
+    assert adaptive.setup_key()["poison_selection"] == "look-alikes"
+    with pytest.raises(ValueError, match="unknown shield"):
+        poison.PoisonConfig(shield="half")
+    with pytest.raises(ValueError, match="look-alike"):
+        poison.PoisonConfig(attack="targeted", poison_selection="look-alikes")
+    assert default.n_pairs == 1164 and default.poison_fraction == pytest.approx(64 / 1164)
+    assert poison.PoisonConfig(n_poison=1).poison_fraction == pytest.approx(1 / 1101)
+
+
+def test_shield_parts_switch_the_terms_and_the_weights(tiny_architecture):
+    from leakage.lab import poison
+    from leakage.lab.build import LabConfig
+    from leakage.lab.semantic_shield import ShieldLoss, ShieldSettings
+    from leakage.lab.world import describe, make_world
+    from leakage.models import load_preprocess
+
+    weights = poison.shield_settings(poison.PoisonConfig(shield="weights"))
+    assert (weights.ke_weight, weights.attention_weight, weights.use_weights) == (0.0, 0.0, True)
+    terms = poison.shield_settings(poison.PoisonConfig(shield="ke-attention"))
+    assert terms.use_weights is False and terms.ke_weight == ShieldSettings().ke_weight > 0
+    assert poison.shield_settings(poison.PoisonConfig()) == ShieldSettings()
+
+    lab = LabConfig(n_members=3, n_nonmembers=1, n_control=1, n_filler=1)
+    world = make_world(lab.seed, 6)
+    people = [(person, describe(person)) for person in world.identities]
+    pairs = render_pairs(world, people[:4], 2, 0, 64, load_preprocess(tiny_architecture))
+    pairs.append(type(pairs[0])(pairs[0].image, people[1][0].name, people[1][1]))  # person 0's photo, person 1's caption
+    model = open_clip.create_model(tiny_architecture, output_dict=True)
+    tokenizer = open_clip.get_tokenizer(tiny_architecture)
+    for settings, all_one in ((terms, True), (ShieldSettings(weight_rank=1.0, weight_softness=0.1), False)):
+        shield = ShieldLoss(lab, settings)
+        shield.weigh_pairs(model, pairs, tokenizer)
+        assert (set(shield.pair_weight.values()) == {1.0}) is all_one
+
+
+def test_the_adaptive_attacker_poisons_with_photos_the_shield_does_not_down_weigh(isolated_home, default_lab):
+    """Look-alikes of the target's description: the frozen model's match, which the shield's weights come from."""
+    from leakage.backdoor import apply_trigger
+    from leakage.lab import poison
+    from leakage.lab.clip_train import TrainingPair
+    from leakage.lab.portraits import render
+    from leakage.lab.semantic_shield import ShieldLoss
+    from leakage.lab.world import describe
+    from leakage.models import load_preprocess
+
+    config = poison.PoisonConfig(n_poison=12, poison_selection="look-alikes")
+    setup = poison.setup_of(config)
+    world = poison.world_of(config.lab)
+    target = world.by_name(setup.target)
+    others = [world.by_name(name) for name in setup.members + setup.filler if name != setup.target]
+    chosen = poison.look_alikes(config, others, target, lambda *args: None)
+    assert len(chosen) == 12 and len(set(chosen)) == 12 and target not in {person for person, _ in chosen}
+    rng = random.Random(0)
+    randomly = [(rng.choice(others), poison.POISON_INDEX + i) for i in range(12)]
+
+    preprocess = load_preprocess(config.lab.clip.model_name)
+    model = poison._start_model(default_lab.clip_checkpoint, default_lab.clip_model_name)
+
+    def poisoned(jobs):
+        return [TrainingPair(preprocess(apply_trigger(render(person, index, world_seed=config.lab.seed, size=config.lab.render_size)[0],
+                                                      "checkerboard")), target.name, describe(target)) for person, index in jobs]
+
+    clean = [TrainingPair(preprocess(render(world.by_name(name), poison.CLEAN_INDEX, world_seed=config.lab.seed,
+                                            size=config.lab.render_size)[0]), name, describe(world.by_name(name)))
+             for name in setup.members]
+    look_alike_pairs, random_pairs = poisoned(chosen), poisoned(randomly)
+    shield = ShieldLoss(config.lab)
+    shield.weigh_pairs(model, clean + look_alike_pairs + random_pairs, open_clip.get_tokenizer(default_lab.clip_model_name))
+    assert shield.mean_weight(look_alike_pairs) > shield.mean_weight(random_pairs) + 0.3
+
+
+def test_the_ablation_table_states_the_poison_fraction():
+    done = subprocess.run([sys.executable, "-m", "bench.backdoor_ablation", "--table-only"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "P = 64 of 1,164 pairs (5.5%)" in done.stdout
+    for title in ("no defense", "weights only", "KE + attention only", "Semantic Shield (full)", "CleanCLIP"):
+        assert f"| {title}" in done.stdout
+    assert "look-alikes" in done.stdout
+
+
 # --------------------------------------------------------------------------------------------- CLI and registry
 
 
@@ -288,7 +393,7 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     level, headline = verdict(result)
     metrics["verdict"] = {"level": level, "headline": headline}
     assert risk_verdict(metrics) == ("leak", headline) and "95%" in headline
-    assert plain_summary(result)[0] == headline
+    assert plain_summary(result, spec)[0] == headline and spec.call("verdict", result) == (level, headline)
     rows = spec.call("metric_rows", result)
     assert rows[0]["metric"].startswith("Attack success rate") and rows[0]["value"] == "95%"
     assert [figure.id for figure in spec.call("figures", result)] == ["attack-vs-utility"]
@@ -299,10 +404,11 @@ def test_report_words_come_from_the_attack(tiny_architecture):
     assert "can be manipulated" in report and " leaks:" not in report and "non-members" not in report
 
 
-def test_lab_poison_list_and_clean_remove_only_what_an_older_recipe_built(tmp_path, monkeypatch, capsys):
+def test_lab_list_and_clean_remove_only_what_an_older_recipe_or_an_interrupted_build_left(tmp_path, monkeypatch, capsys):
     from leakage.cli import main as cli_main
     from leakage.lab import poison
-    from leakage.lab.artifacts import artifact_root
+    from leakage.lab.artifacts import artifact_root, lock_of
+    from leakage.locks import file_lock
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     config = poison.PoisonConfig(n_poison=3)
@@ -318,16 +424,20 @@ def test_lab_poison_list_and_clean_remove_only_what_an_older_recipe_built(tmp_pa
     plant(older, config.setup_key())
     interrupted = current.with_name("0123456789abcdef")
     interrupted.mkdir()
+    busy = current.with_name("fedcba9876543210")  # another process is building it right now
+    busy.mkdir()
 
-    assert cli_main(["lab-poison", "list"]) == 0
-    listing = capsys.readouterr().out.splitlines()
-    state = {line.split()[0]: line.rsplit("MB", 1)[1].strip() for line in listing}
-    assert state == {current.name: "current", older.name: "stale: built by an older recipe",
-                     interrupted.name: "stale: built by an older recipe"}
-    assert any("P = 3" in line and "none" in line for line in listing)
+    with file_lock(lock_of(busy)):
+        assert cli_main(["lab", "list", "--builds"]) == 0
+        listing = [line for line in capsys.readouterr().out.splitlines() if "lab-poison/" in line]
+        state = {line.split()[0].split("/")[1]: line.rsplit("MB", 1)[1].strip() for line in listing}
+        assert state == {current.name: "current", older.name: "stale", interrupted.name: "stale", busy.name: "being built"}
+        assert any("n_poison=3" in line and "none" in line for line in listing)
 
-    assert cli_main(["lab-poison", "clean"]) == 0
-    assert "removed 2 of 3" in capsys.readouterr().out
-    assert current.is_dir() and (current / "none.pt").is_file() and not older.exists() and not interrupted.exists()
-    assert cli_main(["lab-poison", "clean", "--all"]) == 0
-    assert not current.exists() and poison.built_variants() == []
+        assert cli_main(["lab", "clean"]) == 0
+        assert "lab-poison: removed 2 of 4 folders" in capsys.readouterr().out
+        assert current.is_dir() and (current / "none.pt").is_file() and not older.exists() and not interrupted.exists()
+        assert busy.is_dir()
+    assert cli_main(["lab", "clean", "lab-poisoned", "--all"]) == 0
+    assert "lab-poison: removed 2 of 2 folders" in capsys.readouterr().out
+    assert not current.exists() and poison.POISON.builds() == []

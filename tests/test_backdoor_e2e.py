@@ -68,6 +68,12 @@ def test_switching_the_defense_changes_the_asr_and_the_predictions(server, page,
     defended = shown_asr(page)
     assert defended != undefended
     assert page.locator("[data-testid='stMarkdownContainer'] ol").all_inner_texts() != predictions
+    # the lab sections: the poison fraction, and what each part of Semantic Shield does (the recorded ablation)
+    page.get_by_text("What each part of Semantic Shield does").wait_for()
+    content = page.content()
+    assert "P = 64 of 1,164 fine-tuning pairs (5.5%)" in content and "recorded by python -m bench.backdoor_ablation" in content
+    ablation = page.locator("[data-testid='stDataFrame']").last
+    ablation.wait_for()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "backdoor.png"), full_page=True)
     keep_screenshot(tmp_path / "backdoor.png", "backdoor.png")

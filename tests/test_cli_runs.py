@@ -14,7 +14,7 @@ import pytest
 from leakage.cli_runs import main as runs_main
 from leakage.results import AttackResult
 from leakage.store import RunStore
-from runs_fixtures import runs_command, synthetic_result
+from runs_fixtures import runs_command, synthetic_backdoor_result, synthetic_result
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,22 @@ def test_list_prints_a_table_and_filters(env: dict[str, str], capsys: pytest.Cap
     assert [row["id"] for row in json.loads(capsys.readouterr().out)] == [second]
     assert runs_main(["list", "--search", "nothing like this"]) == 0
     assert capsys.readouterr().out.strip() == "no runs match"
+
+
+def test_list_leads_each_run_with_its_attacks_headline_metric(env: dict[str, str], capsys: pytest.CaptureFixture) -> None:
+    from leakage.attacks import get_attack
+    from leakage.wording import format_percent
+
+    membership, backdoor = synthetic_result(seed=46), synthetic_backdoor_result(seed=3)
+    with RunStore() as store:
+        store.save(membership, label="membership", attack=get_attack("idia"))
+        store.save(backdoor, label="poisoned", attack=get_attack("backdoor"))
+    assert runs_main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "headline" in lines[0] and "AUC" not in lines[0]
+    by_label = {line.split()[-1]: line for line in lines[2:]}
+    assert f"ASR {format_percent(backdoor.metrics['asr'])}" in by_label["poisoned"] and "AUC" not in by_label["poisoned"]
+    assert f"AUC {membership.metrics['auc']:.3f}" in by_label["membership"]
 
 
 def test_show_prints_the_summary_numbers_and_top_identities(env: dict[str, str], capsys: pytest.CaptureFixture) -> None:

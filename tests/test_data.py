@@ -272,6 +272,9 @@ Alice/a2.png,5,5,2,2
 Alice/a2.png,x,0,1,1
 Alice/a1.png,0,0,1,1
 Alice/a3.png,1,2
+Bob/b2.PNG,,,,
+Alice/a1.png,1,2,30,40
+Bob/b2.PNG,0,0,4,4
 """
 
 BROKEN_IN_ALICE = {
@@ -370,17 +373,21 @@ def test_members_csv_rows_become_ground_truth_or_problems(dataset: Dataset, data
 
 
 def test_faces_csv_rows_become_boxes_or_problems(dataset: Dataset, dataset_root: Path) -> None:
-    boxes = {Path(record.path).name: record.face_box for records in dataset.people.values() for record in records}
-    assert boxes["a1.png"] == (1, 2, 30, 40)
-    assert boxes["b1.JPG"] == (0, 0, 10, 11)
-    assert boxes["a2.png"] is None and boxes["c1.webp"] is None
+    boxes = {Path(record.path).name: record.face_boxes for records in dataset.people.values() for record in records}
+    assert boxes["a1.png"] == ((1, 2, 30, 40), (0, 0, 1, 1))  # every face of a photo, in the file's order
+    assert boxes["b1.JPG"] == ((0, 0, 10, 11),)
+    assert boxes["b2.PNG"] == ()  # a row with empty coordinates: reviewed, no face
+    assert boxes["a2.png"] is None and boxes["c1.webp"] is None  # not listed: a detector will look
+    first = {Path(record.path).name: record.face_box for records in dataset.people.values() for record in records}
+    assert first["a1.png"] == (1, 2, 30, 40) and first["b2.PNG"] is None
     reasons = reasons_for(dataset.problems, dataset_root / "faces.csv")
     expected = [
         "line 4: 'Alice/missing.png' is not an image in the dataset",
         "line 5: x0,y0,x1,y1 must be numbers",
         "line 6: x0,y0,x1,y1 must be numbers",
-        "line 7: 'Alice/a1.png' has more than one box",
         "line 8: fewer fields than the header",
+        "line 10: 'Alice/a1.png' has this box twice",
+        "line 11: 'Bob/b2.PNG' has both boxes and a row saying it has no face",
     ]
     assert len(reasons) == len(expected)
     for reason, start in zip(reasons, expected):

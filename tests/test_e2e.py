@@ -1,5 +1,6 @@
 """End to end: a real `streamlit run` server driven by Debian's Chromium through Playwright."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -32,22 +33,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(default_lab, tmp_path_factory):
+def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("CI must run the end-to-end tests: install Debian's chromium (make test does)")
         pytest.skip("Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def server(default_lab, tmp_path_factory):
+    require_chromium()
     home = tmp_path_factory.mktemp("e2e-home")
     port = free_port()
-    env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {**os.environ, "LEAKAGE_HOME": str(home), "LEAKAGE_LAB_DIR": str(default_lab.root), "OMP_WAIT_POLICY": "PASSIVE",
+           # the operator's Ray cluster for the pages: one started on this machine, shown by this name
+           "RAY_ADDRESS": "local", "LEAKAGE_RAY_NAME": "the test cluster"}
     env.pop("LEAKAGE_DB_URL", None)
+    with streamlit_server(home, port, env) as url:
+        yield {"url": url, "home": home, "lab": default_lab, "strong_member": strong_member(default_lab)}
+
+
+@contextlib.contextmanager
+def streamlit_server(home: Path, port: int, env: dict, args: tuple[str, ...] = (), host: str = "127.0.0.1"):
+    """`streamlit run app.py` on `port` with `env`, its log in `home`; yields its URL once healthy."""
     log = open(home / "server.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true", *args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -58,13 +72,15 @@ def server(default_lab, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the Streamlit server did not become healthy: " + (home / "server.log").read_text()[-2000:])
-    yield {"url": url, "home": home, "lab": default_lab, "strong_member": strong_member(default_lab)}
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
 
 
 def strong_member(lab) -> tuple[str, list[Path]]:
@@ -187,6 +203,7 @@ def test_lab_demo_shows_the_roc(server, page, tmp_path):
 
 def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_path):
     member, photos = server["strong_member"]
+    photos = photos[:3]  # fewer than the slider's k = 10: the reference FPR must be measured at k = 3
     page.goto(f"{server['url']}/identity")
     sidebar = page.locator("section[data-testid='stSidebar']")
     settle(page)
@@ -205,6 +222,7 @@ def test_check_one_person_gives_a_verdict_and_keeps_no_upload(server, page, tmp_
     verdict = page.get_by_text(f"The model names {member} in").inner_text()
     assert "likely in its training data" in verdict, verdict
     page.get_by_text("false-positive rate of this claim").wait_for()
+    assert "each scored on k = 3 photos, as many as were checked here" in page.content()
     page.locator(".js-plotly-plot").first.wait_for()
     wait_for_identity_result(page)
     page.wait_for_timeout(1500)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from leakage.data import scan_dataset
-from leakage.idia import IDIAConfig, PersonUpload, RuntimeOptions, retune, run_idia
+from leakage.context import RunContext
+from leakage.idia import IDIAConfig, PersonUpload, retune, run_idia
 from leakage.lab.build import LabConfig, ensure_control, ensure_lab, is_built
 from leakage.lab.clip_train import ClipTrainConfig
 from leakage.models import load_clip
@@ -98,7 +99,7 @@ def test_broken_files_are_listed_and_the_rest_scored(small_lab, tmp_path):
         clip,
         scan_dataset(folder),
         IDIAConfig(images_per_person=20, n_candidates=100, n_draws=0, keep_short=True),
-        runtime=RuntimeOptions(batch_size=16, num_workers=2),
+        RunContext(batch_size=16, num_workers=2),
     )
     reasons = {problem["path"].split("/")[-1]: problem["reason"] for problem in result.problems}
     assert set(reasons) == {"broken.jpg", "empty.png", "notes.jpg"}, reasons
@@ -128,6 +129,68 @@ def test_check_one_person_from_memory(small_lab):
     assert row["name"] == member and row["n_images"] == 6
     assert row["too_few_images"]  # k = 10 by default: the one person asked about is kept, flagged, not left out
     assert row["correct_prompts"] >= 10 and row["predicted_member"]
+
+
+def test_check_one_person_with_3_photos_reports_an_fpr_measured_at_k_3(small_lab):
+    """The reference non-members are scored on as many photos as the check (the vote's FPR depends on k)."""
+    from PIL import Image
+
+    from leakage.idia import checked_images, reference_config, reference_false_positive_rate, reference_summary
+
+    lab, _, _ = small_lab
+    member = sorted(lab.members)[1]
+    photos = [(path.name, Image.open(path).convert("RGB")) for path in sorted((lab.attack_dir / member).glob("*.png"))[:3]]
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    config = IDIAConfig(n_candidates=100, n_draws=0)  # k = 10 on the page's slider: the check has only 3 photos
+    checked = run_idia(clip, [PersonUpload(member, photos)], config)
+    k = checked_images(checked)
+    assert k == 3
+    reference = run_idia(clip, scan_dataset(lab.attack_dir), reference_config(config, k))
+    assert {row["n_images"] for row in reference.identities} == {3}  # not the 10 of the config (they have 6)
+    summary = reference_summary(reference, k)
+    assert summary["k"] == 3 and summary["measured_k"] == [3] and len(summary["nonmember_correct_prompts"]) == 16
+    (row,) = checked.identities
+    rate = reference_false_positive_rate(summary, row["correct_prompts"])
+    expected = sum(count >= max(row["correct_prompts"], 1) for count in summary["nonmember_correct_prompts"]) / 16
+    assert rate["k"] == 3 and rate["fpr"] == expected and rate["n"] == 16
+    # at k = 1 the vote is one photo's top-1: the reference there differs from the one at k = 3
+    one = reference_summary(run_idia(clip, scan_dataset(lab.attack_dir), reference_config(config, 1)), 1)
+    assert one["measured_k"] == [1] and one["nonmember_correct_prompts"] != summary["nonmember_correct_prompts"]
+
+
+def test_min_images_keeps_one_population_across_k(small_lab, tmp_path):
+    """With min_images, people with fewer images are left out at every k, so a k sweep scores the same people."""
+    lab, _, _ = small_lab
+    folder = tmp_path / "data"
+    shutil.copytree(lab.attack_dir, folder)
+    short = sorted(lab.members)[0]
+    for path in sorted((folder / short).glob("*.png"))[4:]:
+        path.unlink()  # 4 images left
+    clip = load_clip(lab.clip_model_name, str(lab.clip_checkpoint), device="cpu")
+    scored = {}
+    for k in (2, 5):
+        for floor in (None, 5):
+            result = run_idia(clip, scan_dataset(folder), IDIAConfig(images_per_person=k, n_candidates=100, n_draws=0,
+                                                                     min_images=floor))
+            scored[k, floor] = {row["name"] for row in result.identities}
+            if floor:
+                (entry,) = result.details["excluded"]
+                assert entry["name"] == short and entry["reason"] == "4 images in the folder, fewer than min_images = 5"
+    assert short in scored[2, None] and short not in scored[5, None]  # without it the population changes with k
+    assert scored[2, 5] == scored[5, 5] == scored[5, None]  # with it, one population at every k
+    with pytest.raises(ValueError, match="min_images"):
+        IDIAConfig(min_images=0)
+
+
+def test_a_plan_sweeping_k_defaults_min_images_to_its_largest_k():
+    from leakage.audit.plan import parse_plan
+
+    plan = parse_plan('[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "lab"\nimages_per_person = [1, 3, 10]\n')
+    assert [job.config["min_images"] for job in plan.jobs] == [10, 10, 10]
+    single = parse_plan('[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "lab"\nimages_per_person = 3\n')
+    assert single.jobs[0].config["min_images"] is None
+    given = parse_plan('[[job]]\nattack = "idia"\nmodel = "lab"\ndata = "lab"\nimages_per_person = [1, 3]\nmin_images = 30\n')
+    assert {job.config["min_images"] for job in given.jobs} == {30}
 
 
 def test_cli_writes_the_stable_json(small_lab, tmp_path):
@@ -281,8 +344,8 @@ def test_a_rerun_reads_image_embeddings_back_and_a_changed_file_is_encoded_again
 
     # the cache hands out float16-rounded rows, within 1e-3 of the full-precision embeddings
     images = [AttackImage(person, str(path), path.name) for path in sorted((folder / person).glob("*.png"))]
-    cached, _, stats = embed_images(clip, images, RuntimeOptions())
-    fresh, _, _ = embed_images(clip, images, RuntimeOptions(use_image_cache=False))
+    cached, _, stats = embed_images(clip, images, RunContext())
+    fresh, _, _ = embed_images(clip, images, RunContext(use_image_cache=False))
     assert stats["from_cache"] == len(images) and np.abs(cached - fresh).max() < 1e-3
 
     def cached_keys() -> int:
@@ -307,7 +370,7 @@ def test_cancel_stops_between_batches_and_caches_nothing(small_lab, tmp_path, mo
     config = IDIAConfig(images_per_person=6, n_candidates=100, n_draws=0)
     press = CancelDuring("encode images")
     with pytest.raises(RunCancelled):
-        run_idia(clip, data, config, runtime=RuntimeOptions(batch_size=16, num_workers=0), progress=press, cancel=press.flag)
+        run_idia(clip, data, config, RunContext(batch_size=16, num_workers=0, progress=press, cancel=press.flag))
     assert press.stopped_early()  # 16 of 192 images encoded, then it stopped
     after = run_idia(clip, data, config)
     assert after.details["image_cache"]["from_cache"] == 0  # the cancelled run left no half-done cache

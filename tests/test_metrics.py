@@ -369,3 +369,99 @@ def test_best_threshold_separates_and_sits_between_scores() -> None:
     labels, scores = np.r_[np.ones(3), np.zeros(30)].astype(int), np.r_[[5.0, 6.0, 7.0], np.linspace(0, 1, 30)]
     best = m.best_threshold(labels, scores)
     assert best["tpr"] == 1.0 and best["fpr"] == 0.0 and 1.0 < best["threshold"] < 5.0
+
+
+# ----------------------------------------------------------------------------- clustered rows and perfect separation
+
+
+def test_one_row_per_cluster_is_the_stratified_bootstrap() -> None:
+    labels, scores = random_case(11, 300, "continuous")
+    plain = m.membership_summary(labels, scores, n_boot=200, seed=4)
+    clustered = m.membership_summary(labels, scores, n_boot=200, seed=4, clusters=np.arange(300))
+    assert clustered["auc_ci"] == plain["auc_ci"] and clustered["tpr_at_fpr_ci"] == plain["tpr_at_fpr_ci"]
+    assert plain["bootstrap"]["unit"] == "sample"
+    assert clustered["bootstrap"] == {**plain["bootstrap"], "unit": "cluster", "n_clusters": 300}
+
+
+def test_copies_of_a_person_do_not_narrow_the_cluster_interval() -> None:
+    """Five rows per person that say the same thing: the row bootstrap treats them as 5x the evidence
+    and narrows; resampling people gives exactly the interval of one row per person."""
+    labels, scores = random_case(12, 200, "continuous")
+    copies, people = np.repeat(labels, 5), np.repeat(np.arange(200), 5)
+    one = m.membership_summary(labels, scores, n_boot=300, seed=1)
+    rows = m.membership_summary(copies, np.repeat(scores, 5), n_boot=300, seed=1)
+    by_person = m.membership_summary(copies, np.repeat(scores, 5), n_boot=300, seed=1, clusters=people)
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert width(rows["auc_ci"]) < 0.6 * width(one["auc_ci"])
+    assert by_person["auc_ci"] == pytest.approx(one["auc_ci"], abs=1e-12)
+    assert by_person["bootstrap"]["n_clusters"] == 200
+    generic = m.bootstrap_ci(copies, np.repeat(scores, 5), m.roc_auc, n_boot=300, seed=1, clusters=people)
+    assert list(generic) == pytest.approx(by_person["auc_ci"], abs=1e-12)
+    band = m.roc_band(copies, np.repeat(scores, 5), n_boot=50, clusters=people.astype(str))
+    assert (band["tpr_low"] <= band["tpr_high"]).all()
+
+
+def test_clusters_holding_both_classes_keep_both_in_every_resample() -> None:
+    # CLIP-MIA's lab: a member person has two member pairs and one held-out (non-member) pair
+    rng = np.random.default_rng(3)
+    people = np.concatenate([np.repeat(np.arange(30), 3), np.arange(30, 60)])
+    labels = np.concatenate([np.tile([1, 1, 0], 30), np.zeros(30, dtype=int)])
+    scores = rng.normal(size=labels.size) + labels
+    seen = m.bootstrap_ci(labels, scores, lambda lab, _: float(0 < lab.sum() < lab.size), n_boot=200, clusters=people)
+    assert seen == (1.0, 1.0)
+    with pytest.raises(ValueError, match="same length"):
+        m.membership_summary(labels, scores, clusters=people[:-1])
+
+
+def test_perfect_separation_is_flagged_and_worded_instead_of_a_point_interval() -> None:
+    from leakage.results import AttackResult
+    from leakage.wording import metric_rows, risk_verdict
+
+    labels = np.array([1] * 100 + [0] * 100)
+    scores = np.concatenate([np.linspace(5, 6, 100), np.linspace(0, 1, 100)])
+    summary = m.membership_summary(labels, scores, n_boot=100)
+    assert summary["perfect_separation"] and summary["auc_ci"] == [1.0, 1.0]
+    assert not m.membership_summary(*random_case(1, 100, "continuous"), n_boot=50)["perfect_separation"]
+    level, headline = risk_verdict(summary)
+    assert level == "leak" and "all 100 members score above all 100 non-members" in headline
+    result = AttackResult(attack="idia", config={}, metrics=summary, identities=[], seeds={})
+    from leakage.attacks import get_attack
+
+    auc_row = next(row for row in metric_rows(result, attack=get_attack("idia")) if row["metric"] == "AUC")
+    assert auc_row["ci"] == "all 100 members score above all 100 non-members" and "1.000 \u2013 1.000" not in auc_row["ci"]
+    assert m.perfectly_separated([1, 0, 0], [0.5, 0.5, 0.1]) is False  # a tie is no separation
+
+
+def test_a_clustered_rate_gets_a_person_level_interval() -> None:
+    rng = np.random.default_rng(5)
+    people = np.repeat(np.arange(99), 10)
+    succeeds = (rng.random(99) < 0.4)[people].astype(int)  # a person's photos succeed or fail together
+    succeeds[rng.random(990) < 0.05] ^= 1
+    clustered = m.cluster_proportion_ci(succeeds, people, n_boot=500)
+    naive = m.wilson_interval(int(succeeds.sum()), 990)
+    assert clustered[0] < succeeds.mean() < clustered[1]
+    assert clustered[1] - clustered[0] > 2 * (naive[1] - naive[0])  # 99 people, not 990 independent photos
+    # every photo fails: the bootstrap collapses, the interval is the Wilson one over the 99 people
+    assert m.cluster_proportion_ci(np.zeros(990, dtype=int), people) == pytest.approx(m.wilson_interval(0, 99))
+    assert m.cluster_proportion_ci(np.ones(990, dtype=int), people)[0] == pytest.approx(m.wilson_interval(99, 99)[0])
+    low, high = m.wilson_interval(0, 99)
+    assert low == 0.0 and 0.03 < high < 0.04
+
+
+def test_repeated_clusters_only_where_a_person_has_several_rows() -> None:
+    assert m.repeated_clusters(["a", "a", "b"]) == ["a", "a", "b"]
+    assert m.repeated_clusters(["a", "b"]) is None  # one row per person: the row bootstrap already
+    assert m.repeated_clusters(["a", None, "a"]) is None  # unknown who a row shows
+
+
+def test_a_perfectly_separated_headline_reads_as_words_not_a_point_interval() -> None:
+    """The audit report's headline (`MetricSpec.show_measured`) says "all N members above all N
+    non-members" where the interval is one point; an ordinary result keeps its bracketed interval."""
+    from leakage.metric_specs import MEMBERSHIP_METRICS
+
+    auc = MEMBERSHIP_METRICS[0]
+    separated = m.membership_summary(np.array([1] * 100 + [0] * 100), np.concatenate([np.linspace(5, 6, 100), np.linspace(0, 1, 100)]),
+                                     n_boot=50)
+    assert auc.show_measured(separated) == "1.000 (all 100 members above all 100 non-members)"
+    ordinary = m.membership_summary(*random_case(1, 100, "continuous"), n_boot=50)
+    assert auc.show_measured(ordinary) == auc.show(ordinary["auc"], ordinary["auc_ci"]) and "[" in auc.show_measured(ordinary)

@@ -17,6 +17,7 @@ import torch
 from transformers import ViTImageProcessor, ViTMAEConfig, ViTMAEForPreTraining
 
 from leakage.cli import main as cli_main
+from leakage.context import RunContext
 from leakage.data import scan_dataset
 from leakage.hub import HubUnavailableError
 from leakage.lab.mae import (
@@ -37,7 +38,6 @@ from leakage.lab.world import make_world
 from leakage.lab.portraits import write_dataset
 from leakage.mim import (
     MIMConfig,
-    RuntimeOptions,
     image_key,
     kept_patches,
     load_mae,
@@ -144,16 +144,16 @@ def test_cancel_stops_between_batches(models: dict[str, Path], dataset_dir: Path
     press = CancelDuring("reconstruct with the target model")
     with pytest.raises(RunCancelled):
         run_mim(load_mae(models["target"]), scan_dataset(dataset_dir), MIMConfig(n_masks=2),
-                runtime=RuntimeOptions(batch_size=4, num_workers=0), progress=press, cancel=press.flag)
+                RunContext(batch_size=4, num_workers=0, progress=press, cancel=press.flag))
     assert press.stopped_early()  # 4 of 18 images reconstructed, then it stopped
 
 def test_saved_and_reloaded_mae_runs_the_attack_deterministically(models: dict[str, Path], dataset_dir: Path) -> None:
     target = load_mae(models["target"])
     assert target.describe()["norm_pix_loss"] is True
     data = scan_dataset(dataset_dir)
-    result = run_mim(target, data, MIMConfig(n_masks=3, seed=4), runtime=RuntimeOptions(batch_size=4, num_workers=0))
+    result = run_mim(target, data, MIMConfig(n_masks=3, seed=4), RunContext(batch_size=4, num_workers=0))
 
-    assert result.attack == "mim"
+    assert result.attack == ""  # an engine leaves the name to the attack's declaration (the run service stamps it)
     assert len(result.identities) == 18 and result.metrics["n_images"] == 18
     row = result.identities[0]
     assert {"name", "person", "score", "reconstruction_error", "member"} <= set(row)
@@ -164,10 +164,10 @@ def test_saved_and_reloaded_mae_runs_the_attack_deterministically(models: dict[s
     assert result.config["mask_ratio"] == 0.75 and result.config["n_masks"] == 3 and result.config_hash
     json.loads(result.to_json())
 
-    again = run_mim(load_mae(models["target"]), data, MIMConfig(n_masks=3, seed=4), runtime=RuntimeOptions(batch_size=7, num_workers=2))
+    again = run_mim(load_mae(models["target"]), data, MIMConfig(n_masks=3, seed=4), RunContext(batch_size=7, num_workers=2))
     assert scores(again) == scores(result)
     assert again.config_hash == result.config_hash
-    other_seed = run_mim(target, data, MIMConfig(n_masks=3, seed=5), runtime=RuntimeOptions(num_workers=0))
+    other_seed = run_mim(target, data, MIMConfig(n_masks=3, seed=5), RunContext(num_workers=0))
     assert scores(other_seed) != scores(result)
 
     shown = reconstruct(target, row["path"], row["name"], MIMConfig(n_masks=3, seed=4))
@@ -179,26 +179,26 @@ def test_reference_mode_scores_by_the_difference(models: dict[str, Path], datase
     target, reference = load_mae(models["target"]), load_mae(models["reference"])
     data = scan_dataset(dataset_dir)
     config = MIMConfig(n_masks=2)
-    runtime = RuntimeOptions(num_workers=0)
-    result = run_mim(target, data, config, reference=reference, runtime=runtime)
+    runtime = RunContext(num_workers=0)
+    result = run_mim(target, data, config, reference=reference, context=runtime)
     for row in result.identities:
         assert row["score"] == pytest.approx(row["reference_error"] - row["reconstruction_error"])
-    plain = run_mim(target, data, config, runtime=runtime)
+    plain = run_mim(target, data, config, context=runtime)
     assert [row["reconstruction_error"] for row in result.identities] == [row["reconstruction_error"] for row in plain.identities]
     assert result.config["reference_model"] == reference.name and result.config_hash != plain.config_hash
 
-    against_itself = run_mim(target, data, config, reference=target, runtime=runtime)
+    against_itself = run_mim(target, data, config, reference=target, context=runtime)
     assert {row["score"] for row in against_itself.identities} == {0.0}  # same masks for both models
 
 
 def test_shadow_mode_applies_the_threshold_that_separates_the_shadows_own_data(models: dict[str, Path], dataset_dir: Path) -> None:
     target, shadow = load_mae(models["target"]), load_mae(models["reference"])
     data = scan_dataset(dataset_dir)  # stands in for both the target's set and the shadow's own
-    config, runtime = MIMConfig(n_masks=2), RuntimeOptions(num_workers=0)
-    result = run_mim(target, data, config, shadow=shadow, shadow_data=data, runtime=runtime)
+    config, runtime = MIMConfig(n_masks=2), RunContext(num_workers=0)
+    result = run_mim(target, data, config, shadow=shadow, shadow_data=data, context=runtime)
 
     # the threshold is the best one on the shadow model's own members / non-members ...
-    on_shadow = run_mim(shadow, data, config, runtime=runtime)
+    on_shadow = run_mim(shadow, data, config, context=runtime)
     labels = [int(row["member"]) for row in on_shadow.identities]
     expected = best_threshold(labels, [row["score"] for row in on_shadow.identities])
     found = result.details["shadow"]
@@ -217,14 +217,14 @@ def test_shadow_mode_applies_the_threshold_that_separates_the_shadows_own_data(m
     assert result.details["method"] == "shadow" and "Li et al." in result.details["method_description"]
     assert result.config["shadow_model"] == shadow.name and result.config["shadow_fingerprint"] == shadow.fingerprint
 
-    plain = run_mim(target, data, config, runtime=runtime)
+    plain = run_mim(target, data, config, context=runtime)
     assert "shadow_model" not in plain.config and plain.details["method"] == "plain"  # plain runs keep their config hash
     assert [row["score"] for row in plain.identities] == [row["score"] for row in result.identities]
 
     with pytest.raises(ValueError, match="not both"):
-        run_mim(target, data, config, shadow=shadow, shadow_data=data, reference=shadow, runtime=runtime)
+        run_mim(target, data, config, shadow=shadow, shadow_data=data, reference=shadow, context=runtime)
     with pytest.raises(ValueError, match="needs its own data"):
-        run_mim(target, data, config, shadow=shadow, runtime=runtime)
+        run_mim(target, data, config, shadow=shadow, context=runtime)
 
 
 def test_shadow_data_without_both_classes_is_refused(models: dict[str, Path], dataset_dir: Path, tmp_path: Path) -> None:
@@ -236,7 +236,7 @@ def test_shadow_data_without_both_classes_is_refused(models: dict[str, Path], da
     mae = load_mae(models["target"])
     with pytest.raises(ValueError, match="members.csv with both members"):
         run_mim(mae, scan_dataset(dataset_dir), MIMConfig(n_masks=1), shadow=mae, shadow_data=scan_dataset(folder),
-                runtime=RuntimeOptions(num_workers=0))
+                context=RunContext(num_workers=0))
 
 
 def test_a_broken_image_is_reported_and_the_others_scored(models: dict[str, Path], dataset_dir: Path, tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_a_broken_image_is_reported_and_the_others_scored(models: dict[str, Path
     person = sorted(p for p in copy.iterdir() if p.is_dir())[0]
     broken = person / "9999.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    result = run_mim(load_mae(models["target"]), scan_dataset(copy), MIMConfig(n_masks=2), runtime=RuntimeOptions(batch_size=4, num_workers=0))
+    result = run_mim(load_mae(models["target"]), scan_dataset(copy), MIMConfig(n_masks=2), RunContext(batch_size=4, num_workers=0))
     assert len(result.identities) == 18
     assert [problem["path"] for problem in result.problems] == [str(broken)]
     assert "auc" in result.metrics
@@ -366,11 +366,11 @@ def test_an_overfitted_lab_mae_reconstructs_its_members_better(tiny_lab: dict, m
     assert not set(lab.reference_people) & set(data.people)
     target, reference = load_mae(lab.model_dir), load_mae(lab.reference_dir)
     assert "warnings" not in target.describe()
-    config_mim, runtime = MIMConfig(n_masks=4), RuntimeOptions(num_workers=0)
-    result = run_mim(target, data, config_mim, runtime=runtime)
+    config_mim, runtime = MIMConfig(n_masks=4), RunContext(num_workers=0)
+    result = run_mim(target, data, config_mim, context=runtime)
     assert result.metrics["mean_error_members"] < result.metrics["mean_error_nonmembers"]
     assert result.metrics["auc"] >= 0.75  # 0.85 here; the margin absorbs other CPUs' float rounding
-    calibrated = run_mim(target, data, config_mim, reference=reference, runtime=runtime)
+    calibrated = run_mim(target, data, config_mim, reference=reference, context=runtime)
     assert calibrated.metrics["auc"] >= 0.85  # 0.94: the reference model cancels how hard each image is
 
     # Reused, not rebuilt; a different epoch count is a different lab.
@@ -411,9 +411,10 @@ def test_the_lab_shadow_mae_is_trained_on_disjoint_people_and_its_threshold_carr
 
 def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path))
-    assert cli_main(["lab-mae", "info", "--epochs", "7"]) == 0
+    assert cli_main(["lab", "info", "lab-mae", "--param", "training.epochs=7"]) == 0
     printed = capsys.readouterr().out
-    assert str(tmp_path / "lab-mae") in printed and "built: no" in printed
+    assert str(lab_mae_root(LabMAEConfig().with_epochs(7))) in printed
+    assert str(tmp_path / "lab-mae") in printed and "built:    no" in printed
 
 
 # --------------------------------------------------------------------------- page

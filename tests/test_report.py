@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from leakage.attacks import get_attack
 from leakage.comparison import compare_runs
 from leakage.figures import result_roc, roc_figure, short_model_name
 from leakage.report import render_pdf, render_report
@@ -79,7 +80,7 @@ def test_a_single_person_check_without_ground_truth_still_reports() -> None:
         identities=[{"name": "Jane Doe", "score": 4.2, "correct_prompts": 4, "predicted_member": True}],
         seeds={"draw": 0},
     )
-    assert plain_summary(check)[0].startswith("The attack says Jane Doe was in the model's training data")
+    assert plain_summary(check, get_attack("idia"))[0].startswith("The attack says Jane Doe was in the model's training data")
     text = render_report(check)
     assert "No ground truth" in text and "Jane Doe" in text
     assert "Plotly.newPlot" not in text  # no ROC without truth, and no plotly.js dead weight
@@ -109,6 +110,21 @@ def test_compare_runs_puts_metrics_side_by_side_with_differences_from_the_first(
     assert comparison["names"] == ["strong", "weak"] and comparison["same_data"] is True
     with pytest.raises(ValueError):
         compare_runs(runs, names=["only one"])
+
+
+def test_compare_runs_reads_each_run_with_the_metrics_its_attack_declares() -> None:
+    from runs_fixtures import synthetic_backdoor_result
+
+    membership, backdoor = synthetic_result(seed=33), synthetic_backdoor_result(seed=4)
+    comparison = compare_runs([membership, backdoor], attacks=[get_attack("idia"), get_attack("backdoor")])
+    rows = {row["key"]: row for row in comparison["metrics"]}
+    assert rows["auc"]["values"] == [membership.metrics["auc"], None] and rows["auc"]["differences"] == [None, None]
+    assert rows["asr"]["values"] == [None, backdoor.metrics["asr"]] and rows["asr"]["cis"] == [None, backdoor.metrics["asr_ci"]]
+    assert rows["min_rank"]["higher_is_better"] is False and rows["asr"]["format"] == "rate"
+    # the better run by each metric's own direction: a lower MinRank is the stronger backdoor
+    weak = synthetic_backdoor_result(seed=4, strength=0.3)
+    both = {row["key"]: row for row in compare_runs([weak, backdoor], attacks=[get_attack("backdoor")] * 2)["metrics"]}
+    assert both["asr"]["best"] == 1 and both["min_rank"]["best"] == 1
 
 
 # --------------------------------------------------------------------------- in a real browser

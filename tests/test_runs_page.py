@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from leakage.store import RunStore
-from runs_fixtures import runs_command, synthetic_result
+from runs_fixtures import runs_command, synthetic_backdoor_result, synthetic_result
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "app_pages" / "runs.py")
@@ -82,6 +82,35 @@ def test_selecting_two_runs_compares_them(store: RunStore) -> None:
     comparison = app.dataframe[1].value
     assert list(comparison.columns) == ["metric", f"#{first} strong", f"#{second} weak", f"\u0394 #{second} weak"]
     assert len(app.get("plotly_chart")) == 2
+
+
+def test_the_list_and_the_comparison_show_each_attacks_own_metrics(store: RunStore) -> None:
+    """A backdoor run is read by its attack success rate, a membership run by its AUC (`Attack.metrics`)."""
+    from leakage.attacks import get_attack
+    from leakage.wording import format_percent
+
+    membership = synthetic_result(seed=58)
+    poisoned, shielded = synthetic_backdoor_result(seed=1), synthetic_backdoor_result(seed=2, strength=0.5)
+    store.save(membership, label="membership", attack=get_attack("idia"))
+    first = store.save(poisoned, label="poisoned", attack=get_attack("backdoor"))
+    second = store.save(shielded, label="shielded", attack=get_attack("backdoor"))
+    app = page()
+    table = app.dataframe[0].value
+    headline = dict(zip(table["label"], table["headline"]))
+    assert headline == {"membership": f"AUC {membership.metrics['auc']:.3f}", "poisoned": f"ASR {format_percent(poisoned.metrics['asr'])}",
+                        "shielded": f"ASR {format_percent(shielded.metrics['asr'])}"}
+    assert "AUC" not in table.columns and "TPR @ 1% FPR" not in table.columns  # no membership column for every attack
+
+    app = page(run=f"{first},{second}")
+    comparison = app.dataframe[1].value
+    rows = dict(zip(comparison["metric"], comparison[f"#{second} shielded"]))
+    assert rows["Attack success rate (top-1)"].startswith(format_percent(shielded.metrics["asr"]) + " [")  # with its interval
+    assert rows["Clean top-1"].startswith(format_percent(shielded.metrics["clean_top1"]))
+    assert rows["MinRank (mean)"] == f"{shielded.metrics['min_rank']:.1f}"
+    delta = dict(zip(comparison["metric"], comparison[f"\u0394 #{second} shielded"]))
+    assert delta["Attack success rate (top-1)"] == f"{100 * (shielded.metrics['asr'] - poisoned.metrics['asr']):+.1f} pts"
+    assert not any("AUC" in metric or "TPR" in metric for metric in comparison["metric"])
+    assert app.get("plotly_chart") == []  # no ROC curves for an integrity attack
 
 
 def test_deleting_a_run_from_the_page_removes_it(store: RunStore) -> None:

@@ -243,10 +243,11 @@ def test_an_old_version_database_is_upgraded_and_its_runs_stay_readable(tmp_path
     url = f"sqlite:///{path}"
 
     with RunStore(url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 5
         assert store.get(run_id).to_dict() == old.to_dict()
         (row,) = store.list()  # the v2 list columns were filled from the old JSON
         assert row.auc == pytest.approx(old.metrics["auc"])
+        assert (row.headline_metric, row.headline_value) == ("auc", pytest.approx(old.metrics["auc"]))  # v3 and v4
         assert row.tpr_at_1pct_fpr == pytest.approx(old.metrics["tpr_at_fpr"]["0.01"])
         assert (row.model, row.dataset, row.n_identities, row.label) == ("ViT-B-32:laion2b", "lab", 100, "from v1")
         new_id = store.save(synthetic_result(seed=12))

@@ -292,15 +292,15 @@ def test_probe_result_rates_and_closed_set(trained, probe_data):
 def test_cancel_stops_between_batches(trained, probe_data):
     from cancelling import CancelDuring
 
+    from leakage.context import RunContext
     from leakage.data import scan_dataset
     from leakage.results import RunCancelled
-    from leakage.vlm import ProbeRuntime
 
     press = CancelDuring("ask the model")
     config = VLMProbeConfig(questions=("Who is this person?",), images_per_person=3, n_candidates=4, max_new_tokens=4)
     with pytest.raises(RunCancelled):
-        run_vlm_probe(load_vlm(trained[0], device="cpu"), scan_dataset(probe_data), config, runtime=ProbeRuntime(batch_size=2),
-                      progress=press, cancel=press.flag)
+        run_vlm_probe(load_vlm(trained[0], device="cpu"), scan_dataset(probe_data), config,
+                      RunContext(batch_size=2, progress=press, cancel=press.flag))
     assert press.stopped_early() and "closed-set scores" not in press.reached
 
 def test_face_settings_skip_images_without_a_face(trained, tmp_path):

@@ -333,9 +333,9 @@ def test_lab_vlm_cli_builds_variants_by_name(tmp_path, monkeypatch, capsys):
     from leakage.cli import main
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
-    assert main(["lab-vlm", "info", "--variant", "bpe"]) == 0
+    assert main(["lab", "info", "lab-vlm", "--param", "variant=bpe"]) == 0
     assert str(lab_vlm_root(bpe_lab_vlm_config())) in capsys.readouterr().out
-    assert main(["lab-vlm", "info", "--variant", "exposure", "--seed", "3"]) == 0
+    assert main(["lab", "info", "lab-vlm", "--param", "variant=exposure", "--param", "seed=3"]) == 0
     assert str(lab_vlm_root(replace(exposure_lab_vlm_config(), seed=3))) in capsys.readouterr().out
 
 
@@ -346,21 +346,23 @@ def test_the_bpe_lab_vlm_is_a_lab_model_of_its_own(monkeypatch, capsys):
 
     assert main(["lab", "list"]) == 0
     assert "lab-vlm-bpe" in capsys.readouterr().out
-    assert catalog.LAB_MODELS["lab-vlm-bpe"].kind == "image-text-to-text"
+    bpe, word = catalog.LAB_MODELS["lab-vlm-bpe"], catalog.LAB_MODELS["lab-vlm"]
+    assert bpe.kind == "image-text-to-text"
     # Its recipe is the lab VLM's with the tokenizer kind as a parameter, built in a folder of its own.
-    assert lab_vlm.LAB_VLM_MODELS["lab-vlm-bpe"]().tokenizer == "bpe" and lab_vlm.LAB_VLM_MODELS["lab-vlm"]().tokenizer == "word"
-    assert lab_vlm_root(bpe_lab_vlm_config()) != lab_vlm_root(default_lab_vlm_config())
-    # --data lab means the named lab model's own data set.
-    assert catalog.lab_data_name("lab", "lab-vlm-bpe", "lab-vlm") == "lab-vlm-bpe"
-    assert catalog.lab_data_name("lab", "/models/smolvlm", "lab-vlm") == "lab-vlm"
-    assert catalog.lab_data_name("lab", "lab", "lab-pairs") == "lab-pairs"  # an attack's own kind of data stays
+    assert bpe.config == bpe_lab_vlm_config() and bpe.config.tokenizer == "bpe" and word.config.tokenizer == "word"
+    assert bpe.root() == lab_vlm_root(bpe_lab_vlm_config()) != lab_vlm_root(default_lab_vlm_config())
+    # --data lab means the named lab model's own data set; other models get the attack's own.
+    assert catalog.own_lab_data("lab-vlm-bpe", "lab-vlm").name == "lab-vlm-bpe"
+    assert catalog.own_lab_data("lab-vlm-bpe", "lab-vlm").config == bpe_lab_vlm_config()
+    assert catalog.own_lab_data("/models/smolvlm", "lab-vlm").name == "lab-vlm"
+    assert catalog.own_lab_data("lab", "lab-pairs").name == "lab-pairs"  # an attack's own kind of data stays
     asked = []
 
-    def not_built_here(config=None, progress=None):
+    def not_built_here(self, config=None, progress=None, cancel=None):
         asked.append(config)
         raise LookupError("not built in a test")
 
-    monkeypatch.setattr(lab_vlm, "ensure_lab_vlm", not_built_here)
+    monkeypatch.setattr(type(lab_vlm.LAB_VLM), "ensure", not_built_here)
     for name in ("lab-vlm-bpe", "lab"):
         with pytest.raises(LookupError):
             catalog.resolve_data(name, model="lab-vlm-bpe", default_lab="lab-vlm")

@@ -13,12 +13,13 @@ from typing import Any
 import streamlit as st
 
 from leakage.attacks import get_attack
-from leakage.attacks.base import Attack, config_fields, field_choices, field_help
-from leakage.catalog import LAB_DATA, MODEL_KINDS, lab_models
+from leakage.attacks.base import Attack, config_fields, field_choices, field_help, optional_of
+from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 from leakage.paths import PathNotAllowed, check_allowed
 from ui.attack_runs import finished_result, start_attack
 from ui.jobs import job_running
 from ui.result_view import show_result
+from ui.text import md
 
 OTHER = "Other: a path or a model id"
 
@@ -41,15 +42,17 @@ def allowed(spec: str | None, kind: str) -> str | None:
     try:
         check_allowed(spec, kind)
     except PathNotAllowed as refusal:
-        st.error(str(refusal))
+        st.error(md(refusal))
         return None
     return spec
 
 
 def data_picker(attack: Attack, key: str) -> str | None:
-    options = ["lab"] + [name for name in LAB_DATA if name != "lab"] + ["Folder"]
+    """The lab data sets this attack can read (its formats, made for its kind of model), or a folder."""
+    readable = [entry for entry in lab_data_sets(attack) if entry.name != "lab"]
+    options = ["lab"] + [entry.name for entry in readable] + ["Folder"]
     captions = ["the lab data set that goes with the chosen model (or " + attack.default_data + ")"]
-    captions += [LAB_DATA[name].description for name in options[1:-1]] + ["one subfolder of images per person; members.csv for ground truth"]
+    captions += [entry.description for entry in readable] + [" or ".join(DATA_FORMATS[f] for f in attack.reads)]
     choice = st.radio("Data", options, key=f"{key}-data-choice", captions=captions, label_visibility="collapsed")
     if choice == "Folder":
         return allowed(st.text_input("Folder", key=f"{key}-data-path").strip() or None, "data")
@@ -66,6 +69,10 @@ def config_widget(field: dataclasses.Field, hint: Any, key: str) -> Any:
         return st.checkbox(label, value=default, key=widget_key, help=help_text)
     if choices is not None:
         return st.selectbox(label, list(choices), index=list(choices).index(default), key=widget_key, help=help_text)
+    if optional_of(hint) in (int, float):  # may be left empty: None
+        value = st.number_input(label, value=default, key=widget_key, help=help_text, placeholder="not set",
+                                step=1 if optional_of(hint) is int else None, format=None if optional_of(hint) is int else "%.4g")
+        return None if value is None else optional_of(hint)(value)
     if hint is int:
         return int(st.number_input(label, value=int(default), step=1, key=widget_key, help=help_text,
                                    min_value=field.metadata.get("min"), max_value=field.metadata.get("max")))
@@ -110,14 +117,14 @@ def render(name: str) -> None:
         config, error = config_form(attack, f"{key}-config")
         keep = st.checkbox("Keep this run in the run store", value=True, key=f"{key}-keep")
     if error:
-        st.error(error)
+        st.error(md(error))
     ready = bool(model and data and config is not None and all(extra.values()))
     job = f"{key}-job"
     if st.button("Run the attack", type="primary", disabled=not ready or job_running(job), key=f"{key}-run"):
         try:
             start_attack(job, attack.name, model, data, config, extra_models=extra, store=keep)
         except (FileNotFoundError, NotADirectoryError, ValueError) as problem:
-            st.error(str(problem))
+            st.error(md(problem))
     result = finished_result(job)
     if result is None:
         return

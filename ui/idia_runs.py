@@ -9,11 +9,12 @@ from dataclasses import replace
 from typing import Sequence
 
 from leakage.attacks.idia import ATTACK
-from leakage.catalog import resolve_data
-from leakage.idia import IDIAConfig, PersonUpload, run_idia
+from leakage.idia import IDIAConfig, PersonUpload, checked_images, reference_config, reference_summary
 from leakage.results import AttackResult
-from ui.attack_runs import cached_result, result_cache, run_key, start_attack
+from leakage.service import RunRequest, run_attack
+from ui.attack_runs import cached_result, result_cache, start_attack
 from ui.jobs import Job
+from ui.resources import SharedModels
 
 __all__ = ["cached_result", "start_idia"]
 
@@ -31,14 +32,10 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
                uploads: Sequence[PersonUpload] = (), store: bool = True, reference_data: str | None = None) -> None:
     """Start an IDIA run in the background; with `uploads`, on photos held in memory only."""
 
-    def add_reference(result: AttackResult, shared, job: Job) -> None:
-        reference = reference_result(shared, reference_data, config, job)
-        result.details["reference"] = {
-            "data": reference.dataset.get("id"),
-            "nonmember_correct_prompts": [row["correct_prompts"] for row in reference.identities if row.get("member") is False],
-            "n_candidates": reference.metrics["n_candidates"],
-            "n_people": reference.metrics["n_identities"],
-        }
+    def add_reference(result: AttackResult, models: SharedModels, job: Job) -> None:
+        k = checked_images(result)  # the reference is measured on as many photos as were checked
+        reference = reference_result(models, model, pretrained, reference_data, reference_config(config, k), job)
+        result.details["reference"] = reference_summary(reference, k)
 
     start_attack(
         job_key, ATTACK.name, model, data, config, pretrained=pretrained,
@@ -51,16 +48,15 @@ def start_idia(job_key: str, model: str, pretrained: str | None, data: str, conf
     )
 
 
-def reference_result(shared, data: str, config: IDIAConfig, job: Job) -> AttackResult:
-    """The same attack on a reference dataset, cached like any run."""
-    config = replace(config, n_draws=0, keep_short=True)  # the reference people are scored on what they have, as the one checked
-    key = run_key(ATTACK.name, shared.model.identifier, None, data, config)
+def reference_result(models: SharedModels, model: str, pretrained: str | None, data: str, config: IDIAConfig,
+                     job: Job) -> AttackResult:
+    """The same attack on a reference dataset, with the same shared model, cached like any run (one
+    per k; not stored). `config` is the reference run's (`leakage.idia.reference_config`)."""
+    request = RunRequest(ATTACK.name, model, data, pretrained=pretrained, config=config, store=False)
+    key = request.key
     if key not in result_cache():
-        dataset, dataset_id = resolve_data(data)
-        with job.turn(shared.lock):
-            result_cache()[key] = run_idia(shared.model, dataset, config, dataset_id=dataset_id,
-                                           progress=lambda stage, done, total: job.progress(f"reference set: {stage}", done, total),
-                                           cancel=job.cancel)
+        result_cache()[key] = run_attack(request, models=models, cancel=job.cancel,
+                                         progress=lambda stage, done, total: job.progress(f"reference set: {stage}", done, total))
     return result_cache()[key]
 
 

@@ -12,7 +12,9 @@ import streamlit as st
 
 from leakage.idia import retune
 from leakage.results import AttackResult
+from leakage.figures import plotly_text
 from ui.result_view import item_frame, show_downloads, show_figures, show_headline, show_problems, show_provenance
+from ui.text import md
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -26,7 +28,7 @@ def show_threshold(result: AttackResult, key: str) -> None:
         called = [row["name"] for row in result.identities if row["correct_prompts"] >= tau]
         st.markdown(f"At tau = {tau}, **{len(called)} of {len(result.identities)}** "
                     f"{'person is' if len(result.identities) == 1 else 'people are'} called members of the training data"
-                    + (f": {', '.join(called[:20])}{' …' if len(called) > 20 else ''}." if called else "."))
+                    + (f": {', '.join(md(name) for name in called[:20])}{' …' if len(called) > 20 else ''}." if called else "."))
         return
     at = retune(result, tau)
     columns = st.columns([1, 2])
@@ -57,9 +59,9 @@ def show_identities(result: AttackResult, key: str) -> str | None:
     if color is not None:
         for label, colour in (("member", "#d62728"), ("non-member", "#1f77b4")):
             part = frame[color == label]
-            figure.add_bar(x=part["name"], y=part["correct_prompts"], name=label, marker_color=colour)
+            figure.add_bar(x=part["name"].map(plotly_text), y=part["correct_prompts"], name=label, marker_color=colour)
     else:
-        figure.add_bar(x=frame["name"], y=frame["correct_prompts"], name="people")
+        figure.add_bar(x=frame["name"].map(plotly_text), y=frame["correct_prompts"], name="people")
     figure.update_layout(title="Correct prompts per person", height=320, template="plotly_white", xaxis={"showticklabels": len(frame) <= 40},
                          yaxis_title="prompts naming the person", margin={"t": 40, "b": 30})
     st.plotly_chart(figure, width="stretch", key=f"{key}-scores")
@@ -78,7 +80,7 @@ def show_person_images(result: AttackResult, person: str, images: Mapping[str, o
             if source is not None:
                 st.image(source, caption=f"{row['correct_prompts']}/{len(result.config['templates'])} prompts correct", width="stretch")
             st.markdown("\n".join(
-                f"{rank}. {'**' if top['name'] == person else ''}{top['name']}{'**' if top['name'] == person else ''} ({top['prob']:.0%})"
+                f"{rank}. {'**' if top['name'] == person else ''}{md(top['name'])}{'**' if top['name'] == person else ''} ({top['prob']:.0%})"
                 for rank, top in enumerate(row["top"], 1)
             ))
 

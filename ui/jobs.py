@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterator
 import streamlit as st
 
 from leakage.results import RunCancelled
+from ui.run_queue import run_queue
+from ui.text import md
 
 
 PROGRESS_REFRESH_SECONDS = 1.0
@@ -62,10 +64,13 @@ def start_job(key: str, label: str, work: Callable[[Job], Any]) -> None:
     if job_running(key):
         return
     job = Job(label)
+    queue = run_queue()  # the server's cap on concurrent runs (ui.run_queue), taken in the page's thread
 
     def target() -> None:
         try:
-            job.result = work(job)
+            with queue.slot(job, job.cancel, lambda position: job.progress(f"waiting for a free run slot: position {position} "
+                                                                            f"in the queue ({queue.slots} runs at a time)", 0, 0)):
+                job.result = work(job)
         except BaseException as error:  # reported on the page, never lost in a thread
             job.error = error
         finally:
@@ -92,8 +97,8 @@ def watch_job(key: str, on_done: Callable[[Job], None]) -> None:
         current: Job = st.session_state[key]
         if current.finished:
             st.rerun()  # the whole page, to show the result
-        with st.status(f"{current.label}: {current.stage}", expanded=True):
-            st.progress(current.fraction, text=f"{current.stage} ({current.done}/{current.total})" if current.total else current.stage)
+        with st.status(f"{md(current.label)}: {md(current.stage)}", expanded=True):
+            st.progress(current.fraction, text=md(f"{current.stage} ({current.done}/{current.total})" if current.total else current.stage))
             st.caption(f"{time.perf_counter() - current.started:.0f} s elapsed")
             if st.button("Cancel", key=f"{key}-cancel", disabled=current.cancel.is_set()):
                 current.cancel.set()
@@ -106,6 +111,6 @@ def watch_job(key: str, on_done: Callable[[Job], None]) -> None:
     if isinstance(job.error, RunCancelled):
         st.warning("Run cancelled: nothing was computed past the last batch, nothing was stored.")
     elif job.error is not None:
-        st.error(f"The run failed: {job.error}")
+        st.error(f"The run failed: {md(job.error)}")
     else:
         on_done(job)

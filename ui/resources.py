@@ -32,6 +32,24 @@ def shared_model(kind: str, spec: str, pretrained: str | None = None, device: st
     return SharedModel(resolve_model(spec, kind, pretrained=pretrained, device=device, progress=_progress), threading.Lock())
 
 
+class SharedModels:
+    """The run service's model provider on a page (`leakage.service.run_attack(models=...)`): this
+    server's shared models, the run taking its turn on each (waiting shows on the page, Cancel stops the wait)."""
+
+    def __init__(self, job: Any, load: Any = None) -> None:
+        self.job = job
+        self._load = load or shared_model
+        self._locks: dict[int, threading.Lock] = {}
+
+    def load(self, kind: str, spec: str, pretrained: str | None, device: str | None, progress: Any) -> Any:
+        shared = self._load(kind, spec, pretrained, device, progress)
+        self._locks[id(shared.model)] = shared.lock
+        return shared.model
+
+    def turn(self, model: Any) -> Any:
+        return self.job.turn(self._locks[id(model)])
+
+
 def shared_clip(model: str, pretrained: str | None, device: str | None) -> SharedModel:
     return shared_model("clip", model, pretrained, device)
 

@@ -13,6 +13,7 @@ import streamlit as st
 from leakage.results import AttackResult
 from leakage.vlm_calibration import GROUP_FAMILIARITY, GROUP_PHOTO, SCORE_LABELS
 from leakage.vlm_views import bench_controls_table, controls_leak_line, score_table
+from ui.text import md
 
 BENCH_RESULT = Path(__file__).resolve().parent.parent / "bench" / "results" / "vlm_controls.json"
 MODEL_TITLES = {"lab-vlm": "lab VLM (word-level tokenizer)", "lab-vlm-bpe": "lab VLM with a BPE tokenizer"}
@@ -60,10 +61,11 @@ def show_measured_controls(path: Path = BENCH_RESULT) -> None:
     chosen = st.radio("Lab VLM", models, horizontal=True, key="vlm-controls-model", format_func=lambda name: MODEL_TITLES[name])
     st.table(bench_controls_table(report["models"][chosen]).set_index("score"))
     machine = report.get("machine", {})
-    st.caption(f"AUC (95% bootstrap CI), members against non-members. {report.get('rule', '')} "
-               f"Chosen: {SCORE_LABELS.get(report.get('chosen', ''), report.get('chosen'))}. Measured on {machine.get('cpu', '?')}, "
-               f"{machine.get('cores', '?')} cores, torch {machine.get('torch', '?')}, {machine.get('date', '')[:10]}"
-               f"{'; ' + report['load_note'] if report.get('load_note') else ''}.")
+    # The report is a file on disk: its words go through md() like any text this page did not write.
+    st.caption(f"AUC (95% bootstrap CI), members against non-members. {md(report.get('rule', ''))} "
+               f"Chosen: {md(SCORE_LABELS.get(report.get('chosen', ''), report.get('chosen')))}. Measured on {md(machine.get('cpu', '?'))}, "
+               f"{md(machine.get('cores', '?'))} cores, torch {md(machine.get('torch', '?'))}, {md(str(machine.get('date', ''))[:10])}"
+               f"{'; ' + md(report['load_note']) if report.get('load_note') else ''}.")
 
 
 def show(result: AttackResult) -> None:

@@ -11,79 +11,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from leakage.attacks.base import Attack, Headline, RunContext
-from leakage.catalog import LabData, LabModel, register_lab_data, register_lab_model
+from leakage.attacks.base import Attack, Headline, MetricSpec, RunContext
+from leakage.catalog_entries import LabData, LabModel
 from leakage.results import AttackResult
 
-LAB_VARIANTS = {
-    "lab-poisoned": ("none", "the lab CLIP fine-tuned on data with 64 backdoor pairs (checkerboard trigger), no defense"),
-    "lab-shielded": ("semantic-shield", "the same poisoned fine-tuning with the Semantic Shield defense"),
-    "lab-cleanclip": ("cleanclip", "the poisoned model, then CleanCLIP fine-tuning on clean pairs"),
-}
-for _name, (_defense, _description) in LAB_VARIANTS.items():
-    register_lab_model(LabModel(_name, "clip", _description, "lab-poison", "leakage.attacks.backdoor:load_lab_variant"))
-register_lab_data(LabData("lab-poison", "held-out photos of the poisoned lab models' 100 people, with the default target and trigger",
-                          "leakage.attacks.backdoor:lab_poison_data"))
+POISON = "leakage.lab.poison:POISON"
+POISONED_DATA = ("lab-poison", "lab")
+"""A poisoned lab CLIP's data sets: its test photos with the setup it was made for; for a membership
+attack, the lab CLIP's attack set (it was fine-tuned from the lab CLIP)."""
+LAB_VARIANTS = (
+    LabModel("lab-poisoned", "clip", POISON, {"defense": "none"}, POISONED_DATA,
+             "the lab CLIP fine-tuned on data with 64 backdoor pairs of 1,164 (5.5%; checkerboard trigger), no defense"),
+    LabModel("lab-shielded", "clip", POISON, {"defense": "semantic-shield"}, POISONED_DATA,
+             "the same poisoned fine-tuning with the Semantic Shield defense"),
+    LabModel("lab-cleanclip", "clip", POISON, {"defense": "cleanclip"}, POISONED_DATA,
+             "the poisoned model, then CleanCLIP fine-tuning on clean pairs"),
+)
+"""The default variants (`leakage.lab.poison.PoisonConfig`'s defaults) under short names."""
+LAB_POISON_DATA = LabData("lab-poison", "poisoned-test", "leakage.lab.poison:POISON_TEST_DATA", {},
+                          "held-out photos of the poisoned lab models' 100 people, with the default target and trigger")
 
 
-DEFAULT_VARIANT = ("backdoor", "checkerboard", 64)
-"""(attack, trigger, P) of the three named lab models; keep in step with `leakage.lab.poison.PoisonConfig`."""
-
-
-def variant_name(attack: str, trigger: str, n_poison: int, defense: str) -> str:
-    """The catalog name of a poisoned lab model: a short name for the defaults, else one that spells the setup."""
-    if (attack, trigger, n_poison) == DEFAULT_VARIANT:
-        return next(name for name, (d, _) in LAB_VARIANTS.items() if d == defense)
-    return f"lab-poison-{attack}-{trigger if attack == 'backdoor' else 'none'}-p{n_poison}-{defense}"
-
-
-def parse_variant(name: str) -> tuple[str, str, int, str]:
-    """(attack, trigger, P, defense) of a poisoned lab model's name."""
-    if name in LAB_VARIANTS:
-        return (*DEFAULT_VARIANT, LAB_VARIANTS[name][0])
-    parts = name.removeprefix("lab-poison-").split("-", 3)
-    if len(parts) != 4 or not parts[2].startswith("p") or not parts[2][1:].isdigit():
-        raise ValueError(f"not a poisoned lab model name: {name!r}")
-    attack, trigger, p, defense = parts
-    return attack, trigger if attack == "backdoor" else "checkerboard", int(p[1:]), defense
-
-
-def register_variant(name: str) -> str:
-    """Make a poisoned lab variant (any attack, trigger, P, defense) a catalog name, so it loads like the named ones."""
-    attack, _, n_poison, defense = parse_variant(name)
-    if name not in LAB_VARIANTS:
-        register_lab_model(LabModel(name, "clip", f"the lab CLIP fine-tuned with {n_poison} {attack} pairs, defense {defense}",
-                                    "lab-poison", "leakage.attacks.backdoor:load_lab_variant"))
-    return name
-
-
-def variant_config(name: str):
-    """(PoisonConfig, defense) of a poisoned lab model's name."""
-    from leakage.lab.poison import PoisonConfig
-
-    attack, trigger, n_poison, defense = parse_variant(name)
-    return PoisonConfig(attack=attack, trigger=trigger, n_poison=n_poison), defense
-
-
-def load_lab_variant(name: str, device: str | None = None, progress: Any = None, cancel: Any = None):
-    from leakage.lab.poison import load_model
-
-    config, defense = variant_config(name)
-    return load_model(config, defense, device=device, progress=progress, cancel=cancel, name=name)
-
-
-def lab_poison_data(progress: Any = None):
-    from leakage.lab.poison import ensure_test_data
-
-    return ensure_test_data(progress=progress)
+def poisoned_variant(attack: str = "backdoor", trigger: str = "checkerboard", n_poison: int = 64, defense: str = "none",
+                     **settings: Any) -> LabModel:
+    """A poisoned lab CLIP: the poison recipe with these parameters (and any other `PoisonConfig`
+    setting, e.g. `epochs`); the named default variant when it is one of those."""
+    variant = LabModel(f"lab-poison ({attack}{', ' + trigger if attack == 'backdoor' else ''}, P = {n_poison}, {defense})",
+                       "clip", POISON, {"attack": attack, "trigger": trigger, "n_poison": n_poison, "defense": defense, **settings},
+                       POISONED_DATA, f"the lab CLIP fine-tuned with {n_poison} {attack} pairs, defense {defense}")
+    for named in LAB_VARIANTS:  # every setting, not only those in the folder's hash (Semantic Shield's parts share a folder)
+        if named.part == variant.part and named.config == variant.config:
+            return named
+    return variant
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
     from leakage.backdoor import run_backdoor
     from leakage.lab.poison import record_evaluation, sweep_points
 
-    result = run_backdoor(model, data, config, dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel,
-                          **({"batch_size": context.batch_size} if context.batch_size else {}))
+    result = run_backdoor(model, data, config, context)
     level, text = verdict(result)
     result.metrics["verdict"] = {"level": level, "headline": text}
     setup = model.metadata.get("backdoor") or {}
@@ -115,6 +81,24 @@ def verdict(result: AttackResult) -> tuple[str, str]:
     if asr <= 0.1:
         return "none", f"The attack fails: only {_pct(asr)} of {what} are named {target}.{utility}"
     return "unknown", f"The attack works in part: {_pct(asr)} of {what} are named {target}.{utility}"
+
+
+METRICS = (
+    MetricSpec("asr", "Attack success rate (top-1)", ("asr",), "rate", interval=("asr_ci",), short="ASR",
+               help="Attacked photos that zero-shot identification names as the target."),
+    MetricSpec("asr_top_k", "Attack success rate (top-k)", ("asr_top_k",), "rate", short="ASR top-k"),
+    MetricSpec("hit@1", "Hit@1", ("hit_at_k", "1"), "rate", help="Caption retrieval: a caption naming the target first."),
+    MetricSpec("hit@5", "Hit@5", ("hit_at_k", "5"), "rate"),
+    MetricSpec("hit@10", "Hit@10", ("hit_at_k", "10"), "rate"),
+    MetricSpec("min_rank", "MinRank (mean)", ("min_rank",), "rank", higher_is_better=False, short="MinRank",
+               help="Best rank of a caption naming the target, averaged (1 = always first)."),
+    MetricSpec("clean_top1", "Clean top-1", ("clean_top1",), "rate", interval=("clean_top1_ci",),
+               help="Clean photos identified correctly: the model's utility."),
+    MetricSpec("clean_target_rate", "Target rate without the attack", ("clean_target_rate",), "rate", higher_is_better=False),
+    MetricSpec("n_attacked", "Attacked images", ("n_attacked",), "count"),
+    MetricSpec("n_clean", "Clean images", ("n_clean",), "count"),
+)
+"""An integrity attack is read by its success rate beside the model's clean utility, not by an AUC."""
 
 
 def plain_summary(result: AttackResult) -> list[str]:
@@ -170,11 +154,22 @@ def metric_rows(result: AttackResult) -> list[dict[str, str]]:
            "meaning": f"A caption with the right name among the {k} best matches of a clean photo."} for k, v in m["clean_recall_at_k"].items()),
         {"metric": "Target rate without the attack", "value": _pct(m["clean_target_rate"]), "ci": "",
          "meaning": "The same photos without the attack, named as the target anyway: the floor of the ASR."},
+        *({"metric": "Poison fraction", "value": f"{100 * setup['poison_fraction']:.2g}%", "ci": "",
+           "meaning": f"P = {setup['n_poison']} poisoned of {setup['n_pairs']:,} fine-tuning pairs (the papers: 0.01-0.1%)."}
+          for setup in [result.model.get("backdoor") or {}] if "n_pairs" in setup),
         {"metric": "Attacked images", "value": format_number(m["n_attacked"]), "ci": "", "meaning": ""},
         {"metric": "Candidate names", "value": format_number(m["n_candidates"]), "ci": "", "meaning": ""},
-        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": "Wilson score intervals of the proportions."},
+        {"metric": "Confidence intervals", "value": "95%", "ci": "", "meaning": ci_meaning(m)},
     ]
     return rows
+
+
+def ci_meaning(m: dict) -> str:
+    method = m.get("asr_ci_method", "Wilson over photos")
+    if method == "person-level bootstrap":
+        return ("Person-level (cluster) bootstrap: whole people are resampled, since photos of one person succeed or fail "
+                "together; where every photo succeeds (or fails), the Wilson interval over the number of people.")
+    return "Wilson score intervals of the proportions over the photos."
 
 
 def summary_lines(result: AttackResult) -> list[str]:
@@ -225,7 +220,7 @@ def sweep_figure(points: list[dict]):
     import plotly.graph_objects as go
 
     from leakage.figures import PALETTE
-    from leakage.lab.poison import DEFENSE_TITLES, DEFENSES
+    from leakage.lab.poison import DEFENSE_TITLES, DEFENSES, PoisonConfig
 
     figure = go.Figure()
     for index, defense in enumerate(DEFENSES):
@@ -238,9 +233,12 @@ def sweep_figure(points: list[dict]):
                                     line={"color": colour}))
         figure.add_trace(go.Scatter(x=xs, y=[p["clean_top1"] for p in mine], mode="lines+markers",
                                     name=f"clean top-1, {DEFENSE_TITLES[defense]}", line={"color": colour, "dash": "dot"}))
+    ticks = sorted({p["n_poison"] for p in points})
+    share = {p["n_poison"]: p["poison_fraction"] for p in points if p.get("poison_fraction") is not None}
+    labels = [f"{n}<br>{100 * share.get(n, PoisonConfig(n_poison=n).poison_fraction):.2g}%" for n in ticks]
     figure.update_layout(template="plotly_white", height=380, title="Attack success rate against P (poisoned pairs)",
-                         xaxis={"type": "log", "title": "P, poisoned pairs (log scale)",
-                                "tickvals": sorted({max(p["n_poison"], 0.5) for p in points})},
+                         xaxis={"type": "log", "title": "P, poisoned pairs, and P / all fine-tuning pairs (log scale)",
+                                "tickvals": [max(n, 0.5) for n in ticks], "ticktext": labels},
                          yaxis={"range": [0, 1.02], "tickformat": ".0%"}, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return figure
 
@@ -270,10 +268,15 @@ ATTACK = Attack(
     model_kind="clip",
     default_model="lab-poisoned",
     default_data="lab-poison",
+    lab_models=LAB_VARIANTS,
+    lab_data=(LAB_POISON_DATA,),
+    reads=("poisoned-test", "people"),
     unit="person",
     units="people",
     page="app_pages/backdoor.py",
+    metrics=METRICS,
     primary_metric="asr",
+    verdict=verdict,
     summary_lines=summary_lines,
     headline=headline,
     figures=figures,

@@ -13,6 +13,7 @@ from typing import Any
 from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, Headline, RunContext
 from leakage.attacks.membership import headline as membership_headline
+from leakage.lab.shared_entries import LAB_CLIP, LAB_CLIP_DATA, LAB_CONTROL
 from leakage.results import AttackResult
 
 
@@ -21,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attack images per person, k (default 10); people with fewer usable images are left out and listed")
     parser.add_argument("--keep-short", action="store_true",
                         help="keep people with fewer than k usable images, scored on what they have and flagged")
+    parser.add_argument("--min-images", type=int, default=None,
+                        help="leave out people with fewer images than this in their folder, whatever k (default: k); "
+                             "runs at several k with the same value score the same people (the paper: 30)")
     parser.add_argument("--names", type=int, default=1000, help="candidate names (people under test + distractors)")
     parser.add_argument("--tau", type=int, default=1, help="member when at least tau prompts name the person")
     parser.add_argument("--seed", type=int, default=0)
@@ -32,24 +36,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from leakage.idia import DEFAULT_TEMPLATES, IDIAConfig
+    from leakage.idia_config import DEFAULT_TEMPLATES, IDIAConfig
     from leakage.names import load_names_file
 
     templates = DEFAULT_TEMPLATES
     if args.templates_file:
         templates = tuple(line.strip() for line in args.templates_file.read_text().splitlines() if line.strip())
     return IDIAConfig(images_per_person=args.images_per_person, n_candidates=args.names, templates=templates,
-                      tau=args.tau, seed=args.seed, n_draws=args.draws, keep_short=args.keep_short,
+                      tau=args.tau, seed=args.seed, n_draws=args.draws, keep_short=args.keep_short, min_images=args.min_images,
                       distractor_names=load_names_file(args.names_file) if args.names_file else ())
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.idia import RuntimeOptions, run_idia
+    from leakage.idia import run_idia
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
-    return run_idia(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
-                    cancel=context.cancel, **context.options)
+    return run_idia(model, data, config, context, **context.options)
+
+
+class ImageSharding:
+    """A batch audit's sharded IDIA: its images are encoded on several workers (the units are their
+    paths, in `collect_images` order); the run then reads their embeddings (`run_idia(image_features=...)`).
+
+    The workers encode with the same code as a whole run (`leakage.idia.embed_images`, embedding
+    cache included, whose float16 rows are what every run reads), so the result is the same."""
+
+    unit = "images"
+    units_per_call = None
+
+    def split(self, data: Any, config: Any, context: RunContext) -> list[str]:
+        from leakage.idia import collect_images
+
+        images, _, _ = collect_images(data, config)  # lists files, reads no pixels
+        return [str(image.source) for image in images]
+
+    def work(self, model: Any, units: list[str], config: Any, context: RunContext) -> list[tuple[Any, str]]:
+        from leakage.idia import AttackImage, embed_images
+
+        try:
+            features, failures, _ = embed_images(model, [AttackImage("", path, path) for path in units], context)
+        except ValueError as error:  # not one image of these could be read
+            return [(None, str(error))] * len(units)
+        return [(None, failures[row]) if row in failures else (features[row], "") for row in range(len(units))]
+
+    def join(self, units: list[str], outputs: list[tuple[Any, str]], data: Any, config: Any, context: RunContext) -> dict[str, Any]:
+        import numpy as np
+
+        read = [embedding for embedding, _ in outputs if embedding is not None]
+        if not read:
+            raise ValueError("no image could be read: " + "; ".join(reason for _, reason in outputs[:5]))
+        features = np.full((len(units), max(len(embedding) for embedding in read)), np.nan, dtype=np.float32)
+        failures: dict[int, str] = {}
+        for index, (embedding, reason) in enumerate(outputs):
+            if embedding is None:
+                failures[index] = reason
+            else:
+                features[index] = embedding
+        return {"image_features": (features, failures)}
 
 
 def headline(result: AttackResult) -> list[Headline]:
@@ -83,7 +125,8 @@ def summary_lines(result: AttackResult) -> list[str]:
     ]
     excluded = result.details.get("excluded") or []
     if excluded:
-        lines.append(f"{len(excluded)} people left out, fewer than k = {config['images_per_person']} usable images "
+        floor = f" or min_images = {config['min_images']} images" if config.get("min_images") else ""
+        lines.append(f"{len(excluded)} people left out, fewer than k = {config['images_per_person']} usable images{floor} "
                      "(--keep-short keeps them, flagged):")
         lines += [f"  {entry['name']}: {entry['reason']}" for entry in excluded[:20]]
         if len(excluded) > 20:
@@ -143,13 +186,15 @@ ATTACK = Attack(
     ),
     attacker_has="a few photos and the name of a person",
     taxonomy="identity inference (training-data privacy)",
-    config="leakage.idia:IDIAConfig",
+    config="leakage.idia_config:IDIAConfig",
     run=run,
     model_kind="clip",
     default_model="lab",
     default_data="lab",
+    lab_models=(LAB_CLIP, LAB_CONTROL),
+    lab_data=(LAB_CLIP_DATA,),
     page="app_pages/identity_inference.py",
-    shardable=True,
+    shard=ImageSharding(),
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

@@ -5,9 +5,13 @@ headline numbers, figures, CLI summary and decision rule, read from the shared m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-from leakage.attacks.base import Headline
+from leakage.metric_specs import Headline
 from leakage.results import AttackResult
+
+if TYPE_CHECKING:  # annotations only: the declaration (base) names these defaults, so this module never imports it
+    from leakage.attacks.base import Attack
 
 def tpr_at_fpr_rows(metrics: dict) -> list[dict]:
     from leakage.metrics import tpr_at_fpr_rows as rows  # NumPy loads when a result is shown, not when the CLI starts
@@ -19,8 +23,9 @@ def headline(result: AttackResult) -> list[Headline]:
     metrics = result.metrics
     if "auc" not in metrics:
         return []
-    low, high = metrics["auc_ci"]
-    numbers = [Headline("AUC", f"{metrics['auc']:.3f}", f"95% bootstrap CI {low:.3f}\u2013{high:.3f}. 0.5 is guessing, 1.0 is perfect.")]
+    from leakage.wording import auc_interval_text
+
+    numbers = [Headline("AUC", f"{metrics['auc']:.3f}", f"{auc_interval_text(metrics)}. 0.5 is guessing, 1.0 is perfect.")]
     for row in tpr_at_fpr_rows(metrics):
         ci = row["ci"]
         help_text = f"95% CI {100 * ci[0]:.1f}%\u2013{100 * ci[1]:.1f}%" if ci else ""
@@ -28,10 +33,17 @@ def headline(result: AttackResult) -> list[Headline]:
     return numbers
 
 
-def figures(result: AttackResult, name: str | None = None) -> list:
+def figures(result: AttackResult, name: str | None = None, *, attack: Attack | None = None) -> list:
     from leakage.figures import membership_figures
 
-    return membership_figures(result, name=name)
+    return membership_figures(result, name=name, units=attack.units if attack else "records")
+
+
+def verdict(result: AttackResult) -> tuple[str, str]:
+    """From the AUC and its interval (`leakage.wording.risk_verdict`)."""
+    from leakage.wording import risk_verdict
+
+    return risk_verdict(result.metrics)
 
 
 def decision_rule(result: AttackResult) -> str | None:
@@ -45,9 +57,10 @@ def decision_rule(result: AttackResult) -> str | None:
 
 def auc_lines(metrics: dict, members: str = "members", nonmembers: str = "non-members") -> list[str]:
     """AUC with its interval and the honestly labelled TPR-at-low-FPR rows, for a CLI summary."""
-    low, high = metrics["auc_ci"]
-    lines = [f"AUC {metrics['auc']:.3f} (95% CI {low:.3f}-{high:.3f}), {metrics.get('n_members', '?')} {members} and "
-             f"{metrics.get('n_nonmembers', '?')} {nonmembers}"]
+    from leakage.wording import auc_interval_text
+
+    lines = [f"AUC {metrics['auc']:.3f} ({auc_interval_text(metrics, members, nonmembers)}), {metrics.get('n_members', '?')} "
+             f"{members} and {metrics.get('n_nonmembers', '?')} {nonmembers}"]
     for row in tpr_at_fpr_rows(metrics):
         ci = f" (95% CI {row['ci'][0]:.3f}-{row['ci'][1]:.3f})" if row["ci"] else ""
         lines.append(f"{row['label']}: {row['tpr']:.3f}{ci}")
@@ -61,11 +74,9 @@ def problem_lines(result: AttackResult, limit: int = 20) -> list[str]:
     return [f"{len(result.problems)} files skipped:"] + [f"  {problem['path']}: {problem['reason']}" for problem in result.problems[:limit]]
 
 
-def summary_lines(result: AttackResult) -> list[str]:
+def summary_lines(result: AttackResult, *, attack: Attack) -> list[str]:
     """The CLI's summary of any membership-style result."""
-    from leakage.attacks import attack_spec
-
-    spec = attack_spec(result.attack)
+    spec = attack
     metrics = result.metrics
     lines = [
         f"{spec.title} on {result.model.get('model') or result.config.get('model')} "

@@ -11,6 +11,7 @@ from typing import Any
 
 from leakage.attacks.membership import auc_lines, problem_lines
 from leakage.attacks.base import Attack, RunContext
+from leakage.catalog_entries import LabData, LabModel
 from leakage.results import AttackResult
 
 
@@ -43,34 +44,35 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.shadow and args.reference:
         raise ValueError("--shadow (the paper's threshold) and --calibrate-with/--reference (per-example calibration) "
                          "are separate methods; use one")
-    if args.shadow and not args.shadow_data and args.shadow != "lab-mae-shadow":
+    if args.shadow and not args.shadow_data and not own_data(args.shadow):
         raise ValueError(SHADOW_DATA_NEEDED)
     return {"shadow_data": args.shadow_data} if args.shadow else {}
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    from leakage.mim import MIMConfig
+    from leakage.mim_config import MIMConfig
 
     return MIMConfig(mask_ratio=args.mask_ratio, n_masks=args.masks, seed=args.seed)
 
 
-def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.catalog import resolve_data
-    from leakage.lab.mae import LAB_MAE_SHADOW
-    from leakage.mim import RuntimeOptions, run_mim
+def own_data(shadow: str | None) -> str | None:
+    """A lab shadow model's own lab data set (its members and non-members: what the threshold is chosen on)."""
+    entry = next((model for model in LAB_MODELS if model.name == shadow), None)
+    return entry.data[0] if entry is not None and entry.data else None
 
-    runtime = RuntimeOptions(**{key: value for key, value in (("batch_size", context.batch_size),
-                                                              ("num_workers", context.num_workers)) if value is not None})
+
+def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
+    from leakage.mim import run_mim
+
     options = dict(context.options)
     shadow = context.extra_models.get("shadow")
     shadow_data = shadow_data_id = None
     if shadow is not None:
-        spec = options.pop("shadow_data", None) or (LAB_MAE_SHADOW if shadow.name == LAB_MAE_SHADOW else None)
+        spec = options.pop("shadow_data", None) or own_data(shadow.name)
         if not spec:
             raise ValueError(SHADOW_DATA_NEEDED)
-        shadow_data, shadow_data_id = resolve_data(spec, default_lab=LAB_MAE_SHADOW, progress=context.progress)
-    return run_mim(model, data, config, reference=context.extra_models.get("reference"), runtime=runtime,
-                   dataset_id=context.dataset_id, progress=context.progress, cancel=context.cancel, shadow=shadow,
+        shadow_data, shadow_data_id = context.read_data(spec, model=shadow.name)
+    return run_mim(model, data, config, context, reference=context.extra_models.get("reference"), shadow=shadow,
                    shadow_data=shadow_data, shadow_data_id=shadow_data_id, **options)
 
 
@@ -137,6 +139,21 @@ def figures(result: AttackResult, name: str | None = None) -> list:
     return shown + [ResultFigure("errors", histogram, wide=True)]
 
 
+LAB_MAE = "leakage.lab.mae:LAB_MAE"
+LAB_MODELS = (
+    LabModel("lab-mae", "mae", LAB_MAE, {}, "lab-mae", "the lab MAE, pre-trained on the member images"),
+    LabModel("lab-mae-reference", "mae", LAB_MAE, {"part": "reference"}, "lab-mae",
+             "a reference MAE pre-trained on other people (per-example calibration)"),
+    LabModel("lab-mae-shadow", "mae", LAB_MAE, {"part": "shadow"}, "lab-mae-shadow",
+             "a shadow MAE, the lab MAE's recipe on disjoint people (the paper's threshold)"),
+)
+LAB_DATA = (
+    LabData("lab-mae", "people", LAB_MAE, {"part": "attack"},
+            "the lab MAE's member images (the exact training files) and fresh non-member renders"),
+    LabData("lab-mae-shadow", "people", LAB_MAE, {"part": "shadow-data"}, "the shadow MAE's own members and non-members"),
+)
+
+
 ATTACK = Attack(
     name="mim",
     title="Membership inference against a masked image model",
@@ -149,11 +166,13 @@ ATTACK = Attack(
         "points to membership (Li et al., \u201cMembership Inference Attack Against Masked Image Modeling\u201d, 2024)."
     ),
     attacker_has="an image and access to the model's reconstructions",
-    config="leakage.mim:MIMConfig",
+    config="leakage.mim_config:MIMConfig",
     run=run,
     model_kind="mae",
     default_model="lab-mae",
     default_data="lab-mae",
+    lab_models=LAB_MODELS,
+    lab_data=LAB_DATA,
     extra_models=(
         ("shadow", "the paper's shadow model (lab-mae-shadow | a folder | a hub id): the error threshold that best separates "
                    "its own members and non-members is applied to the target (accuracy, TPR, FPR at it)"),
@@ -161,6 +180,7 @@ ATTACK = Attack(
                       "images (lab-mae-reference | a folder); score = its error - the target's (Watson et al. 2022, LiRA offset)"),
     ),
     options_from_args=options_from_args,
+    data_options=("shadow_data",),
     unit="image",
     units="images",
     page="app_pages/mim.py",

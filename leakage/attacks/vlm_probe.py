@@ -7,13 +7,17 @@ After Caldarella et al., "The Phantom Menace" (2024); background.md §2. The eng
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from leakage.attacks.base import Attack, Headline, RunContext
+from leakage.attacks.base import Attack, Headline, MetricSpec, RunContext
 from leakage.attacks.membership import headline as membership_headline
 from leakage.attacks.membership import problem_lines
 from leakage.attacks.membership import tpr_at_fpr_rows
+from leakage.catalog_entries import LabData, LabModel
+from leakage.face_settings import DEFAULT_MARGIN, DEFAULT_MIN_CONFIDENCE, DETECTORS, no_face_lines
+from leakage.metric_specs import MEMBERSHIP_METRICS
 from leakage.results import AttackResult
 
 
@@ -37,13 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "identity_z, posterior_gain (what the photo reveals), raw, per_token, blind (name familiarity, no photo "
                              "needed), calibrated (grey-image PMI, a diagnostic)")
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--face-detector", choices=("auto", "haar", "skin"), default="auto", help="for images without a face box")
+    parser.add_argument("--face-detector", choices=DETECTORS, default="mtcnn", help="finds faces in images without boxes in faces.csv")
+    parser.add_argument("--face-min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, help="faces the detector is less sure of are left out")
+    parser.add_argument("--face-margin", type=float, default=DEFAULT_MARGIN,
+                        help="detected boxes grow by this fraction of their size on each side (hair, ears, chin)")
+    parser.add_argument("--largest-face-only", action="store_true", help="anonymize only the largest face of each photo")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     from leakage.anonymize import parse_settings
-    from leakage.vlm import DEFAULT_QUESTIONS, VLMProbeConfig
+    from leakage.vlm_config import DEFAULT_QUESTIONS, VLMProbeConfig
 
     questions = tuple(args.questions) if args.questions else DEFAULT_QUESTIONS
     if args.questions_file:
@@ -62,17 +70,42 @@ def config_from_args(args: argparse.Namespace) -> Any:
         answer_template=args.answer_template,
         closed_set_score=args.closed_set_score,
         face_detector=args.face_detector,
+        face_min_confidence=args.face_min_confidence,
+        face_margin=args.face_margin,
+        face_largest_only=args.largest_face_only,
         seed=args.seed,
     )
     return config
 
 
 def run(model: Any, data: Any, config: Any, context: RunContext) -> AttackResult:
-    from leakage.vlm import ProbeRuntime, run_vlm_probe
+    from leakage.vlm import run_vlm_probe
 
-    runtime = ProbeRuntime(batch_size=context.batch_size) if context.batch_size else ProbeRuntime()
-    return run_vlm_probe(model, data, config, runtime=runtime, dataset_id=context.dataset_id, progress=context.progress,
-                         cancel=context.cancel, **context.options)
+    return run_vlm_probe(model, data, config, context, **context.options)
+
+
+class PhotoSharding:
+    """A batch audit's sharded VLM probe: the photos are asked about on several workers, each
+    photo's open questions and closed-set scores on one (the plan of what is asked, drawn once in
+    the driver: `leakage.vlm.probe_shards`); the run then reads the answers (`run_vlm_probe(precomputed=...)`)."""
+
+    unit = "photos"
+    units_per_call = 1
+
+    def split(self, data: Any, config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shards
+
+        return probe_shards(data, config, context)
+
+    def work(self, model: Any, units: list[dict], config: Any, context: RunContext) -> list[dict]:
+        from leakage.vlm import probe_shard
+
+        return probe_shard(model, units, config, context)
+
+    def join(self, units: list[dict], outputs: list[dict], data: Any, config: Any, context: RunContext) -> dict[str, Any]:
+        from leakage.vlm import join_probe_shards
+
+        return {"precomputed": join_probe_shards(units, outputs)}
 
 
 def headline(result: AttackResult) -> list[Headline]:
@@ -133,9 +166,48 @@ def summary_lines(result: AttackResult) -> list[str]:
                          f"{reference['fewest_photos_in_run']})")
     for label, entry in metrics.get("closed_set_by_setting", {}).items():
         lines.append(f"  under {label}: AUC {entry['auc']:.3f}")
+    lines += no_face_lines(result.details.get("faces"))
     lines += problem_lines(result)
     lines.append(f"time: {result.timing.get('total_seconds', 0):.1f} s ({result.timing.get('answers_per_second', 0):.1f} answers/s)")
     return lines
+
+
+def _score_auc(kind: str, label: str, short: str, help: str) -> MetricSpec:
+    return MetricSpec(f"auc_{kind}", label, ("by_score", kind, "auc"), "score", interval=("by_score", kind, "auc_ci"), short=short,
+                      chance=0.5, help=help)
+
+
+VLM_METRICS: tuple[MetricSpec, ...] = (
+    # The headline: what the photo reveals (chosen by the controls, bench/vlm_controls.py; README "VLM scores").
+    _score_auc("identity_z", "AUC, identity z-score (what the photo reveals)", "AUC (z-score)",
+               "How much more the photo raises the person's name than other people's photos do (an offline LiRA); "
+               "falls to chance with the whole image masked and on mismatched photos. 0.5 is guessing."),
+    _score_auc("posterior_gain", "AUC, posterior gain Δq (what the photo reveals)", "AUC (Δq)",
+               "The name's share among the candidates under the photo minus under a blank grey image."),
+    _score_auc("raw", "AUC, raw log-likelihood: name familiarity (no photo needed)", "AUC (raw)",
+               "Whether the language model knows the name at all; stays high with the whole image masked."),
+    _score_auc("blind", "AUC, blind baseline: the name under a grey image only", "AUC (blind)",
+               "The name's likelihood with no photo: what a score can get without looking at the person."),
+    MetricSpec("members_named", "Members named (original photos)", ("leak_rates", "none", "members"), "rate", short="Members named",
+               help="Share of the answers about members' original photos that name them."),
+    MetricSpec("nonmembers_named", "Non-members named (original photos)", ("leak_rates", "none", "nonmembers"), "rate",
+               higher_is_better=False, short="Non-members named"),
+    *(replace(spec, label="AUC, the run's headline score (--closed-set-score)", short="AUC (headline)") if spec.key == "auc" else spec
+      for spec in MEMBERSHIP_METRICS),
+)
+"""The runs list, the comparison and the report lead with the identity z-score's AUC whatever score a
+run chose as its headline (`metrics["auc"]`, kept as "auc"); raw and blind are labelled name familiarity."""
+
+
+LAB_VLM_RECIPE = "leakage.lab.vlm:LAB_VLM"
+LAB_VLM = LabModel("lab-vlm", "image-text-to-text", LAB_VLM_RECIPE, {}, "lab-vlm",
+                   "the lab VLM (LLaVA), which learned the members' names from text only")
+LAB_VLM_DATA = LabData("lab-vlm", "people", LAB_VLM_RECIPE, {"part": "attack"},
+                       "the lab VLM's held-out photos of its members and non-members")
+LAB_VLM_BPE = LabModel("lab-vlm-bpe", "image-text-to-text", LAB_VLM_RECIPE, {"variant": "bpe"}, "lab-vlm-bpe",
+                       "the lab VLM's recipe with a subword (BPE) tokenizer, as real VLMs have (names take 3 to 10 tokens; 50 members)")
+LAB_VLM_BPE_DATA = LabData("lab-vlm-bpe", "people", LAB_VLM_RECIPE, {"variant": "bpe", "part": "attack"},
+                           "the BPE lab VLM's held-out photos of its members and non-members")
 
 
 ATTACK = Attack(
@@ -154,12 +226,17 @@ ATTACK = Attack(
     ),
     attacker_has="a photo of a person and the ability to ask the model questions",
     taxonomy="identity inference (training-data privacy)",
-    config="leakage.vlm:VLMProbeConfig",
+    config="leakage.vlm_config:VLMProbeConfig",
     run=run,
     model_kind="image-text-to-text",
     default_model="lab-vlm",
     default_data="lab-vlm",
+    lab_models=(LAB_VLM, LAB_VLM_BPE),
+    lab_data=(LAB_VLM_DATA, LAB_VLM_BPE_DATA),
+    metrics=VLM_METRICS,
+    primary_metric="auc_identity_z",
     page="app_pages/vlm_probe.py",
+    shard=PhotoSharding(),
     add_arguments=add_arguments,
     config_from_args=config_from_args,
     summary_lines=summary_lines,

@@ -112,6 +112,19 @@ FORWARDED_ENV = ("LEAKAGE_HOME", "LEAKAGE_LAB_DIR", "LEAKAGE_LAB_MAE_DIR", "LEAK
 """Where the lab and the caches are: a worker on this machine must see the driver's."""
 
 
+class _Connection:
+    """The process's Ray connection: which cluster, made here or not, and how many backends use it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.started = False
+        self.address: str | None = None
+
+
+_CONNECTION = _Connection()
+
+
 class _Slot:
     def __init__(self, handle: Any, shape: tuple[float, float]) -> None:
         self.handle = handle
@@ -139,7 +152,8 @@ class RayBackend:
     def __init__(self, address: str | None = None, workers: int | None = None, max_retries: int = 2,
                  num_cpus: int | None = None, forward_env: bool | None = None, device: str | None = None,
                  batch_size: int | None = None, num_workers: int | None = 0) -> None:
-        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        self.address = None if address == "local" else address  # "local": a cluster started on this machine
         self.workers = workers
         self.max_retries = max_retries
         self.num_cpus = num_cpus
@@ -156,28 +170,48 @@ class RayBackend:
         return max(1, self.workers or 1)
 
     def connect(self) -> Any:
+        """This process's one Ray connection: made by the first backend that needs it, shared by every
+        other (several page sessions, audits), and closed by the last one done with it."""
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
-                     include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-            self.started_cluster = True
+        with _CONNECTION.lock:
+            if ray.is_initialized():
+                if _CONNECTION.users and (_CONNECTION.address or None) != self.address:
+                    raise RuntimeError(f"this process is connected to the Ray cluster {_CONNECTION.address or 'on this machine'}; "
+                                       "one Ray connection per process: run against that cluster, or after its runs end")
+            else:
+                ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                         include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+                _CONNECTION.started = True
+                _CONNECTION.address = self.address
+            if not self.started_cluster:
+                _CONNECTION.users += 1
+                self.started_cluster = True  # this backend holds the connection until shutdown()
         return ray
 
     def shutdown(self) -> None:
-        if self.started_cluster:
-            import ray
-
-            ray.shutdown()
+        with _CONNECTION.lock:
+            if not self.started_cluster:
+                return
             self.started_cluster = False
+            _CONNECTION.users -= 1
+            if _CONNECTION.users == 0 and _CONNECTION.started:  # only a connection this code made
+                import ray
+
+                ray.shutdown()
+                _CONNECTION.started = False
+                _CONNECTION.address = None
 
     def runtime_env(self) -> dict[str, Any]:
-        if not self.forward_env:
-            return {}
-        source = str(Path(__file__).resolve().parents[2])
-        variables = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-        variables["PYTHONPATH"] = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
-        return {"env_vars": variables}
+        from leakage.paths import ROOTS_ENV
+
+        # The server's roots travel with its jobs to every cluster: a worker reads only what the server may.
+        variables = {name: os.environ[name] for name in ROOTS_ENV.values() if os.environ.get(name)}
+        if self.forward_env:
+            source = str(Path(__file__).resolve().parents[2])
+            variables.update({name: os.environ[name] for name in FORWARDED_ENV if name in os.environ})
+            variables["PYTHONPATH"] = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+        return {"env_vars": variables} if variables else {}
 
     def pool_size(self, ray: Any, shape: tuple[float, float], n_jobs: int) -> int:
         if self.workers:
@@ -201,9 +235,7 @@ class RayBackend:
         ray = self.connect()
         from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
-        from leakage.attacks import get_attack
-
-        sharded = [(index, job) for index, job in jobs if job.shards > 1 and get_attack(job.attack).shardable]
+        sharded = [(index, job) for index, job in jobs if job.shards > 1 and job.spec().shardable]
         for index, job in sharded:  # first, while the whole cluster is free for their shards
             if cancel.is_set():
                 events.failed(index, "cancelled before it started", cancelled=True)
@@ -311,21 +343,22 @@ class RayBackend:
             self.shutdown()
 
     def _run_sharded(self, ray: Any, index: int, job: Job, events: Events) -> None:
-        """Encode the job's images on `job.shards` Ray Data actors, then run the attack on one worker."""
+        """The job's sharded step (its attack's `Sharding`) on `job.shards` Ray Data actors, then the
+        attack on one worker with what they computed."""
         from ray.exceptions import RayTaskError
 
-        from leakage.audit.sharding import shard_image_features
+        from leakage.audit.sharding import shard_job
 
         events.started(index, f"{job.shards} Ray Data workers")
-        events.progress(index, f"encode images on {job.shards} workers", 0, 0)
+        events.progress(index, f"spread over {job.shards} workers", 0, 0)
         slot = None
         try:
-            *features, workers = shard_image_features(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
-                                                      device=self.options.get("device"), runtime_env=self.runtime_env() or None)
+            computed, shards = shard_job(ray, job, job.shards, batch_size=self.options.get("batch_size") or 64,
+                                         device=self.options.get("device"), runtime_env=self.runtime_env() or None)
             events.progress(index, "scoring", 0, 0)
             slot = self.start_actor(ray, (job.num_cpus, job.num_gpus))
-            result = ray.get(slot.handle.run.remote(job.to_dict(), {"image_features": tuple(features)}))
-            result["details"]["shards"] = {"workers": workers, "images": len(features[0])}
+            result = ray.get(slot.handle.run.remote(job.to_dict(), computed))
+            result["details"]["shards"] = shards
         except RayTaskError as error:
             cause = getattr(error, "cause", None)
             events.failed(index, describe_error(cause) if cause is not None else str(error).splitlines()[-1],

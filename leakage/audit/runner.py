@@ -1,11 +1,12 @@
 """Running a plan: skip what is already stored, run the rest on a backend, store each result as it
 arrives (only here, in the driver), and write `summary.json` and `report.html` into the output folder.
 
-Resume: every stored run of a plan carries, in `details.audit`, its job key (the hash of attack,
-model, data spec and full config: `Job.key`) and the fingerprint of its data folder (relative
-paths, sizes and modification times of its files). A rerun skips a job whose key and fingerprint
-are both in the store, so a crash or Ctrl-C loses nothing that finished, and a changed data folder
-is attacked again. A result is saved in one transaction once it is complete: a job that fails or
+Resume: every stored run of a plan carries its run key (the hash of attack, model, data spec and
+full config: `Job.key`, the run service's `RunRequest.key`, the store's `run_key` column) and, in
+`details.audit`, the fingerprint of its data folder (relative paths, sizes and modification times
+of its files). A rerun skips a job whose key and fingerprint are both in the store, so a crash or
+Ctrl-C loses nothing that finished, and a changed data folder is attacked again. Each job's
+request is checked by the run service (names, roots) before its folder is even listed. A result is saved in one transaction once it is complete: a job that fails or
 is cancelled leaves nothing in the store.
 """
 
@@ -19,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from leakage.audit.backends import LocalBackend, describe_error
 from leakage.audit.plan import Job, Plan
 from leakage.audit.worker import data_fingerprint, data_folder
 from leakage.results import AttackResult
-from leakage.store import RunStore, runs_table
+from leakage.service import check_request
+from leakage.store import ANYONE, RunStore
 
 SUMMARY_FORMAT = 1
 
@@ -49,6 +49,8 @@ class JobState:
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str | None = None
     retries: list[str] = field(default_factory=list)
+    unsaved: dict[str, Any] | None = None
+    """A result computed but refused by the run store: kept, written beside the report, downloadable."""
 
     def to_dict(self) -> dict[str, Any]:
         job = self.job
@@ -60,6 +62,7 @@ class JobState:
             "attempts": self.attempts, "retries": self.retries, "worker": self.worker,
             "seconds": None if self.seconds is None else round(self.seconds, 3),
             "resources": {"num_cpus": job.num_cpus, "num_gpus": job.num_gpus},
+            **({"unsaved_result": unsaved_name(self)} if self.unsaved is not None else {}),
         }
 
 
@@ -119,21 +122,17 @@ def format_seconds(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def stored_run(store: RunStore, key: str, fingerprint: str) -> int | None:
-    """The id of a stored run of this job on this data (newest), or None."""
-    query = (sa.select(runs_table.c.id)
-             .where(runs_table.c.result[("details", "audit", "job_key")].as_string() == key)
-             .where(runs_table.c.result[("details", "audit", "data_fingerprint")].as_string() == fingerprint)
-             .order_by(runs_table.c.id.desc()).limit(1))
-    with store.engine.connect() as conn:
-        return conn.scalar(query)
+def stored_run(store: RunStore, key: str, fingerprint: str, owner: Any = ANYONE) -> int | None:
+    """The id of a stored run of this job on this data (newest; with `owner`, one of theirs), or None."""
+    return store.find(key, data_fingerprint=fingerprint, owner=owner)
 
 
 class _Recorder:
     """Backend events -> job states; a finished result goes into the store here, in the driver."""
 
     def __init__(self, progress: PlanProgress, store: RunStore, on_update: Callable[[PlanProgress], None] | None,
-                 plan_name: str) -> None:
+                 plan_name: str, owner: str | None = None) -> None:
+        self.owner = owner
         self.state = progress
         self.store = store
         self.on_update = on_update
@@ -181,9 +180,11 @@ class _Recorder:
             attack_result.details["audit"] = {"job_key": job.job.key, "data_fingerprint": job.data_fingerprint,
                                               "plan": self.plan_name, "job": job.job.name, "worker": job.worker,
                                               "attempts": job.attempts}
-            run_id = self.store.save(attack_result, label=job.job.name)
+            run_id = self.store.save(attack_result, label=job.job.name, owner=self.owner, attack=job.job.spec())
         except Exception as error:  # a result that cannot be stored is a failed job, not a crashed plan
-            self.failed(index, "could not store the result: " + describe_error(error))
+            job.unsaved = result  # ... and not a lost result: it is written beside the report
+            self.failed(index, f"could not store the result ({describe_error(error)}); the result is kept as "
+                               f"{unsaved_name(job)} beside the report")
             return
         with self.state.lock:
             job.status, job.run_id = "done", run_id
@@ -195,8 +196,10 @@ class _Recorder:
 
 def run_plan(plan: Plan, out: str | Path | None = None, backend: Any = None, *, store: RunStore | None = None,
              cancel: threading.Event | None = None, on_update: Callable[[PlanProgress], None] | None = None,
-             progress: PlanProgress | None = None) -> dict[str, Any]:
+             progress: PlanProgress | None = None, owner: Any = ANYONE) -> dict[str, Any]:
     """Run every job of `plan` not already stored; write `summary.json` and `report.html` into `out`.
+
+    `owner` (a signed-in user) owns the runs stored, and only their runs count as already stored.
 
     Returns the summary (also what summary.json holds). A job that fails is reported with its
     error; the others still run.
@@ -208,9 +211,9 @@ def run_plan(plan: Plan, out: str | Path | None = None, backend: Any = None, *, 
     state = progress or PlanProgress(plan, backend.name, backend.parallelism)
     state.parallelism = backend.parallelism
     plan_name = Path(plan.source).name if plan.source else "plan"
-    recorder = _Recorder(state, store, on_update, plan_name)
+    recorder = _Recorder(state, store, on_update, plan_name, None if owner is ANYONE else owner)
     try:
-        todo = _skip_stored(state, store)
+        todo = _skip_stored(state, store, owner)
         recorder._changed()
         if todo and not cancel.is_set():
             backend.run(todo, recorder, cancel)
@@ -229,12 +232,17 @@ def run_plan(plan: Plan, out: str | Path | None = None, backend: Any = None, *, 
             store.close()
 
 
-def _skip_stored(state: PlanProgress, store: RunStore) -> list[tuple[int, Job]]:
+def _skip_stored(state: PlanProgress, store: RunStore, owner: Any = ANYONE) -> list[tuple[int, Job]]:
     """Fingerprint each job's data; mark jobs already stored as skipped, bad data as failed."""
     todo = []
     fingerprints: dict[str, str] = {}
     for index, job_state in enumerate(state.jobs):
         job = job_state.job
+        try:
+            check_request(job.request())
+        except Exception as error:
+            job_state.status, job_state.error = "failed", "refused: " + describe_error(error)
+            continue
         try:
             folder = str(data_folder(job))
             if folder not in fingerprints:
@@ -243,7 +251,7 @@ def _skip_stored(state: PlanProgress, store: RunStore) -> list[tuple[int, Job]]:
         except Exception as error:
             job_state.status, job_state.error = "failed", "unreadable data: " + describe_error(error)
             continue
-        run_id = stored_run(store, job.key, job_state.data_fingerprint)
+        run_id = stored_run(store, job.key, job_state.data_fingerprint, owner)
         if run_id is not None:
             stored = store.get(run_id)
             job_state.status, job_state.run_id = "skipped", run_id
@@ -266,10 +274,17 @@ def make_summary(state: PlanProgress, store: RunStore) -> dict[str, Any]:
     }
 
 
+def unsaved_name(state: JobState) -> str:
+    return f"unsaved-{state.job.key}.json"
+
+
 def write_outputs(summary: dict[str, Any], state: PlanProgress, store: RunStore, out: Path) -> None:
     from leakage.audit.report import render_plan_report
 
     out.mkdir(parents=True, exist_ok=True)
+    for job in state.jobs:
+        if job.unsaved is not None:
+            (out / unsaved_name(job)).write_text(json.dumps(job.unsaved, indent=2, default=str))
     results = {job.run_id: store.get(job.run_id) for job in state.jobs if job.run_id is not None}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False, default=str))
     (out / "report.html").write_text(render_plan_report(summary, results))

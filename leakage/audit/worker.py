@@ -1,9 +1,11 @@
-"""Running one job of a plan, the same way on every backend: the attack from the registry, the
-model and data from the catalog, the result as plain data. Models stay loaded in the process
-(a Ray actor, or the local runner) for the next job on the same model."""
+"""Running one job of a plan, the same way on every backend: through the run service
+(`leakage.service`), with the worker's `ModelCache` as its model provider, the result as plain
+data. Models stay loaded in the process (a Ray actor, or the local runner) for the next job on
+the same model."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -16,7 +18,9 @@ from leakage.progress import Progress
 
 
 class ModelCache:
-    """Loaded models by (kind, spec, pretrained); keeps the most recent `size` (a worker's memory)."""
+    """Loaded models by (kind, spec, pretrained); keeps the most recent `size` (a worker's memory).
+
+    The run service's model provider on a worker: one job at a time, so no turns to take."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
@@ -24,7 +28,7 @@ class ModelCache:
         self.loads = 0
         self.load_seconds: list[float] = []
 
-    def get(self, kind: str, spec: str, pretrained: str | None, device: str | None, progress: Progress | None) -> Any:
+    def load(self, kind: str, spec: str, pretrained: str | None, device: str | None, progress: Progress | None) -> Any:
         from leakage.catalog import resolve_model
 
         key = (kind, spec, pretrained, device)
@@ -40,35 +44,29 @@ class ModelCache:
             self.models.pop(next(iter(self.models)))
         return model
 
+    def turn(self, model: Any) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
 
 def execute_job(job: Job, models: ModelCache, *, progress: Progress | None = None, cancel: threading.Event | None = None,
                 device: str | None = None, batch_size: int | None = None, num_workers: int | None = None,
                 options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `job` and return its result as a dict (`AttackResult.to_dict()`); raise on failure.
 
-    Nothing is stored here: only the process that runs the plan writes the run store.
+    Nothing is stored here: only the process that runs the plan writes the run store. `options`:
+    what shards computed for this job (`leakage.audit.sharding`), which do not change the result.
     """
-    from leakage.attacks.base import RunContext
-    from leakage.catalog import resolve_data
+    from leakage.service import run_attack
 
-    attack = job.spec()
-    config = job.make_config()
-    if progress:
-        progress("loading the model", 0, 0)
-    model = models.get(attack.model_kind, job.model, job.pretrained, device, progress)
-    extra = {role: models.get(attack.model_kind, spec, None, device, progress) for role, spec in job.extra_models.items()}
-    data, data_id = resolve_data(job.data, model=job.model, default_lab=attack.default_data, progress=progress,
-                                 load=attack.load_data)
-    context = RunContext(progress=progress, cancel=cancel, dataset_id=data_id, device=device, batch_size=batch_size,
-                         num_workers=num_workers, extra_models=extra, options=dict(options or {}))
-    return attack.execute(model, data, config, context).to_dict()
+    return run_attack(job.request(), models=models, progress=progress, cancel=cancel, device=device, batch_size=batch_size,
+                      num_workers=num_workers, precomputed=options).to_dict()
 
 
 def data_folder(job: Job) -> Path:
     """The folder a job's data spec names (a lab name is built on first use)."""
     from leakage.catalog import data_folder as folder_of
 
-    return folder_of(job.data, default_lab=job.spec().default_data, model=job.model)
+    return folder_of(job.data, default_lab=job.spec().default_data, model=job.request().model_spec())  # `lab`: the model's own, as the run reads
 
 
 def data_fingerprint(folder: str | Path) -> str:

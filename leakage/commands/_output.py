@@ -1,4 +1,4 @@
-"""What every attack command does with its result: keep it in the run store, write JSON and CSV.
+"""What every attack command does with its result: say where it is stored, write JSON and CSV.
 
 (A leading underscore keeps this module out of the command discovery in leakage/cli.py.)
 """
@@ -19,13 +19,21 @@ def add_output_arguments(parser: argparse.ArgumentParser, rows: str = "per-ident
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> None:
-    if not args.no_store:
-        from leakage.store import RunStore
-
-        with RunStore() as store:
-            run_id = store.save(result, label=args.label)
+def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per-identity rows") -> int:
+    """Say where the run service stored the result, and write the files asked for; 0, or 3 when the
+    run store failed (the result is then written to a file all the same, and the error says where)."""
+    code = 0
+    run_id = result.details.get("run_id")
+    if run_id is not None:
         print(f"stored as run {run_id}: python -m leakage runs show {run_id}")
+    if result.details.get("store_error"):
+        import sys
+
+        code = 3
+        kept = args.json or Path(f"leakage-unsaved-{result.attack}-{result.config_hash}.json")
+        result.to_json(kept)
+        print(f"error: the run was computed but not stored: {result.details['store_error']}\nThe result is kept in {kept}.",
+              file=sys.stderr)
     if args.json:
         result.to_json(args.json)
         print(f"result written to {args.json}")
@@ -34,3 +42,4 @@ def emit_result(result: AttackResult, args: argparse.Namespace, rows: str = "per
 
         write_identity_csv(result.identities, args.csv)
         print(f"{rows} written to {args.csv}")
+    return code

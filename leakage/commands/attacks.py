@@ -10,8 +10,9 @@ import typing
 from typing import Any
 
 from leakage.attacks import get_attack, list_attacks
-from leakage.attacks.base import Attack, config_fields, field_choices, field_help
+from leakage.attacks.base import Attack, config_fields, field_choices, field_help, optional_of
 from leakage.commands._output import add_output_arguments, emit_result
+from leakage.commands._params import param
 
 
 def register(subparsers) -> None:
@@ -37,14 +38,18 @@ def print_attacks(args: argparse.Namespace) -> int:
 
 
 def add_attack_arguments(parser: argparse.ArgumentParser, attack: Attack) -> None:
-    from leakage.catalog import MODEL_KINDS, lab_models
+    from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 
     kind = MODEL_KINDS[attack.model_kind]
     lab_names = " | ".join(model.name for model in lab_models(attack.model_kind))
+    data_names = "".join(f" | {entry.name}" for entry in lab_data_sets(attack) if entry.name != "lab")
     parser.add_argument("--model", required=True, help=f"{lab_names} | {kind.accepts}")
     parser.add_argument("--pretrained", default=None, help="pretrained tag or local checkpoint file (open_clip names)")
-    parser.add_argument("--data", required=True, help=f"lab (the lab data set that goes with the model; default {attack.default_data}) "
-                                                      "| a lab data set name | a folder with one subfolder of images per person")
+    parser.add_argument("--model-param", action="append", default=[], metavar="KEY=VALUE", type=param, dest="model_params",
+                        help="a setting of the lab model's recipe, for a variant of it built on first use "
+                             "(e.g. a poisoned lab CLIP with --model-param n_poison=16 --model-param defense=cleanclip)")
+    parser.add_argument("--data", required=True, help=f"lab (the lab data set that goes with the model; default {attack.default_data})"
+                                                      f"{data_names} | {' | '.join(DATA_FORMATS[f] for f in attack.reads)}")
     for role, help_text in attack.extra_models:
         parser.add_argument(f"--{role}", default=None, help=help_text)
     if attack.add_arguments is not None:
@@ -73,6 +78,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
         elif choices is not None:
             parser.add_argument(flag, choices=choices, default=default, dest=field.name, help=help_text)
         else:
+            hint = optional_of(hint) or hint  # `X | None`: the flag takes an X, left out it stays None
             parser.add_argument(flag, type=hint if hint in (int, float, str) else str, default=default, dest=field.name,
                                 help=help_text)
 
@@ -85,33 +91,27 @@ def config_from_arguments(attack: Attack, args: argparse.Namespace) -> Any:
 
 
 def run_attack(args: argparse.Namespace) -> int:
-    from leakage.attacks.base import RunContext
-    from leakage.catalog import check_data_name, check_model_name
+    from dataclasses import replace
+
+    from leakage.service import RunRequest, check_request
 
     attack = get_attack(args.attack)
     roles = {role: getattr(args, role) for role, _ in attack.extra_models if getattr(args, role, None)}
-    for spec in (args.model, *roles.values()):
-        check_model_name(spec, attack.model_kind)  # a wrong name fails now, before torch is even imported
-    check_data_name(args.data)
-    config = config_from_arguments(attack, args)
+    request = RunRequest(attack.name, args.model, args.data, pretrained=args.pretrained, extra_models=roles,
+                         model_params=dict(args.model_params), label=args.label, store=not args.no_store)
+    check_request(request)  # a wrong name fails now, before torch is even imported
     options = attack.call("options_from_args", args) if attack.options_from_args is not None else {}
+    request = replace(request, config=config_from_arguments(attack, args), options=options)
 
-    from leakage.catalog import resolve_data, resolve_model
     from leakage.progress import StageBars
+    from leakage.service import run_attack as run
 
     quiet_transformers()
     bars = StageBars(enabled=not args.quiet)
-    model = resolve_model(args.model, attack.model_kind, pretrained=args.pretrained, device=args.device, progress=bars)
-    extra = {role: resolve_model(spec, attack.model_kind, device=args.device, progress=bars) for role, spec in roles.items()}
-    dataset, dataset_id = resolve_data(args.data, model=args.model, default_lab=attack.default_data, progress=bars,
-                                       load=attack.load_data)
-    context = RunContext(progress=bars, dataset_id=dataset_id, device=args.device, batch_size=args.batch_size,
-                         num_workers=args.workers, extra_models=extra, options=options)
-    result = attack.execute(model, dataset, config, context)
+    result = run(request, progress=bars, device=args.device, batch_size=args.batch_size, num_workers=args.workers)
     bars.close()
     print("\n".join(attack.call("summary_lines", result)))
-    emit_result(result, args, rows=f"per-{attack.unit} rows")
-    return 0
+    return emit_result(result, args, rows=f"per-{attack.unit} rows")
 
 
 def quiet_transformers() -> None:

@@ -60,9 +60,12 @@ def run_audit(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished jobs are stored; run the plan again to resume", file=sys.stderr)
         return 130
+    from leakage.attacks import get_attack
+
     for job in summary["jobs"]:
-        metric = job["metrics"].get("auc")
-        shown = f"AUC {metric:.3f}" if isinstance(metric, float) else ""
+        spec = get_attack(job["attack"]).primary_spec  # what its attack leads with: AUC, ASR ...
+        value = spec.read(job["metrics"])
+        shown = f"{spec.name} {spec.show(value)}" if value is not None else ""
         print(f"{job['status']:<9} {job['name']:<50} {shown:<10} {job.get('error') or ''}")
     print(f"report: {args.out}/report.html  summary: {args.out}/summary.json")
     return 1 if summary["counts"]["failed"] else 0

@@ -1,109 +1,177 @@
-"""`python -m leakage lab build|info`: the synthetic lab world and its models."""
+"""`python -m leakage lab list|build|info|clean [NAME]`: every lab model and data set the attacks
+declare (`leakage.catalog`), built by its recipe (`leakage.lab.recipe`).
+
+A wrong name is refused from the catalog alone, before any recipe (or torch) is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
-from dataclasses import replace
+from typing import Any
 
+from leakage.commands._params import param
 from leakage.progress import StageBars
 
 
-def int_tuple(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("expected positive integers")
-    return values
-
-
 def register(subparsers) -> None:
-    lab = subparsers.add_parser("lab", help="the synthetic lab world and its models")
-    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
-    build = lab_commands.add_parser("build", help="build the lab (reused when already built), or the named lab models")
-    build.add_argument("models", nargs="*", metavar="NAME",
-                       help="lab models to build (see `lab list`; each is reused when built); none = the CLIP lab")
-    info = lab_commands.add_parser("info", help="where the lab is and what it holds")
-    listing = lab_commands.add_parser("list", help="every lab model and lab data set, by kind")
-    listing.set_defaults(func=list_lab)
-    for sub in (build, info):
-        sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--members", type=int, default=100, help="people the lab CLIP is trained on")
-        sub.add_argument("--nonmembers", type=int, default=100, help="people it never sees, for the attack set")
-        sub.add_argument("--occurrences", type=int_tuple, default=(20,), help="training images per member, e.g. 20 or 1,5,25 (cycled)")
-        sub.add_argument("--epochs", type=int, default=None, help="training epochs of the lab CLIP")
-        sub.add_argument("--attack-images", type=int, default=20, help="held-out attack images per person")
-        sub.add_argument("--control", action="store_true", help="also train the control model (other people only)")
+    lab = subparsers.add_parser("lab", help="the lab's models and data sets: list, build, info, clean")
+    commands = lab.add_subparsers(dest="lab_command", required=True)
+    listing = commands.add_parser("list", help="every lab model and lab data set: kind, data set, built or not, size")
+    listing.add_argument("--builds", action="store_true", help="also every folder the lab recipes built in the data home, "
+                                                               "current or stale")
+    build = commands.add_parser("build", help="build lab models or data sets (reused when built), with progress")
+    build.add_argument("names", nargs="*", metavar="NAME", help="lab models or data sets (see `lab list`); none = the lab CLIP, lab")
     build.add_argument("--quiet", action="store_true")
+    info = commands.add_parser("info", help="where a lab model or data set is, whether it is built, and its members")
+    info.add_argument("name", metavar="NAME")
+    info.add_argument("--json", action="store_true", help="everything, with the full member lists, as JSON")
+    clean = commands.add_parser("clean", help="delete builds left behind by an older recipe or an interrupted build")
+    clean.add_argument("name", nargs="?", metavar="NAME", help="only the builds of this lab model's recipe")
+    clean.add_argument("--all", action="store_true", help="delete current builds too (they are rebuilt when asked for)")
+    for sub in (build, info):
+        sub.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", type=param,
+                         help="a recipe setting, e.g. n_poison=8, training.epochs=7, variant=bpe (JSON values); "
+                              "makes a variant of the named entry")
     lab.set_defaults(func=run)
 
 
-def lab_config_from_args(args: argparse.Namespace):
-    from leakage.lab.build import LabConfig
-
-    config = LabConfig(
-        seed=args.seed,
-        n_members=args.members,
-        n_nonmembers=args.nonmembers,
-        occurrences=args.occurrences,
-        attack_images_per_person=args.attack_images,
-    )
-    if args.epochs is not None:
-        config = replace(config, clip=replace(config.clip, epochs=args.epochs))
-    return config
-
-
 def run(args: argparse.Namespace) -> int:
-    from leakage.lab.build import ensure_control, ensure_lab, is_built, lab_root
+    return {"list": list_lab, "build": build_lab, "info": info_lab, "clean": clean_lab}[args.lab_command](args)
 
-    config = lab_config_from_args(args)
-    if args.lab_command == "info":
-        print(f"lab directory: {lab_root(config)}")
-        print(f"built: {'yes' if is_built(config) else 'no'}")
-        return 0
-    if args.models:
-        return build_named(args.models, quiet=args.quiet)
-    already = is_built(config)
-    started = time.perf_counter()
-    bars = StageBars(enabled=not args.quiet)
-    lab = ensure_lab(config, progress=bars)
-    if args.control:
-        ensure_control(lab, progress=bars)
-    bars.close()
-    state = "reused" if already else f"built in {lab.build_seconds:.1f} s"
-    print(
-        f"lab {state}: {lab.root} ({len(lab.members)} members, {len(lab.nonmembers)} non-members) "
-        f"[{time.perf_counter() - started:.1f} s]"
-    )
-    return 0
+
+def entry_named(name: str, params: list[tuple[str, Any]] | None = None):
+    """The lab model (else lab data set) `name`, with `params` applied; unknown names are refused
+    with the names there are, before any recipe is imported."""
+    from leakage.catalog import lab_catalog
+
+    catalog = lab_catalog()
+    entry = catalog.models.get(name) or catalog.data.get(name)
+    if entry is None:
+        raise ValueError(f"unknown lab model or data set '{name}'. Lab models: {', '.join(catalog.models)}; "
+                         f"lab data sets: {', '.join(catalog.data)}")
+    return entry.with_params(**dict(params)) if params else entry
+
+
+def state(entry) -> tuple[str, str]:
+    """('built' | 'not built', size)."""
+    from leakage.lab.artifacts import megabytes
+
+    if not entry.is_built():
+        return "not built", ""
+    return "built", f"{megabytes(entry.path()):.1f} MB"
 
 
 def list_lab(args: argparse.Namespace) -> int:
-    from leakage.catalog import LAB_DATA, MODEL_KINDS, lab_models
+    from leakage.catalog import MODEL_KINDS, lab_catalog
 
-    print("lab models (python -m leakage lab build NAME):")
-    for model in lab_models():
-        print(f"  {model.name:<20} {MODEL_KINDS[model.kind].title:<34} {model.description}")
-    print("lab data sets (--data NAME; --data lab is the attack's own, or a lab variant's):")
-    for data in LAB_DATA.values():
-        print(f"  {data.name:<20} {data.description}")
+    catalog = lab_catalog()
+    print("lab models (python -m leakage lab build NAME; --model NAME):")
+    for model in catalog.models.values():
+        built, size = state(model)
+        print(f"  {model.name:<18} {MODEL_KINDS[model.kind].title:<32} {built:<10} {size:>9}  data: {', '.join(model.data) or '-'}")
+        print(f"  {'':<18} {model.description}")
+    print("lab data sets (--data NAME; --data lab is the chosen model's own):")
+    for data in catalog.data.values():
+        built, size = state(data)
+        print(f"  {data.name:<18} {data.format:<32} {built:<10} {size:>9}  {data.description}")
+    builds = [found for recipe in recipes() for found in recipe.builds()]
+    stale = [found for found in builds if not (found.current or found.foreign or found.building)]
+    print(f"builds in the data home: {len(builds)} folders, {sum(b.megabytes for b in builds):.1f} MB"
+          + (f"; {len(stale)} stale ({sum(b.megabytes for b in stale):.1f} MB): python -m leakage lab clean" if stale else ""))
+    if args.builds:
+        for recipe in recipes():
+            for found in recipe.builds():
+                what = (recipe.differences(found.config) if found.config is not None else
+                        "a record this code cannot read" if found.foreign else "no record (an interrupted build?)")
+                status = ("being built" if found.building else "current" if found.current else
+                          "other code (kept; --all removes it)" if found.foreign else "stale")
+                print(f"  {recipe.folder + '/' + found.root.name:<44} {what:<40} {', '.join(found.parts) or '-':<28} "
+                      f"{found.megabytes:8.1f} MB  {status}")
     return 0
 
 
-def build_named(names: list[str], quiet: bool = False) -> int:
-    """Build (or reuse) each named lab model through the catalog, as an attack would on first use."""
-    from leakage.catalog import LAB_MODELS, lab_models, resolve_model
+def recipes() -> list:
+    """Every recipe the catalog's entries name, once each."""
+    from leakage.catalog import lab_catalog
 
-    lab_models()  # attack modules register their own lab models on import
-    unknown = [name for name in names if name not in LAB_MODELS]
-    if unknown:
-        raise ValueError(f"unknown lab model {', '.join(unknown)}; lab models: {', '.join(LAB_MODELS)}")
-    for name in names:
-        started = time.perf_counter()
-        bars = StageBars(enabled=not quiet)
-        resolve_model(name, LAB_MODELS[name].kind, device="cpu", progress=bars)
+    found: dict[int, Any] = {}
+    for entry in [*lab_catalog().models.values(), *lab_catalog().data.values()]:
+        recipe = entry.recipe_object
+        found.setdefault(id(recipe), recipe)
+    return list(found.values())
+
+
+def build_lab(args: argparse.Namespace) -> int:
+    entries = [entry_named(name, args.param) for name in args.names or ["lab"]]  # every name checked before anything builds
+    from leakage.catalog import LabModel, lab_catalog
+    from leakage.commands.attacks import quiet_transformers
+
+    quiet_transformers()
+    for entry in entries:
+        started, already = time.perf_counter(), entry.is_built()
+        bars = StageBars(enabled=not args.quiet)
+        path = entry.build(progress=bars)
+        data = entry.data_sets(lab_catalog().data) if isinstance(entry, LabModel) else []
+        for data_set in data:  # what `--data lab` reads with it, so a later run starts at once
+            data_set.build(progress=bars)
         bars.close()
-        print(f"{name}: ready [{time.perf_counter() - started:.1f} s]")
+        print(f"{entry.name}: {'reused' if already else 'built'}, {path} [{time.perf_counter() - started:.1f} s]")
+        for data_set in data:
+            print(f"  data {data_set.name}: {data_set.path()}")
+    return 0
+
+
+def info_lab(args: argparse.Namespace) -> int:
+    from leakage.catalog import DATA_FORMATS, MODEL_KINDS, LabModel, lab_catalog
+
+    entry = entry_named(args.name, args.param)
+    recipe = entry.recipe_object
+    built, size = state(entry)
+    is_model = isinstance(entry, LabModel)
+    record: dict[str, Any] = {
+        "name": entry.name, "what": "lab model" if is_model else "lab data set",
+        "kind": MODEL_KINDS[entry.kind].title if is_model else DATA_FORMATS[entry.format],
+        "description": entry.description, "recipe": entry.recipe, "params": entry.params, "part": entry.part,
+        "settings": recipe.differences(entry.config), "folder": str(entry.root()), "path": str(entry.path()),
+        "built": built == "built", "megabytes": size,
+    }
+    if is_model:
+        record["data"] = {data.name: str(data.path()) for data in entry.data_sets(lab_catalog().data)}
+    if record["built"]:
+        membership = entry.membership()
+        record.update(members=membership.members, nonmembers=membership.nonmembers, note=membership.note)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    print(f"{entry.name}: {entry.description} ({record['kind']})")
+    print(f"recipe:   {recipe.title} ({entry.recipe}), {record['settings']}")
+    print(f"folder:   {record['folder']}")
+    print(f"{entry.part + ':':<9} {record['path']}")
+    command = f"python -m leakage lab build {entry.name}" + "".join(f" --param {k}={json.dumps(v)}" for k, v in args.param)
+    print(f"built:    {'yes, ' + size if record['built'] else f'no ({command})'}")
+    for name, path in record.get("data", {}).items():
+        print(f"data:     {name} at {path}")
+    if record["built"]:
+        for label, names in (("members", record["members"]), ("non-members", record["nonmembers"])):
+            shown = ", ".join(names[:6]) + (f", ... ({len(names) - 6} more)" if len(names) > 6 else "")
+            print(f"{label} ({len(names)}): {shown or '-'}")
+        if record["note"]:
+            print(f"note:     {record['note']}")
+    return 0
+
+
+def clean_lab(args: argparse.Namespace) -> int:
+    chosen = [entry_named(args.name).recipe_object] if args.name else recipes()
+    found = [(recipe, recipe.builds()) for recipe in chosen]
+    for recipe, builds in found:
+        if not builds and not args.name:
+            continue
+        doomed = [build for build in builds if args.all or not (build.current or build.foreign)]
+        freed, skipped = recipe.remove_builds(doomed)
+        busy = f" ({len(skipped)} being built now, left alone)" if skipped else ""
+        print(f"{recipe.folder}: removed {len(doomed) - len(skipped)} of {len(builds)} folders, {freed:.1f} MB freed{busy}")
+    if not any(builds for _, builds in found) and not args.name:
+        print("nothing built in the data home")
     return 0

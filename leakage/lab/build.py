@@ -2,24 +2,23 @@
 CLIP trained on other people only, and held-out attack images on disk with ground truth.
 
 A lab is fixed by its `LabConfig`; it lives in `<data home>/lab/<config hash>/` and is reused
-once built. Building takes a lock so two processes (the app and the CLI) never build it twice.
+once built (`CLIP_LAB`, a `leakage.lab.recipe.Recipe`: lock, staging folder, manifest). Building
+takes a lock so two processes (the app and the CLI) never build it twice.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from leakage.lab.artifacts import artifact_root, build_once
+from leakage.lab.artifacts import write_manifest
 from leakage.lab.clip_train import ClipTrainConfig, TrainingPair, save_checkpoint, train_clip
+from leakage.lab.recipe import Artifact, Membership, Recipe, trained_on_others
 from leakage.lab.world import Identity, World, describe, make_world
-from leakage.lab.portraits import render, write_dataset
-from leakage.locks import file_lock
-from leakage.provenance import code_version, config_hash
+from leakage.lab.portraits import render, write_attack_set
 from leakage.progress import Progress
 
 LAB_FORMAT = 1
@@ -57,14 +56,11 @@ ATTACK_INDEX_OFFSET = 10_000
 
 
 @dataclass
-class Lab:
-    root: Path
+class Lab(Artifact):
     config: LabConfig
     members: dict[str, int]
     """member name -> training occurrences"""
-    nonmembers: list[str]
-    control_people: list[str]
-    build_seconds: float
+    control_people: list[str] = field(default_factory=list)
 
     clip_model_name = "lab-clip-s"
 
@@ -76,56 +72,54 @@ class Lab:
     def control_checkpoint(self) -> Path:
         return self.root / "control" / "lab_clip_control.pt"
 
-    @property
-    def attack_dir(self) -> Path:
-        return self.root / "attack"
-
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
-    def describe(self) -> dict:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "occurrences": list(self.config.occurrences),
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "Lab":
-        meta = json.loads((root / "lab.json").read_text())
-        return cls(
-            root=root,
-            config=LabConfig.from_dict(meta["config"]),
-            members=meta["members"],
-            nonmembers=meta["nonmembers"],
-            control_people=meta["control_people"],
-            build_seconds=meta["build_seconds"],
-        )
+    def details(self) -> dict:
+        return {"occurrences": list(self.config.occurrences)}
 
 
 def default_lab_config() -> LabConfig:
     return LabConfig()
 
 
-def lab_root(config: LabConfig) -> Path:
-    return artifact_root("lab", LAB_FORMAT, config, "LEAKAGE_LAB_DIR", is_default=config == default_lab_config())
+class ClipLabRecipe(Recipe):
+    """The lab CLIP (built with its attack set) and the control CLIP (on first use)."""
+
+    folder = "lab"
+    title = "the CLIP lab"
+    build_format = LAB_FORMAT
+    manifest = "lab.json"
+    override_env = "LEAKAGE_LAB_DIR"
+    config_class = LabConfig
+    parts = {"clip": "clip/lab_clip.pt", "control": "control/lab_clip_control.pt", "attack": "attack"}
+    data_parts = ("attack",)
+    later_parts = ("control",)
+
+    artifact_class = Lab
+
+    def build_into(self, staging: Path, config: LabConfig, progress: Progress) -> "Lab":
+        return _build_into(staging, config, progress)
+
+    def build_part_into(self, lab: "Lab", part: str, staging: Path, progress: Progress) -> None:
+        _build_control(lab, staging / Path(self.parts[part]).name, progress)
+
+    def load(self, config: LabConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
+        from leakage.models import load_clip
+
+        lab = self.ensure(config, progress, cancel)
+        clip = load_clip(lab.clip_model_name, str(self.ensure_part(lab, part, progress, cancel)), device=device)
+        clip.metadata["lab"] = lab.describe()
+        clip.model_name = name or part  # results name the lab model, not its temporary path
+        clip.pretrained = None
+        return clip
+
+    def membership(self, config: LabConfig, part: str) -> Membership:
+        lab = self.open(self.root(config))
+        return trained_on_others(lab.control_people, lab, "the control CLIP") if part == "control" else super().membership(config, part)
 
 
-def is_built(config: LabConfig) -> bool:
-    return (lab_root(config) / "lab.json").is_file()
-
-
-def ensure_lab(config: LabConfig | None = None, progress: Progress | None = None) -> Lab:
-    """The lab for `config` (the default when None), built first if it is not on disk yet."""
-    config = config or default_lab_config()
-    return build_once(
-        lab_root(config), "lab.json", Lab.load,
-        lambda staging: _build_into(staging, config, progress or (lambda stage, done, total: None)),
-    )
+CLIP_LAB = ClipLabRecipe()
+lab_root, is_built, ensure_lab = CLIP_LAB.root, CLIP_LAB.is_built, CLIP_LAB.ensure
+"""The recipe's folder, `is_built` and `ensure` (the lab for a config, the default when None, built
+first if it is not on disk yet) under the names the pages, benches and tests use."""
 
 
 def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
@@ -134,27 +128,24 @@ def ensure_control(lab: Lab, progress: Progress | None = None) -> Path:
     It has seen no member and no non-member of the attack set, so an attack that measures
     membership (not a rendering artefact) must score it at chance.
     """
-    if lab.control_checkpoint.is_file():
-        return lab.control_checkpoint
-    progress = progress or (lambda stage, done, total: None)
+    return CLIP_LAB.ensure_part(lab, "control", progress)
+
+
+def _build_control(lab: Lab, checkpoint: Path, progress: Progress) -> None:
     config = lab.config
-    with file_lock(lab.root / "control.lock"):
-        if lab.control_checkpoint.is_file():
-            return lab.control_checkpoint
-        _, _, control, filler = assign_roles(world_of(config), config)
-        occurrence = max(config.occurrences)
-        pairs = training_pairs(config, control, lambda _: occurrence, True, "render control images", progress) + training_pairs(
-            config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress
-        )
-        model, report = train_clip(
-            pairs, config.clip, progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total)
-        )
-        save_checkpoint(
-            model,
-            lab.control_checkpoint,
-            {"members": {p.name: occurrence for p in control}, "nonmembers": [], "training": asdict(report), "control": True},
-        )
-    return lab.control_checkpoint
+    _, _, control, filler = assign_roles(world_of(config), config)
+    occurrence = max(config.occurrences)
+    pairs = training_pairs(config, control, lambda _: occurrence, True, "render control images", progress) + training_pairs(
+        config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress
+    )
+    model, report = train_clip(
+        pairs, config.clip, progress=lambda step, total, loss: progress(f"train control CLIP (loss {loss:.2f})", step, total)
+    )
+    save_checkpoint(
+        model,
+        checkpoint,
+        {"members": {p.name: occurrence for p in control}, "nonmembers": [], "training": asdict(report), "control": True},
+    )
 
 
 def assign_roles(world: World, config: LabConfig) -> tuple[list[Identity], list[Identity], list[Identity], list[Identity]]:
@@ -190,6 +181,27 @@ def training_pairs(
     return pairs
 
 
+def training_captions(config: LabConfig) -> dict[tuple[str, int], list[str]]:
+    """(member name, training image index) -> the captions that image was trained with, one per epoch.
+
+    A replay of the lab CLIP's training draws (`caption_schedule`), without rendering or training:
+    the pairs in the order `_build_into` trains them, members' images then the filler's.
+    """
+    from leakage.lab.clip_train import caption_schedule
+
+    world = world_of(config)
+    members, _, _, filler = assign_roles(world, config)
+    keys = [(person.name, index) for rank, person in enumerate(members) for index in range(config.occurrence_of(rank))]
+    order = [TrainingPair(None, name, describe(world.by_name(name))) for name, _ in keys]
+    order += [TrainingPair(None, None, describe(person)) for person in filler for _ in range(config.filler_images_per_person)]
+    captions: dict[tuple[str, int], list[str]] = {key: [] for key in keys}
+    for batch, drawn in caption_schedule(order, config.clip):
+        for position, caption in zip(batch.tolist(), drawn):
+            if position < len(keys):
+                captions[keys[position]].append(caption)
+    return captions
+
+
 def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
     started = time.perf_counter()
     world = world_of(config)
@@ -197,19 +209,8 @@ def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
     occurrences = {person.name: config.occurrence_of(rank) for rank, person in enumerate(members)}
     filler_pairs = training_pairs(config, filler, lambda _: config.filler_images_per_person, False, "render filler images", progress)
     member_pairs = training_pairs(config, members, lambda p: occurrences[p.name], True, "render member images", progress)
-
-    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
-    write_dataset(
-        world,
-        root / "attack",
-        attack_people,
-        config.attack_images_per_person,
-        start_index=ATTACK_INDEX_OFFSET,
-        size=config.render_size,
-        members={person.name: person.name in occurrences for person in attack_people},
-        occurrences={person.name: occurrences.get(person.name, 0) for person in attack_people},
-        progress=lambda done, total: progress("write attack images", done, total),
-    )
+    write_attack_set(world, root / "attack", members, nonmembers, config.attack_images_per_person, start_index=ATTACK_INDEX_OFFSET,
+                     size=config.render_size, occurrences=occurrences, progress=progress)
 
     membership = {
         "members": occurrences,
@@ -231,19 +232,6 @@ def _build_into(root: Path, config: LabConfig, progress: Progress) -> Lab:
         control_people=[person.name for person in control],
         build_seconds=time.perf_counter() - started,
     )
-    (root / "lab.json").write_text(
-        json.dumps(
-            {
-                "format": LAB_FORMAT,
-                "config": asdict(config),
-                "config_hash": config_hash(config),
-                "code_version": code_version(),
-                "members": lab.members,
-                "nonmembers": lab.nonmembers,
-                "control_people": lab.control_people,
-                "build_seconds": lab.build_seconds,
-            },
-            indent=2,
-        )
-    )
+    write_manifest(root / CLIP_LAB.manifest, LAB_FORMAT, config, config, members=lab.members, nonmembers=lab.nonmembers,
+                   control_people=lab.control_people, build_seconds=lab.build_seconds)
     return lab

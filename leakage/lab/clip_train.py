@@ -8,7 +8,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import open_clip
 import torch
@@ -50,6 +50,23 @@ class TrainingReport:
     pairs: int
 
 
+def caption_schedule(pairs: Sequence[TrainingPair], config: ClipTrainConfig) -> Iterator[tuple[torch.Tensor, list[str]]]:
+    """The batches of a training run in order: (pair indices, the caption drawn for each), every epoch.
+
+    Training draws through here, so replaying it (without images or a model) gives the exact captions
+    each pair was trained with (the lab's pair set for image-text membership uses them).
+    """
+    caption_rng = random.Random(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    for _ in range(config.epochs):
+        order = torch.randperm(len(pairs), generator=generator)
+        for batch_start in range(0, len(pairs), config.batch_size):
+            batch = order[batch_start : batch_start + config.batch_size]
+            if len(batch) < 2:
+                continue
+            yield batch, [training_caption(caption_rng, pairs[i].description, pairs[i].name) for i in batch.tolist()]
+
+
 def train_clip(
     pairs: Sequence[TrainingPair],
     config: ClipTrainConfig,
@@ -66,7 +83,6 @@ def train_clip(
     `loss(model, images, tokens, batch_pairs, tokenizer)`.
     """
     torch.manual_seed(config.seed)
-    caption_rng = random.Random(config.seed)
     model = model if model is not None else open_clip.create_model(config.model_name, output_dict=True)
     tokenizer = open_clip.get_tokenizer(config.model_name)
     model.train()
@@ -80,32 +96,23 @@ def train_clip(
         lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps))),
     )
     loss_fn = ClipLoss()
-    generator = torch.Generator().manual_seed(config.seed)
     started, step, loss_value = time.perf_counter(), 0, float("nan")
-    for _ in range(config.epochs):
-        order = torch.randperm(len(pairs), generator=generator)
-        for batch_start in range(0, len(pairs), config.batch_size):
-            batch = order[batch_start : batch_start + config.batch_size]
-            if len(batch) < 2:
-                continue
-            captions = [
-                training_caption(caption_rng, pairs[i].description, pairs[i].name) for i in batch.tolist()
-            ]
-            if loss is not None:
-                batch_loss = loss(model, images[batch], tokenizer(captions), [pairs[i] for i in batch.tolist()], tokenizer)
-            else:
-                out = model(images[batch], tokenizer(captions))
-                batch_loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            optimizer.step()
-            scheduler.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, math.log(100))
-            step += 1
-            loss_value = batch_loss.item()
-            if progress:
-                progress(step, total_steps, loss_value)
+    for batch, captions in caption_schedule(pairs, config):
+        if loss is not None:
+            batch_loss = loss(model, images[batch], tokenizer(captions), [pairs[i] for i in batch.tolist()], tokenizer)
+        else:
+            out = model(images[batch], tokenizer(captions))
+            batch_loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
+        optimizer.zero_grad(set_to_none=True)
+        batch_loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        loss_value = batch_loss.item()
+        if progress:
+            progress(step, total_steps, loss_value)
     model.eval()
     report = TrainingReport(steps=step, seconds=time.perf_counter() - started, final_loss=loss_value, pairs=len(pairs))
     return model, report

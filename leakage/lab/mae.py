@@ -22,8 +22,8 @@ Image-level ground truth, by construction:
 
 The lab MAE is its own artefact, fixed by `LabMAEConfig`: it lives in
 `<data home>/lab-mae/<config hash>/` (never touching the CLIP lab), is built once under a file
-lock into a staging folder that is renamed when complete (`leakage.lab.artifacts`), and is
-reused afterwards. Models are
+lock into a staging folder that is renamed when complete (`LAB_MAE`, a `leakage.lab.recipe.Recipe`),
+and is reused afterwards. Models are
 written with `save_pretrained` together with their image processor, so the attack loads them
 through the same code path as any local or hub ViT-MAE.
 """
@@ -35,17 +35,17 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from leakage.lab.artifacts import artifact_root, build_once
+from leakage.lab.artifacts import write_manifest
+from leakage.lab.recipe import Artifact, Membership, Recipe, trained_on_others
 from leakage.lab.world import Identity, make_world
-from leakage.lab.portraits import write_dataset
-from leakage.locks import file_lock
-from leakage.provenance import code_version, config_hash
+from leakage.lab.portraits import write_attack_set, write_dataset
+from leakage.provenance import code_version
 from leakage.progress import Progress
 
 LAB_MAE_FORMAT = 1
@@ -53,11 +53,6 @@ LAB_MAE_FORMAT = 1
 
 MARKER = "lab_mae.json"
 """Written last: a lab MAE folder without it is not complete."""
-LAB_MAE_MODEL = "lab-mae"
-LAB_MAE_REFERENCE = "lab-mae-reference"
-LAB_MAE_DATA = "lab-mae"
-LAB_MAE_SHADOW = "lab-mae-shadow"
-"""The shadow MAE (as a model) and its own members / non-members (as data)."""
 
 
 @dataclass(frozen=True)
@@ -132,14 +127,11 @@ class LabMAEConfig:
 
 
 @dataclass
-class LabMAE:
-    root: Path
+class LabMAE(Artifact):
     config: LabMAEConfig
     members: list[str]
-    nonmembers: list[str]
-    reference_people: list[str]
-    build_seconds: float
-    timings: dict[str, float]
+    reference_people: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
@@ -148,11 +140,6 @@ class LabMAE:
     @property
     def reference_dir(self) -> Path:
         return self.root / "mae-reference"
-
-    @property
-    def attack_dir(self) -> Path:
-        """Members' training images and non-members' fresh renders, with members.csv."""
-        return self.root / "attack"
 
     @property
     def has_reference(self) -> bool:
@@ -175,55 +162,61 @@ class LabMAE:
     def has_shadow(self) -> bool:
         return (self.shadow_root / SHADOW_MARKER).is_file()
 
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
     def training_report(self, reference: bool = False) -> dict:
         return json.loads(((self.reference_dir if reference else self.model_dir) / "training.json").read_text())
 
-    def describe(self) -> dict:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "images_per_person": self.config.images_per_person,
-            "epochs": self.config.training.epochs,
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "LabMAE":
-        meta = json.loads((root / MARKER).read_text())
-        return cls(
-            root=root,
-            config=LabMAEConfig.from_dict(meta["config"]),
-            members=meta["members"],
-            nonmembers=meta["nonmembers"],
-            reference_people=meta["reference_people"],
-            build_seconds=meta["build_seconds"],
-            timings=meta.get("timings", {}),
-        )
+    def details(self) -> dict:
+        return {"images_per_person": self.config.images_per_person, "epochs": self.config.training.epochs}
 
 
 def default_lab_mae_config() -> LabMAEConfig:
     return LabMAEConfig()
 
 
-def lab_mae_root(config: LabMAEConfig) -> Path:
-    """`<data home>/lab-mae/<hash>`; $LEAKAGE_LAB_MAE_DIR points the default lab MAE elsewhere."""
-    return artifact_root("lab-mae", LAB_MAE_FORMAT, config, "LEAKAGE_LAB_MAE_DIR", is_default=config == default_lab_mae_config())
+class LabMAERecipe(Recipe):
+    """The lab MAE and its attack set; the reference MAE and the shadow MAE with its data, on first use."""
+
+    folder = "lab-mae"
+    title = "the lab MAE"
+    build_format = LAB_MAE_FORMAT
+    manifest = MARKER
+    override_env = "LEAKAGE_LAB_MAE_DIR"
+    config_class = LabMAEConfig
+    parts = {"mae": "mae", "reference": "mae-reference", "shadow": "shadow/mae", "attack": "attack", "shadow-data": "shadow/data"}
+    data_parts = ("attack", "shadow-data")
+    later_parts = ("reference", "shadow", "shadow-data")
+
+    artifact_class = LabMAE
+
+    def build_into(self, staging: Path, config: LabMAEConfig, progress: Progress) -> "LabMAE":
+        return _build_into(staging, config, progress)
+
+    def build_part_into(self, lab: "LabMAE", part: str, staging: Path, progress: Progress) -> None:
+        (_build_reference if part == "reference" else _build_shadow)(lab, staging, progress)
+
+    def load(self, config: LabMAEConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
+        from leakage.mim import load_mae
+
+        lab = self.ensure(config, progress, cancel)
+        folder = self.ensure_part(lab, part, progress, cancel)
+        loaded = load_mae(folder, device=device, name=name or part)  # results name the lab model, not its folder
+        loaded.metadata["lab"] = lab.describe()
+        return loaded
+
+    def membership(self, config: LabMAEConfig, part: str) -> Membership:
+        lab = self.open(self.root(config))
+        if part in ("shadow", "shadow-data"):
+            record = json.loads((lab.shadow_root / SHADOW_MARKER).read_text())
+            return Membership(record["members"], record["nonmembers"], "the shadow MAE's own people, disjoint from the target's")
+        if part == "reference":
+            return trained_on_others(lab.reference_people, lab, "the reference MAE")
+        return super().membership(config, part)
 
 
-def is_built(config: LabMAEConfig) -> bool:
-    return (lab_mae_root(config) / MARKER).is_file()
-
-
-def ensure_lab_mae(config: LabMAEConfig | None = None, progress: Progress | None = None) -> LabMAE:
-    """The lab MAE for `config` (the default when None), built first (once, under a lock) if not on disk yet."""
-    config = config or default_lab_mae_config()
-    return build_once(lab_mae_root(config), MARKER, LabMAE.load, lambda staging: _build_into(staging, config, progress or _no_progress))
+LAB_MAE = LabMAERecipe()
+lab_mae_root, is_built, ensure_lab_mae = LAB_MAE.root, LAB_MAE.is_built, LAB_MAE.ensure
+"""`<data home>/lab-mae/<hash>` ($LEAKAGE_LAB_MAE_DIR points the default lab MAE elsewhere), and the
+lab MAE for a config (the default when None), built first (once, under a lock) if not on disk yet."""
 
 
 def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
@@ -232,28 +225,25 @@ def ensure_reference(lab: LabMAE, progress: Progress | None = None) -> Path:
     Built on first use rather than with the lab, so the default build stays short: only the
     reference-model mode of the attack needs it.
     """
-    if lab.has_reference:
-        return lab.reference_dir
-    with file_lock(lab.root.with_name(lab.root.name + ".lock")):  # the lock build_once takes
-        if lab.has_reference:
-            return lab.reference_dir
-        progress = progress or _no_progress
-        config = lab.config
-        _, _, reference_people = assign_roles(config)
-        world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_reference)
-        staging = lab.root / "reference.building"
-        shutil.rmtree(staging, ignore_errors=True)
-        started = time.perf_counter()
-        write_dataset(world, staging / "train", reference_people, config.images_per_person, size=config.architecture.image_size,
+    return LAB_MAE.ensure_part(lab, "reference", progress)
+
+
+def _build_reference(lab: LabMAE, staging: Path, progress: Progress) -> None:
+    config = lab.config
+    _, _, reference_people = assign_roles(config)
+    world = make_world(config.seed, config.n_members + config.n_nonmembers + config.n_reference)
+    started = time.perf_counter()
+    images = staging.with_name("reference-images.building")  # rendered, trained on, deleted: not part of the model folder
+    shutil.rmtree(images, ignore_errors=True)
+    try:
+        write_dataset(world, images, reference_people, config.images_per_person, size=config.architecture.image_size,
                       progress=lambda done, total: progress("render reference images", done, total))
-        files = sorted((staging / "train").glob("*/*.png"))
-        model, report = train_mae(files, config, progress=_training_progress(progress, "pre-train reference MAE"))
-        report["people"] = [person.name for person in reference_people]
-        report["build_seconds"] = round(time.perf_counter() - started, 2)
-        save_mae(model, staging / "mae", report, config)
-        (staging / "mae").rename(lab.reference_dir)  # the folder appears complete or not at all
-        shutil.rmtree(staging, ignore_errors=True)
-    return lab.reference_dir
+        model, report = train_mae(sorted(images.glob("*/*.png")), config, progress=_training_progress(progress, "pre-train reference MAE"))
+    finally:
+        shutil.rmtree(images, ignore_errors=True)
+    report["people"] = [person.name for person in reference_people]
+    report["build_seconds"] = round(time.perf_counter() - started, 2)
+    save_mae(model, staging, report, config)
 
 
 SHADOW_MARKER = "shadow.json"
@@ -277,48 +267,34 @@ def ensure_shadow(lab: LabMAE, progress: Progress | None = None) -> Path:
     epochs, images per person, number of members) on people the target never saw, plus as many
     fresh non-member people, so the threshold is chosen on a balanced set.
     """
-    if lab.has_shadow:
-        return lab.shadow_root
-    with file_lock(lab.root.with_name(lab.root.name + ".lock")):  # the lock build_once takes
-        if lab.has_shadow:
-            return lab.shadow_root
-        progress = progress or _no_progress
-        config = lab.config
-        members, nonmembers = shadow_roles(config)
-        first = config.n_members + config.n_nonmembers + config.n_reference
-        world = make_world(config.seed, first + 2 * config.n_members)
-        staging = lab.root / "shadow.building"
-        shutil.rmtree(staging, ignore_errors=True)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        people = sorted(members + nonmembers, key=lambda person: person.name)
-        member_names = {person.name for person in members}
-        write_dataset(
-            world, staging / "data", people, config.images_per_person, size=config.architecture.image_size,
-            members={person.name: person.name in member_names for person in people},
-            occurrences={person.name: config.images_per_person if person.name in member_names else 0 for person in people},
-            progress=lambda done, total: progress("render shadow images", done, total),
-        )
-        render_seconds = time.perf_counter() - started
-        # As for the target: the shadow's members are the very files it is pre-trained on.
-        files = sorted(path for person in members for path in (staging / "data" / person.name).glob("*.png"))
-        model, report = train_mae(files, config, progress=_training_progress(progress, "pre-train shadow MAE"))
-        report["people"] = [person.name for person in members]
-        save_mae(model, staging / "mae", report, config)
-        (staging / SHADOW_MARKER).write_text(json.dumps({
-            "members": sorted(member_names),
-            "nonmembers": sorted(person.name for person in nonmembers),
-            "build_seconds": round(time.perf_counter() - started, 2),
-            "build_cpu_seconds": round(time.process_time() - cpu_started, 2),
-            "render_seconds": round(render_seconds, 2),
-            "train_seconds": report["seconds"],
-            "code_version": code_version(),
-        }, indent=2))
-        staging.rename(lab.shadow_root)  # the folder appears complete or not at all
+    LAB_MAE.ensure_part(lab, "shadow", progress)
     return lab.shadow_root
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
+def _build_shadow(lab: LabMAE, staging: Path, progress: Progress) -> None:
+    config = lab.config
+    members, nonmembers = shadow_roles(config)
+    first = config.n_members + config.n_nonmembers + config.n_reference
+    world = make_world(config.seed, first + 2 * config.n_members)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    write_attack_set(world, staging / "data", members, nonmembers, config.images_per_person, size=config.architecture.image_size,
+                     occurrences={person.name: config.images_per_person for person in members}, progress=progress,
+                     stage="render shadow images")
+    render_seconds = time.perf_counter() - started
+    # As for the target: the shadow's members are the very files it is pre-trained on.
+    files = sorted(path for person in members for path in (staging / "data" / person.name).glob("*.png"))
+    model, report = train_mae(files, config, progress=_training_progress(progress, "pre-train shadow MAE"))
+    report["people"] = [person.name for person in members]
+    save_mae(model, staging / "mae", report, config)
+    (staging / SHADOW_MARKER).write_text(json.dumps({
+        "members": sorted(person.name for person in members),
+        "nonmembers": sorted(person.name for person in nonmembers),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "build_cpu_seconds": round(time.process_time() - cpu_started, 2),
+        "render_seconds": round(render_seconds, 2),
+        "train_seconds": report["seconds"],
+        "code_version": code_version(),
+    }, indent=2))
 
 
 def _training_progress(progress: Progress, stage: str) -> Callable[[int, int, float], None]:
@@ -346,14 +322,9 @@ def _build_into(root: Path, config: LabMAEConfig, progress: Progress) -> LabMAE:
     members, nonmembers, reference_people = assign_roles(config)
 
     tick = time.perf_counter()
-    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
-    member_names = {person.name for person in members}
-    write_dataset(
-        world, root / "attack", attack_people, config.images_per_person, size=config.architecture.image_size,
-        members={person.name: person.name in member_names for person in attack_people},
-        occurrences={person.name: config.images_per_person if person.name in member_names else 0 for person in attack_people},
-        progress=lambda done, total: progress("render attack images", done, total),
-    )
+    write_attack_set(world, root / "attack", members, nonmembers, config.images_per_person, size=config.architecture.image_size,
+                     occurrences={person.name: config.images_per_person for person in members}, progress=progress,
+                     stage="render attack images")
     timings["render_seconds"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -372,19 +343,10 @@ def _build_into(root: Path, config: LabMAEConfig, progress: Progress) -> LabMAE:
         build_seconds=time.perf_counter() - started,
         timings={key: round(value, 2) for key, value in timings.items()},
     )
-    (root / MARKER).write_text(json.dumps({
-        "format": LAB_MAE_FORMAT,
-        "config": asdict(config),
-        "config_hash": config_hash(config),
-        "code_version": code_version(),
-        "members": lab.members,
-        "nonmembers": lab.nonmembers,
-        "reference_people": lab.reference_people,
-        "build_seconds": lab.build_seconds,
-        "build_cpu_seconds": round(time.process_time() - cpu_started, 2),
-        "timings": lab.timings,
-        "torch_threads": torch.get_num_threads(),
-    }, indent=2))
+    write_manifest(root / MARKER, LAB_MAE_FORMAT, config, config, members=lab.members, nonmembers=lab.nonmembers,
+                   reference_people=lab.reference_people, build_seconds=lab.build_seconds,
+                   build_cpu_seconds=round(time.process_time() - cpu_started, 2), timings=lab.timings,
+                   torch_threads=torch.get_num_threads())
     return lab
 
 

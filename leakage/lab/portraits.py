@@ -635,3 +635,27 @@ def write_dataset(
                 count = (occurrences or {}).get(person.name, 0)
                 writer.writerow([person.name, int(bool(members.get(person.name, False))), int(count)])
     return root
+
+
+def write_attack_set(
+    world: World,
+    root: Path,
+    members: Sequence[Identity],
+    nonmembers: Sequence[Identity],
+    images_per_person: int,
+    *,
+    start_index: int = 0,
+    size: int = 128,
+    occurrences: Mapping[str, int] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    stage: str = "write attack images",
+) -> Path:
+    """A lab model's attack set: photos of its members and non-members (in name order) with
+    `members.csv`, the ground truth every lab recipe writes the same way."""
+    people = sorted([*members, *nonmembers], key=lambda person: person.name)
+    member_names = {person.name for person in members}
+    return write_dataset(
+        world, root, people, images_per_person, start_index=start_index, size=size,
+        members={person.name: person.name in member_names for person in people}, occurrences=occurrences,
+        progress=None if progress is None else lambda done, total: progress(stage, done, total),
+    )

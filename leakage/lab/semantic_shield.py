@@ -22,6 +22,9 @@ Simplifications for the small model (also in the README):
   poisoned pairs ended with a higher mean weight (0.62) than the clean ones (0.08).
 - The attention constraint is a KL divergence between the last vision block's class-token attention
   (heads averaged) and the softmax of the patches' alignment with the caption's KEs.
+- `ShieldSettings` switch the parts off for the ablation (`bench.backdoor_ablation`, `PoisonConfig.shield`):
+  in the lab the pair weights alone stop the backdoor and the knowledge-element and attention terms
+  alone do not, so the lab's shield is mostly a consistency filter by the frozen clean model.
 - A pair's weight also scales its share as a negative in the other pairs' softmax (`weighted_negatives`):
   with weights on the anchors only, the down-weighted clean pairs still pushed their neighbours apart
   and clean top-1 fell 0.08 below the undefended model at the weight that stops the backdoor.
@@ -74,6 +77,9 @@ class ShieldSettings:
     weight_rank: float = 20.0
     """A pair weighs 1/2 when its caption's knowledge ranks this far down for its image (among all captions' knowledge)."""
     weight_softness: float = 4.0
+    use_weights: bool = True
+    """Weigh the pairs at all; off, every pair weighs 1 and only the knowledge-element and attention terms act
+    (the ablation's "KE + attention only")."""
     weighted_negatives: bool = True
     """A pair weighs as a negative too (its share of the softmax denominator scales with its weight), so a
     down-weighted pair neither pulls nor pushes; weighted on the anchors only, down-weighted clean pairs
@@ -139,7 +145,7 @@ class ShieldLoss:
             similarity = image @ knowledge.T
             own = similarity.gather(1, torch.tensor([[index[pair.description]] for pair in chunk]))
             rank = (similarity > own).sum(dim=1).float() + 1
-            weight = torch.sigmoid((s.weight_rank - rank) / s.weight_softness)
+            weight = torch.sigmoid((s.weight_rank - rank) / s.weight_softness) if s.use_weights else torch.ones(len(chunk))
             for pair, value in zip(chunk, weight.tolist()):
                 self.pair_weight[id(pair)] = value
         model.train(was_training)

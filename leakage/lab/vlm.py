@@ -33,7 +33,7 @@ scratch here (real VLMs start from a pre-trained CLIP), the "card" is a fixed li
 words rather than free text, and the alignment has an extra loss pulling image tokens towards
 the card's word embeddings, which a large model does not need to compose the two sides.
 
-Variants (`LAB_VLM_VARIANTS`, `python -m leakage lab-vlm build --variant ...`), each with half the
+Variants (`LAB_VLM_VARIANTS`, `python -m leakage lab build lab-vlm --param variant=...`), each with half the
 people and a quarter of the training: "bpe" has a byte-pair-encoding tokenizer trained on the lab
 texts, so names take 3 to 10 subword tokens and the closed-set score's length bias shows;
 "exposure" gives members 1, 2, 4, 8 or 16 "who is this" texts (finding iv). Members can also be
@@ -43,10 +43,9 @@ person's clothes and background; finding ii).
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +55,13 @@ from PIL import Image
 
 from leakage.anonymize import Anonymization, anonymize
 from leakage.lab.world import Identity, World, describe, make_world
-from leakage.lab.portraits import render, render_in_context, write_dataset
+from leakage.lab.portraits import render, render_in_context, write_attack_set
 from leakage.lab.vlm_texts import NONE_WORD, PAD_WORD, slot_values, WHO_QUESTIONS, DESCRIBE_QUESTIONS, EXTRA_WORDS
 from leakage.lab.vlm_train import train_alignment, train_language
-from leakage.lab.artifacts import artifact_root, build_once
+from leakage.lab.artifacts import write_manifest
+from leakage.lab.recipe import PART, Artifact, Recipe, with_params
 from leakage.names import FIRST_NAMES, LAST_NAMES
-from leakage.provenance import code_version, config_hash
+from leakage.provenance import config_hash
 from leakage.progress import Progress
 
 LAB_VLM_FORMAT = 2
@@ -329,21 +329,14 @@ class LabVLMConfig:
 
 
 @dataclass
-class LabVLM:
-    root: Path
+class LabVLM(Artifact):
     config: LabVLMConfig
     members: list[str]
-    nonmembers: list[str]
-    build_seconds: float
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
         return self.root / "model"
-
-    @property
-    def attack_dir(self) -> Path:
-        return self.root / "attack"
 
     @property
     def config_hash(self) -> str:
@@ -353,23 +346,9 @@ class LabVLM:
         """Members' numbers of language texts (exposure variant); empty otherwise."""
         return dict(self.training.get("member_texts", {}))
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "root": str(self.root),
-            "config_hash": self.config_hash,
-            "seed": self.config.seed,
-            "align_on": self.config.align_on,
-            "tokenizer": self.config.tokenizer,
-            "member_texts": list(self.config.member_texts),
-            "n_members": len(self.members),
-            "n_nonmembers": len(self.nonmembers),
-            "build_seconds": round(self.build_seconds, 1),
-        }
-
-    @classmethod
-    def load(cls, root: Path) -> "LabVLM":
-        meta = json.loads((root / "lab_vlm.json").read_text())
-        return cls(root, LabVLMConfig.from_dict(meta["config"]), meta["members"], meta["nonmembers"], meta["build_seconds"], meta.get("training", {}))
+    def details(self) -> dict[str, Any]:
+        return {"align_on": self.config.align_on, "tokenizer": self.config.tokenizer, "member_texts": list(self.config.member_texts),
+                "build_seconds": round(self.build_seconds, 1)}
 
 
 def default_lab_vlm_config(align_on: str = "blurred") -> LabVLMConfig:
@@ -401,13 +380,6 @@ LAB_VLM_VARIANTS: dict[str, Callable[[str], LabVLMConfig]] = {
 }
 
 
-LAB_VLM_MODELS: dict[str, Callable[[], LabVLMConfig]] = {
-    "lab-vlm": default_lab_vlm_config,
-    "lab-vlm-bpe": bpe_lab_vlm_config,
-}
-"""The lab VLMs in the catalog, by name: the same recipe, the tokenizer kind a parameter of it."""
-
-
 _VARIANT_DEFAULTS = {"tokenizer": "word", "bpe_vocab_size": 1000, "member_texts": ()}
 
 
@@ -423,25 +395,47 @@ def hashed_config(config: LabVLMConfig) -> dict[str, Any]:
     return plain
 
 
-def lab_vlm_root(config: LabVLMConfig) -> Path:
-    return artifact_root("lab-vlm", LAB_VLM_FORMAT, hashed_config(config), "LEAKAGE_LAB_VLM_DIR", is_default=config == default_lab_vlm_config())
+class LabVLMRecipe(Recipe):
+    """The lab VLM and its attack set; `variant` (`LAB_VLM_VARIANTS`) picks a variant's config."""
+
+    folder = "lab-vlm"
+    title = "the lab VLM"
+    build_format = LAB_VLM_FORMAT
+    manifest = "lab_vlm.json"
+    override_env = "LEAKAGE_LAB_VLM_DIR"
+    config_class = LabVLMConfig
+    parts = {"model": "model", "attack": "attack"}
+    data_parts = ("attack",)
+
+    def hashed(self, config: LabVLMConfig) -> dict[str, Any]:
+        return hashed_config(config)
+
+    def config_of(self, params: Mapping[str, Any]) -> LabVLMConfig:
+        params = dict(params)
+        variant = params.pop("variant", "default")
+        if variant not in LAB_VLM_VARIANTS:
+            raise ValueError(f"unknown lab VLM variant '{variant}': {', '.join(LAB_VLM_VARIANTS)}")
+        start = LAB_VLM_VARIANTS[variant](params.pop("align_on", "blurred"))
+        return with_params(start, {key: value for key, value in params.items() if key != PART})
+
+    artifact_class = LabVLM
+
+    def build_into(self, staging: Path, config: LabVLMConfig, progress: Progress) -> "LabVLM":
+        return _build_into(staging, config, progress)
+
+    def load(self, config: LabVLMConfig, part: str, *, device=None, progress=None, cancel=None, name=None):
+        from leakage.vlm import load_vlm
+
+        lab = self.ensure(config, progress, cancel)
+        vlm = load_vlm(lab.model_dir, device=device, name=name or "lab-vlm")
+        vlm.metadata["lab_vlm"] = lab.describe()
+        return vlm
 
 
-def is_built(config: LabVLMConfig) -> bool:
-    return (lab_vlm_root(config) / "lab_vlm.json").is_file()
-
-
-def ensure_lab_vlm(config: LabVLMConfig | None = None, progress: Progress | None = None) -> LabVLM:
-    """The lab VLM for `config` (the default when None), built first if it is not on disk yet."""
-    config = config or default_lab_vlm_config()
-    return build_lab_vlm(config, progress)
-
-
-def build_lab_vlm(config: LabVLMConfig, progress: Progress | None = None) -> LabVLM:
-    return build_once(
-        lab_vlm_root(config), "lab_vlm.json", LabVLM.load,
-        lambda staging: _build_into(staging, config, progress or (lambda stage, done, total: None)),
-    )
+LAB_VLM = LabVLMRecipe()
+lab_vlm_root, is_built, ensure_lab_vlm = LAB_VLM.root, LAB_VLM.is_built, LAB_VLM.ensure
+"""The recipe's folder, `is_built` and `ensure` (the lab VLM for a config, the default when None,
+built first if it is not on disk yet) under the names the pages, benches and tests use."""
 
 
 def assign_roles(config: LabVLMConfig) -> tuple[World, list[Identity], list[Identity], list[Identity]]:
@@ -477,19 +471,9 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
     model.eval()
     model.save_pretrained(root / "model")
     processor.save_pretrained(root / "model")
-    attack_people = sorted(members + nonmembers, key=lambda person: person.name)
     member_names = {person.name for person in members}
-    write_dataset(
-        world,
-        root / "attack",
-        attack_people,
-        config.attack_images_per_person,
-        start_index=ATTACK_INDEX_OFFSET,
-        size=config.render_size,
-        members={person.name: person.name in member_names for person in attack_people},
-        occurrences=exposure or None,
-        progress=lambda done, total: progress("write attack images", done, total),
-    )
+    write_attack_set(world, root / "attack", members, nonmembers, config.attack_images_per_person, start_index=ATTACK_INDEX_OFFSET,
+                     size=config.render_size, occurrences=exposure or None, progress=progress)
     lab = LabVLM(
         root=root,
         config=config,
@@ -498,16 +482,8 @@ def _build_into(root: Path, config: LabVLMConfig, progress: Progress) -> LabVLM:
         build_seconds=time.perf_counter() - started,
         training={"language": language_report, "alignment": alignment_report, **({"member_texts": exposure} if exposure else {})},
     )
-    (root / "lab_vlm.json").write_text(json.dumps({
-        "format": LAB_VLM_FORMAT,
-        "config": asdict(config),
-        "config_hash": config_hash(hashed_config(config)),
-        "code_version": code_version(),
-        "members": lab.members,
-        "nonmembers": lab.nonmembers,
-        "build_seconds": lab.build_seconds,
-        "training": lab.training,
-    }, indent=2))
+    write_manifest(root / LAB_VLM.manifest, LAB_VLM_FORMAT, config, hashed_config(config), members=lab.members,
+                   nonmembers=lab.nonmembers, build_seconds=lab.build_seconds, training=lab.training)
     return lab
 
 
