@@ -182,7 +182,7 @@ def test_a_sharded_vlm_probe_gives_the_unsharded_result(cluster, home, tmp_path:
     (people / "members.csv").write_text("name,member\n" + "".join(f"{name},{int(rank < 2)}\n" for rank, name in enumerate(names)))
     job = (f'[[job]]\nattack = "vlm"\nmodel = "{model}"\ndata = "{people}"\n'
            'questions = ["Who is this person?", "Tell me the name of this person."]\nanonymizations = ["blur:4"]\n'
-           'images_per_person = 2\nn_candidates = 4\nmax_new_tokens = 3\n')
+           'images_per_person = 2\nn_candidates = 4\nmax_new_tokens = 3\ncontrols = true\n')  # the controls' photos are sharded too
     home("whole")
     whole = run_plan(parse_plan(job, source="vlm.toml"), None, RayBackend(workers=1))
     assert whole["jobs"][0]["status"] == "done", whole["jobs"][0]["error"]
@@ -197,6 +197,7 @@ def test_a_sharded_vlm_probe_gives_the_unsharded_result(cluster, home, tmp_path:
     assert there.details["shards"] == {"workers": 2, "photos": 8}  # 4 people, 2 photos each, on both workers
     assert comparable(remote) == comparable(whole)  # same key, config hash, data and metrics
     assert there.identities == here.identities and there.images == here.images  # every answer and closed-set score
+    assert {"masked", "mismatched"} <= set(there.metrics["controls"]) and there.metrics["controls"] == here.metrics["controls"]
     assert "shards" not in here.details
 
 
