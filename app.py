@@ -1,28 +1,18 @@
 """The leakage dashboard: how much do foundation models leak about the people in their training data?
 
-The navigation comes from the attack registry (`leakage.attacks`): an attack with its own page file
-gets that page, any other gets the page generated from its declaration (`ui.attack_page`).
+The navigation comes from the attack registry (`leakage.attacks`): every attack's page is generated
+from its declaration and its page parts (`ui.attack_page`, `ui.page_parts`).
 """
-
-from functools import partial
 
 import streamlit as st
 
 from leakage.attacks import list_attacks
-from ui.attack_page import render
 from ui.auth import gate
+from ui.links import attack_page
 from ui.run_backend import backend_picker
 
 st.set_page_config(page_title="Leakage dashboard", page_icon=":material/visibility:", layout="wide")
 gate()  # sign-in on a shared server; a refusal when bound beyond loopback without it (ui.auth)
-
-
-def attack_page(attack) -> st.Page:
-    title = attack.nav_title or attack.title
-    if attack.page:
-        return st.Page(attack.page, title=title, icon=attack.icon, url_path=attack.url_path)
-    page = st.Page(partial(render, attack.name), title=title, icon=attack.icon, url_path=attack.url_path)
-    return page
 
 
 PAGES = [

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from leakage.attacks import list_attacks
+from leakage.attacks import get_attack, list_attacks
 from leakage.attacks.base import THREATS
 from leakage.idia import IDIAConfig
 from ui.attack_runs import finished_result
 from ui.idia_runs import start_idia
-from ui.links import page_link
+from ui.links import attack_page, page_link
 from ui.resources import ensure_lab_with_progress
 from ui.result_view import show_figures, show_headline
 
@@ -75,4 +75,4 @@ if result is not None:
     )
     show_headline(result)
     show_figures(result, "demo")
-    st.page_link("app_pages/identity_inference.py", label="Explore the result: thresholds, people, images", icon=":material/arrow_forward:")
+    page_link(attack_page(get_attack("idia")), label="Explore the result: thresholds, people, images", icon=":material/arrow_forward:")

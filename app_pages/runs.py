@@ -20,9 +20,8 @@ from leakage.figures import result_roc, roc_figure
 from leakage.report import render_report
 from leakage.results import AttackResult
 from leakage.store import ANYONE, RunStore, RunStoreError, default_url
-from leakage.wording import plain_summary
 from ui.auth import owner_filter
-from ui.result_view import show_figures, show_headline, show_items
+from ui.page_parts import show_sections
 from ui.text import md
 
 
@@ -80,18 +79,12 @@ def show_run(store: RunStore, run_id: int) -> None:
                + (f" \u00b7 owner {md(summary.owner)}" if summary.owner else ""))
 
     attack = attack_spec(result.attack)
-    level, headline = attack.call("verdict", result)
-    {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
-    for sentence in plain_summary(result, attack)[1 if level != "unknown" else 0:]:
-        st.markdown(md(sentence))  # plain sentences that quote names and labels
-
-    show_headline(result)
+    show_sections(result, f"run-{run_id}", page=False)  # the attack page's own result view, verdict first
+    st.markdown("**Every number, with its interval and what it means**")
     numbers = pd.DataFrame(attack.call("metric_rows", result)).rename(
         columns={"metric": "Metric", "value": "Value", "ci": "Confidence interval", "meaning": "What it means"}
     )
     st.dataframe(numbers, hide_index=True, width="stretch")
-    show_figures(result, f"run-{run_id}", name=summary.model or result.attack)
-    show_items(result, f"run-{run_id}")
 
     with st.expander("Reproduce: config, hash, code version, seeds"):
         st.markdown(f"config hash `{result.config_hash}` \u00b7 code `{result.code_version}`")

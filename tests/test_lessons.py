@@ -295,7 +295,9 @@ def test_the_lesson_command_runs_a_lesson_reuses_stored_runs_and_writes_the_hand
 
     step = replace(default_lesson().steps[4], runs=(lessons.LAB_PAIRS_MIA,))
     lesson = lessons.Lesson("one-step", "One step", "The photo-caption step only.", (default_lesson().steps[0], step), minutes=5)
-    args = argparse.Namespace(build=False, fresh=False, handout=tmp_path / "handout.html", quiet=True)
+    # --build: the photo-caption pairs are built here when no earlier test built them (about a minute), so the
+    # test holds in any order and on any worker
+    args = argparse.Namespace(build=True, fresh=False, handout=tmp_path / "handout.html", quiet=True)
     assert run_lesson(lesson, args) == 0
     first = capsys.readouterr().out
     assert "the lab CLIP (clip-mia on lab): computed in" in first and "\u2713 The lab CLIP gives away which photo-caption pairs" in first

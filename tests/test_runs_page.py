@@ -69,8 +69,10 @@ def test_opening_one_run_shows_its_numbers_plots_and_downloads(store: RunStore) 
     charts = app.get("plotly_chart")
     assert len(charts) == 3  # ROC linear, ROC log-log, scores
     assert {button.proto.label for button in app.get("download_button")} == {"Report (HTML)", "Result (JSON)", "Per identity (CSV)"}
-    identity_table = app.dataframe[2].value  # after the runs list and the numbers table
+    identity_table = app.dataframe[1].value  # the attack page's result view, after the runs list
     assert len(identity_table) == len(result.identities)
+    numbers = app.dataframe[2].value  # then every number with its interval
+    assert "auc" in " ".join(map(str, numbers["Metric"])).lower()
 
 
 def test_selecting_two_runs_compares_them(store: RunStore) -> None:

@@ -12,7 +12,7 @@ from leakage.attacks import attack_spec
 from leakage.lessons import HOLDS, FAILS, MACHINE, Lesson, Step, build_estimate, minutes, reference, waiting_for_build
 from leakage.results import AttackResult
 from ui.jobs import job_running, watch_job
-from ui.links import page_link
+from ui.links import attack_page, page_link
 from ui.lesson_runs import PREPARE_JOB, finished_badly, job_key, start_runs, step_results
 from ui.text import md
 
@@ -77,8 +77,7 @@ def show_links(step: Step, results: dict[str, AttackResult]) -> None:
                 page_link("app_pages/runs.py", label=f"Run {run_id}: {md(run.title)}", query_params={"run": str(run_id)},
                           icon=":material/history:")
     for attack in dict.fromkeys(attack_spec(run.attack) for run in step.runs):
-        if attack.page:
-            page_link(attack.page, label=f"Go deeper: {md(attack.nav_title or attack.title)}", icon=":material/arrow_forward:")
+        page_link(attack_page(attack), label=f"Go deeper: {md(attack.nav_title or attack.title)}", icon=":material/arrow_forward:")
 
 
 def show_step(lesson: Lesson, index: int, presenting: bool, controls: dict[str, Callable[[Step, dict], None]]) -> None:

@@ -1,6 +1,7 @@
-"""The one result view of every attack, on its page and on the Runs page: the headline numbers the
-attack declares, its figures (ROC on linear and log-log axes for membership attacks), the
-per-item table, downloads and what reproduces the run. Attack pages add their own sections."""
+"""The standard sections of every attack's result view, on its page and on the Runs page: the verdict
+in plain words, the headline numbers the attack declares, its figures (ROC on linear and log-log
+axes for membership attacks), the per-item table, downloads and what reproduces the run. Each is
+`(result, key)`; an attack's page parts (`ui.page_parts`) put them in order and add their own."""
 
 from __future__ import annotations
 
@@ -13,13 +14,24 @@ from leakage.attacks import attack_spec
 from leakage.exports import identity_csv
 from leakage.figures import short_model_name
 from leakage.results import AttackResult
+from leakage.wording import plain_summary
+from ui.text import md
 
 
 def result_name(result: AttackResult) -> str:
     return short_model_name(str(result.model.get("model") or result.config.get("model") or result.attack))
 
 
-def show_headline(result: AttackResult) -> None:
+def show_verdict(result: AttackResult, key: str | None = None) -> None:
+    """The attack's verdict, then the result in plain words (the sentences quote names and labels: text only)."""
+    attack = attack_spec(result.attack)
+    level, headline = attack.call("verdict", result)
+    {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
+    for sentence in plain_summary(result, attack)[1 if level != "unknown" else 0:]:
+        st.markdown(md(sentence))
+
+
+def show_headline(result: AttackResult, key: str | None = None) -> None:
     numbers = attack_spec(result.attack).call("headline", result)
     if not numbers:
         st.info("No ground truth with both members and non-members: scores only (see the table).")
@@ -59,7 +71,7 @@ def show_items(result: AttackResult, key: str) -> None:
     st.dataframe(item_frame(result), width="stretch", hide_index=True, key=f"{key}-items")
 
 
-def show_problems(result: AttackResult) -> None:
+def show_problems(result: AttackResult, key: str | None = None) -> None:
     if result.problems:
         with st.expander(f"{len(result.problems)} files skipped"):
             st.dataframe(pd.DataFrame(result.problems), hide_index=True, width="stretch")
@@ -75,18 +87,8 @@ def show_downloads(result: AttackResult, key: str) -> None:
                           mime="text/csv", key=f"{key}-csv")
 
 
-def show_provenance(result: AttackResult) -> None:
+def show_provenance(result: AttackResult, key: str | None = None) -> None:
     run_id = result.details.get("run_id")
     st.caption(f"config hash `{result.config_hash}` \u00b7 code `{result.code_version}` \u00b7 seeds {result.seeds} \u00b7 "
                f"{result.model.get('device_description', '')} \u00b7 model loaded in {result.model.get('load_seconds', 0):.1f} s \u00b7 "
                f"run took {result.timing.get('total_seconds', 0):.1f} s" + (f" \u00b7 stored as run {run_id}" if run_id else ""))
-
-
-def show_result(result: AttackResult, key: str) -> None:
-    """The standard view, top to bottom (what a page generated from the registry shows)."""
-    show_headline(result)
-    show_figures(result, key)
-    show_items(result, key)
-    show_problems(result)
-    show_downloads(result, key)
-    show_provenance(result)

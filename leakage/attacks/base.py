@@ -119,9 +119,12 @@ class Attack:
     """The page's address (default: the name)."""
     icon: str = ":material/science:"
     page: str | None = None
-    """A custom page file (app_pages/...); None = the page generated from this declaration."""
-    view: str | None = None
-    """`"ui.module:function(result, key)"`: extra sections after the standard result view."""
+    """Transitional: a hand-written page file (app_pages/...) instead of the generated page."""
+    parts: str | None = None
+    """`"ui.parts.module:PARTS"`: its page parts (`ui.page_parts.PageParts`: inputs, what the run will
+    do, how it starts, the result's sections, what follows), from which its page is generated and
+    the Runs page shows its runs; None = the standard parts. A string, so the engine never imports
+    the UI."""
     load_data: Any = "leakage.data:scan_dataset"
     """`(folder) -> data` for a folder the user gives (default: one subfolder of images per person)."""
     data_options: tuple[str, ...] = ()

@@ -512,6 +512,6 @@ ATTACK = Attack(
     load_data=read_pairs,
     summary_lines=summary_lines,
     decision_rule=decision_rule,
-    view="ui.clip_mia_view:show_threshold",
+    parts="ui.parts.clip_mia:PARTS",
     item_columns=("name", "person", "caption", "member", "score", "similarity", "predicted_member"),
 )

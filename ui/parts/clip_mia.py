@@ -1,12 +1,22 @@
-"""The image-text membership page's own section: how the decision threshold was chosen (set, or
-calibrated on pairs known not to be in training), what the weakly supervised attack used, and
-what counts as a member pair. Called after the standard result view (`Attack.view`)."""
+"""The image-text membership attack's page parts: the standard ones, and a section of its own on how
+the decision threshold was chosen (set, or calibrated on pairs known not to be in training), what
+the weakly supervised attack used, and what counts as a member pair."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from leakage.results import AttackResult
+from ui.page_parts import PageParts
+from ui.result_view import (
+    show_downloads,
+    show_figures,
+    show_headline,
+    show_items,
+    show_problems,
+    show_provenance,
+    show_verdict,
+)
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -32,3 +42,7 @@ def show_threshold(result: AttackResult, key: str) -> None:
         "non-member pairs, although the model knows the person (that is what keeps the AUC well below the identity "
         "inference attack's)."
     )
+
+
+PARTS = PageParts(sections=(show_verdict, show_headline, show_figures, show_threshold, show_items, show_problems,
+                            show_downloads, show_provenance))
