@@ -11,7 +11,6 @@ from typing import Any
 
 import streamlit as st
 
-from leakage.attacks import get_attack
 from leakage.attacks.base import Attack, config_fields, field_choices, field_help, optional_of
 from leakage.catalog import DATA_FORMATS, MODEL_KINDS, lab_data_sets, lab_models
 from leakage.paths import PathNotAllowed, check_allowed

@@ -27,7 +27,6 @@ import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from leakage.attacks import attack_spec
 from leakage.attacks.base import Attack
