@@ -35,8 +35,11 @@ lesson: $(STAMP) lab
 run: $(STAMP) lab
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
+# Two workers, one test file each at a time (--dist loadfile: a file's fixtures, such as its Ray cluster or its
+# small lab, are set up once); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The README's pictures, from the browser tests (a plain test run writes only to temporary folders).
 screenshots: $(STAMP) browser
