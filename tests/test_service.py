@@ -112,6 +112,47 @@ def test_a_declared_attack_runs_through_the_service_the_cli_and_the_store(confid
     assert len(listed) == 2 and all("fidence" in line and ("AUC 0." in line or "AUC 1." in line) for line in listed)
 
 
+def test_a_declared_attack_gets_its_page_and_its_sections_on_the_runs_page(confidence, people: Path, home: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page parts are declared like everything else: the toy attack names its parts (`Attack.parts`), its generated
+    page runs it with them, and the Runs page opens its stored run with the same sections."""
+    import dataclasses
+    import time
+
+    import leakage.attacks
+    from streamlit.testing.v1 import AppTest
+
+    declared = dataclasses.replace(confidence, parts="confidence_parts:PARTS")
+    monkeypatch.setitem(leakage.attacks.ATTACKS, declared.name, declared)
+    app = AppTest.from_string('from ui.attack_page import render\nrender("confidence")', default_timeout=120).run()
+    assert app.title[0].value == declared.title
+    assert "The prompt decides what the confidence means: a photo of {}" in [caption.value for caption in app.caption]
+    app.sidebar.radio(key="confidence-model-choice").set_value("Other: a path or a model id").run()
+    app.sidebar.text_input(key="confidence-model-path").input(TINY_CLIP).run()
+    app.sidebar.radio(key="confidence-data-choice").set_value("Folder").run()
+    app.sidebar.text_input(key="confidence-data-path").input(str(people)).run()
+    button = app.button(key="confidence-run")
+    assert button.label == "Measure the confidence" and not button.disabled
+    button.click().run()
+    deadline = time.monotonic() + 90
+    while not app.metric and time.monotonic() < deadline:  # the run is a background job
+        time.sleep(0.3)
+        app.run()
+    assert not app.exception and not app.error, [element.value for element in app.error]
+    assert "The names CLIP is surest of" in [header.value for header in app.subheader]
+    assert app.metric[0].label == "AUC"
+    stored = [caption.value for caption in app.caption if "stored as run" in caption.value]
+    assert stored, "the page's run went into the run store"
+    run_id = stored[0].rsplit("stored as run ", 1)[1].split()[0]
+
+    runs = AppTest.from_file(str(Path(__file__).parents[1] / "app_pages" / "runs.py"), default_timeout=60)
+    runs.query_params["run"] = run_id
+    runs.run()
+    assert not runs.exception
+    assert "The names CLIP is surest of" in [header.value for header in runs.subheader]  # the attack's own section
+    assert runs.metric[0].label == "AUC"
+
+
 def test_requests_are_checked_before_anything_is_loaded_or_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import leakage.catalog
 
