@@ -244,10 +244,10 @@ def test_a_corrupt_store_fails_loudly_on_the_page_and_the_result_stays_downloada
     corrupt(database)
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{database}")
     script = ("from leakage.attacks import get_attack\nfrom ui.attack_runs import finished_result, start_attack\n"
-              "from ui.result_view import show_result\nimport streamlit as st\n"
+              "from ui.page_parts import show_sections\nimport streamlit as st\n"
               "if st.button('Run', key='run'):\n"
               f"    start_attack('job', 'idia', 'lab', {str(people)!r}, get_attack('idia').make_config({SMALL_IDIA!r}))\n"
-              "result = finished_result('job')\nif result is not None:\n    show_result(result, 'r')\n")
+              "result = finished_result('job')\nif result is not None:\n    show_sections(result, 'r')\n")
     app = AppTest.from_string(script, default_timeout=120).run()
     app.button(key="run").click().run()
     deadline = time.monotonic() + 300
