@@ -17,6 +17,14 @@ def page(path: str) -> AppTest:
     return app
 
 
+def identity_page() -> AppTest:
+    """The identity page, generated from the IDIA's declaration and its parts (ui.parts.identity)."""
+    app = AppTest.from_string('from ui.attack_page import render\nrender("idia")', default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
 def test_home_explains_and_offers_the_demo():
     app = page("app_pages/home.py")
     assert "How much do models leak about people?" in app.title[0].value
@@ -26,7 +34,7 @@ def test_home_explains_and_offers_the_demo():
 
 
 def test_identity_page_offers_models_data_and_parameters():
-    app = page("app_pages/identity_inference.py")
+    app = identity_page()
     radios = {radio.key: radio for radio in app.sidebar.radio}
     assert "Lab CLIP (trained on the lab's members)" in radios["idia-model-kind"].options
     assert radios["idia-data-kind"].options == ["Lab world", "Dataset folder", "Check one person"]
@@ -36,21 +44,21 @@ def test_identity_page_offers_models_data_and_parameters():
 
 
 def test_identity_page_rejects_templates_without_a_name_slot():
-    app = page("app_pages/identity_inference.py")
+    app = identity_page()
     app.sidebar.text_area(key="idia-templates").set_value("a photo of someone").run()
     assert any("{}" in error.value for error in app.error)
     assert app.button(key="idia-run").disabled
 
 
 def test_check_one_person_asks_for_name_and_photos_and_reports_broken_uploads(default_lab):
-    app = page("app_pages/identity_inference.py")
+    app = identity_page()
     app.sidebar.radio(key="idia-data-kind").set_value("Check one person").run()
     assert any("upload a few photos" in info.value for info in app.info)
     assert app.button(key="idia-run").disabled
 
 
 def test_a_missing_checkpoint_is_a_clear_error():
-    app = page("app_pages/identity_inference.py")
+    app = identity_page()
     app.sidebar.radio(key="idia-model-kind").set_value("Local checkpoint file").run()
     app.sidebar.text_input(key="idia-file-path").set_value("/nowhere/model.pt").run()
     assert any("not found" in error.value for error in app.error)
@@ -89,7 +97,7 @@ def test_identity_page_run_with_its_defaults_shows_every_section():
     """The page's main flow to its last section (a duplicate widget key once crashed it below the ROC)."""
     import time
 
-    app = page("app_pages/identity_inference.py")
+    app = identity_page()
     app.button(key="idia-run").click().run()
     deadline = time.monotonic() + 300
     while not any(button.label == "Download per-identity table (CSV)" for button in app.get("download_button")):

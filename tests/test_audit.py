@@ -190,13 +190,17 @@ def test_pages_refuse_paths_outside_the_roots_and_read_nothing(roots: dict[str, 
 
     touched = read_spy(monkeypatch)
     escape = roots["data"] / "escape"
-    # the page generated for any attack: a typed data folder that is a symlink out of the root
-    app = AppTest.from_string('from ui.attack_page import render\nrender("idia")', default_timeout=120)
-    app.run()
-    app.sidebar.radio(key="idia-data-choice").set_value("Folder").run()
-    app.sidebar.text_input(key="idia-data-path").input(str(escape)).run()
-    assert any("outside the folders this server may read" in element.value and "/etc" not in element.value for element in app.error)
-    assert app.button(key="idia-run").disabled
+    # the generated pages, with their own sidebar (idia) or the standard one (clip-mia): a typed data
+    # folder that is a symlink out of the root
+    for name, (choice, folder), field in (("idia", ("idia-data-kind", "Dataset folder"), "idia-folder-path"),
+                                          ("clip-mia", ("clip-mia-data-choice", "Folder"), "clip-mia-data-path")):
+        app = AppTest.from_string(f'from ui.attack_page import render\nrender("{name}")', default_timeout=120)
+        app.run()
+        app.sidebar.radio(key=choice).set_value(folder).run()
+        app.sidebar.text_input(key=field).input(str(escape)).run()
+        assert any("outside the folders this server may read" in element.value and "/etc" not in element.value
+                   for element in app.error), name
+        assert app.button(key=f"{name}-run").disabled
     # any page that starts a run (the MIM, VLM and identity pages go through start_attack)
     app = AppTest.from_string(
         'from leakage.attacks import get_attack\nfrom ui.attack_runs import start_attack\n'

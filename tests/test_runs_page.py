@@ -66,12 +66,13 @@ def test_opening_one_run_shows_its_numbers_plots_and_downloads(store: RunStore) 
     assert f"Run {run_id} \u00b7 baseline" in texts(app)
     assert app.error[0].value.startswith("Leakage detected")
     assert app.metric[0].value == f"{result.metrics['auc']:.3f}"
-    charts = app.get("plotly_chart")
-    assert len(charts) == 3  # ROC linear, ROC log-log, scores
+    # ROC linear, ROC log-log, scores; then the identity page's own: correct prompts per person, TPR by occurrences
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts == [f"run-{run_id}-{name}" for name in ("roc-linear", "roc-log", "score-histogram", "scores", "occ")]
     assert {button.proto.label for button in app.get("download_button")} == {"Report (HTML)", "Result (JSON)", "Per identity (CSV)"}
-    identity_table = app.dataframe[1].value  # the attack page's result view, after the runs list
+    identity_table = app.dataframe[2].value  # the attack page's result view, after the runs list and the tau confusion matrix
     assert len(identity_table) == len(result.identities)
-    numbers = app.dataframe[2].value  # then every number with its interval
+    numbers = app.dataframe[3].value  # then every number with its interval
     assert "auc" in " ".join(map(str, numbers["Metric"])).lower()
 
 
@@ -123,3 +124,39 @@ def test_deleting_a_run_from_the_page_removes_it(store: RunStore) -> None:
     app.button(key=f"delete-{[gone]}").click().run()
     assert not app.exception
     assert [row.id for row in store.list()] == [keep]
+
+
+def test_an_identity_run_and_a_stored_check_of_one_person_open_with_the_identity_pages_sections(
+        store: RunStore, default_lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real IDIA runs on the lab CLIP, stored as the identity page stores them, open with that page's sections
+    (ui.parts.identity): the tau slider, the people and their images; one uploaded person's verdict, whose
+    photos were never stored (their labels are no paths to read)."""
+    from PIL import Image
+
+    from leakage.idia import IDIAConfig, PersonUpload
+    from leakage.service import RunRequest, run_attack
+    from ui.idia_runs import without_upload_names
+
+    monkeypatch.setenv("LEAKAGE_LAB_DIR", str(default_lab.root))
+    config = IDIAConfig(images_per_person=3, n_candidates=100, n_draws=0)
+    lab_run = run_attack(RunRequest("idia", "lab", "lab", config=config), store=store).details["run_id"]
+    member = sorted(default_lab.members)[0]
+    photos = [(path.name, Image.open(path).convert("RGB")) for path in sorted((default_lab.attack_dir / member).glob("*.png"))[:3]]
+    check = run_attack(RunRequest("idia", "lab", "uploads", config=config, dataset=[PersonUpload(member, photos)],
+                                  dataset_id="uploaded photos (kept in memory only)", label="check one person"),
+                       store=store, before_store=without_upload_names).details["run_id"]
+
+    app = page(run=str(lab_run))
+    assert not app.exception
+    assert [slider.label for slider in app.slider] == ["tau: member when at least this many prompts name the person"]
+    assert app.selectbox(key=f"run-{lab_run}-person").label == "Show a person's images and what the model answers"
+    assert f"run-{lab_run}-scores" in [chart.key for chart in app.get("plotly_chart")]  # correct prompts per person
+    assert app.get("image")  # the picked person's attack images, read from the lab's files
+    assert "Verdict" not in [header.value for header in app.subheader]
+
+    app = page(run=str(check))
+    assert not app.exception
+    assert "Verdict" in [header.value for header in app.subheader]
+    assert any(f"The model names **{member}** in" in element.value for element in [*app.error, *app.success])
+    assert "upload 1" not in texts(app) and not app.get("image")  # the photos were never stored: nothing to show
+    assert f"**{member}**" in texts(app)  # the top-5 names for each photo, without it

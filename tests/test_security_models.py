@@ -155,7 +155,7 @@ def test_the_page_refuses_the_folder_and_runs_nothing(open_clip_folder, transfor
     monkeypatch.setattr(leakage.models, "load_clip", lambda *a, **k: loads.append(a) or original(*a, **k))
     for model in (f"local-dir:{open_clip_folder}", str(transformers_folder)):
         loads.clear()
-        app = AppTest.from_file(str(ROOT / "app_pages" / "identity_inference.py"), default_timeout=120)
+        app = AppTest.from_string('from ui.attack_page import render\nrender("idia")', default_timeout=120)
         app.run()
         app.sidebar.radio(key="idia-model-kind").set_value("Local folder (local-dir:) or hf-hub: id").run()
         app.sidebar.text_input(key="idia-folder").input(model).run()

@@ -1,8 +1,11 @@
-"""How an IDIA result is shown: the standard result view (ui.result_view) plus the tau slider with its
-confusion matrix, the identity table, a person's images with the top-5 names and the occurrence trend."""
+"""How an IDIA result is shown, as sections `(result, key)` of its page parts (`ui.parts.identity`),
+on the identity page and the Runs page alike: the people left out, the verdict (for one uploaded
+person, with the false-positive rate it carries), the tau slider with its confusion matrix, the
+identity table, a person's images with the top-5 names and the occurrence trend."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -13,8 +16,32 @@ import streamlit as st
 from leakage.idia import retune
 from leakage.results import AttackResult
 from leakage.figures import plotly_text
-from ui.result_view import item_frame, show_downloads, show_figures, show_headline, show_problems, show_provenance
+from ui.result_view import item_frame, show_verdict
 from ui.text import md
+from ui.verdict import single_person_verdict
+
+UPLOADS_SHOWN = "idia-uploads-shown"
+"""Session state: the photos of this session's last "check one person" run, by label, in memory only."""
+
+
+def is_upload_check(result: AttackResult) -> bool:
+    return str(result.dataset.get("id", "")).startswith("uploaded")
+
+
+def show_excluded(result: AttackResult, key: str | None = None) -> None:
+    excluded = result.details.get("excluded") or []
+    if excluded:
+        with st.expander(f"{len(excluded)} people left out: fewer than k = {result.config['images_per_person']} usable images"):
+            st.dataframe([{"name": row["name"], "reason": row["reason"]} for row in excluded], hide_index=True, width="stretch")
+
+
+def show_identity_verdict(result: AttackResult, key: str | None = None) -> None:
+    """One uploaded person: is this person in the training data, and how often such a claim is wrong;
+    otherwise the attack's verdict on the people under test."""
+    if is_upload_check(result):
+        single_person_verdict(result)
+    else:
+        show_verdict(result, key)
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -68,15 +95,29 @@ def show_identities(result: AttackResult, key: str) -> str | None:
     return st.selectbox("Show a person's images and what the model answers", frame["name"].tolist(), key=f"{key}-person")
 
 
+def show_people(result: AttackResult, key: str) -> None:
+    """The identity table and, for the person picked there, their images with the top-5 names; the
+    photos of an uploaded check only while this session still holds them."""
+    person = show_identities(result, key)
+    if person:
+        show_person_images(result, person, st.session_state.get(UPLOADS_SHOWN))
+
+
 def show_person_images(result: AttackResult, person: str, images: Mapping[str, object] | None = None, limit: int = 8) -> None:
-    """The person's attack images with the top-5 names; `images` maps labels to in-memory uploads."""
+    """The person's attack images with the top-5 names; `images` maps labels to in-memory uploads.
+
+    An uploaded check's photos come only from `images` (its labels are file names, or "upload N" once
+    stored, never paths to read); other runs' images from their files, where they still are."""
     rows = [row for row in result.images if row["person"] == person][:limit]
     if not rows:
         return
     columns = st.columns(min(4, len(rows)))
     for index, row in enumerate(rows):
         with columns[index % len(columns)]:
-            source = images.get(row["path"]) if images else row["path"]
+            if is_upload_check(result):
+                source = (images or {}).get(row["path"])
+            else:
+                source = row["path"] if Path(row["path"]).is_file() else None
             if source is not None:
                 st.image(source, caption=f"{row['correct_prompts']}/{len(result.config['templates'])} prompts correct", width="stretch")
             st.markdown("\n".join(
@@ -97,17 +138,3 @@ def show_occurrence_trend(result: AttackResult, key: str) -> None:
     figure.update_layout(title="TPR against training occurrences", xaxis_title="training images of the person", yaxis_title="TPR at tau",
                          xaxis_type="log", height=320, template="plotly_white")
     st.plotly_chart(figure, width="stretch", key=f"{key}-occ")
-
-
-def show_result(result: AttackResult, key: str, images: Mapping[str, object] | None = None) -> None:
-    """The standard result view with the IDIA's own sections: tau, people, a person's images, occurrences."""
-    show_headline(result)
-    show_figures(result, key)
-    show_threshold(result, key)
-    person = show_identities(result, key)
-    if person:
-        show_person_images(result, person, images)
-    show_occurrence_trend(result, key)
-    show_problems(result)
-    show_downloads(result, key)
-    show_provenance(result)
