@@ -482,6 +482,9 @@ def test_the_page_measures_your_own_clip_model(tiny_architecture, test_folder, t
     wait_for_metrics(app.button(key="backdoor-run").click().run())
     assert not app.exception, app.exception
     assert app.metric[0].label == "Attack success rate"
+    verdicts = [box.value for kind in ("error", "success", "warning") for box in app.get(kind)]
+    assert len(verdicts) == 1 and verdicts[0].startswith("The attack ")  # then the result in plain words
+    assert any(markdown.value.startswith("In caption retrieval a caption naming") for markdown in app.markdown)
     assert [header.value for header in app.subheader] == ["What the model answers"]
     assert any(f"target {target}" in caption.value and "trigger checkerboard" in caption.value for caption in app.caption)
     assert any("stored as run 1" in caption.value for caption in app.caption)

@@ -15,7 +15,7 @@ import hashlib
 
 import streamlit as st
 
-from leakage.attacks.backdoor import poisoned_variant, verdict
+from leakage.attacks.backdoor import poisoned_variant
 from leakage.attacks.base import Attack
 from leakage.backdoor import TRIGGER_SIZE, TRIGGERS, UPLOADED_TRIGGER, BackdoorConfig, apply_trigger
 from leakage.catalog import LabModel
@@ -27,7 +27,15 @@ from ui.backdoor_lab import fraction_text, p_label, show_ablation
 from ui.inputs import Inputs
 from ui.jobs import job_running
 from ui.page_parts import PageParts, default_start
-from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
+from ui.result_view import (
+    show_downloads,
+    show_figures,
+    show_headline,
+    show_items,
+    show_problems,
+    show_provenance,
+    show_verdict,
+)
 from ui.text import md
 from ui.uploads import decoded_uploads
 
@@ -138,11 +146,6 @@ def build_and_measure(attack: Attack, inputs: Inputs, job: str) -> None:
 
 def start(attack: Attack, inputs: Inputs, job: str) -> None:
     (build_and_measure if "variant" in inputs.extra else default_start)(attack, inputs, job)
-
-
-def show_verdict(result: AttackResult, key: str) -> None:
-    level, headline = verdict(result)
-    {"leak": st.error, "none": st.success}.get(level, st.warning)(md(headline))
 
 
 def show_setup(result: AttackResult, key: str) -> None:
