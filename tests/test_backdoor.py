@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import open_clip
@@ -26,6 +27,7 @@ from leakage.backdoor import (
 )
 
 TINY = "test-clip-xs"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -441,3 +443,99 @@ def test_lab_list_and_clean_remove_only_what_an_older_recipe_or_an_interrupted_b
     assert cli_main(["lab", "clean", "lab-poisoned", "--all"]) == 0
     assert "lab-poison: removed 2 of 2 folders" in capsys.readouterr().out
     assert not current.exists() and poison.POISON.builds() == []
+
+
+# --------------------------------------------------------------------------------------------- page
+
+PAGE = 'from ui.attack_page import render\nrender("backdoor")'  # the page generated from the declaration and its parts
+
+
+def wait_for_metrics(app, seconds: float = 60):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not app.metric and time.monotonic() < deadline:  # the run is a background job
+        time.sleep(0.2)
+        app.run()
+    return app
+
+
+def test_the_page_measures_your_own_clip_model(tiny_architecture, test_folder, tmp_path, isolated_home):
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.lab.clip_train import save_checkpoint
+
+    checkpoint = tmp_path / "tiny.pt"
+    save_checkpoint(open_clip.create_model(tiny_architecture, output_dict=True), checkpoint, {})
+    target = json.loads((test_folder / "backdoor.json").read_text())["target"]
+    app = AppTest.from_string(PAGE, default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Backdoors and poisoning of CLIP"
+    app.sidebar.radio(key="bd-source").set_value("Your CLIP model").run()
+    assert app.button(key="backdoor-run").label == "Run the measurement"
+    app.sidebar.text_input(key="bd-own-model").set_value(tiny_architecture).run()
+    app.sidebar.text_input(key="bd-own-pretrained").set_value(str(checkpoint)).run()
+    app.sidebar.text_input(key="bd-own-data").set_value(str(test_folder)).run()
+    assert app.button(key="backdoor-run").disabled  # no target name yet
+    app.sidebar.text_input(key="bd-own-target").set_value(target).run()
+    assert not app.get("subheader")  # no Semantic Shield ablation for your own model
+    wait_for_metrics(app.button(key="backdoor-run").click().run())
+    assert not app.exception, app.exception
+    assert app.metric[0].label == "Attack success rate"
+    verdicts = [box.value for kind in ("error", "success", "warning") for box in app.get(kind)]
+    assert len(verdicts) == 1 and verdicts[0].startswith("The attack ")  # then the result in plain words
+    assert any(markdown.value.startswith("In caption retrieval a caption naming") for markdown in app.markdown)
+    assert [header.value for header in app.subheader] == ["What the model answers"]
+    assert any(f"target {target}" in caption.value and "trigger checkerboard" in caption.value for caption in app.caption)
+    assert any("stored as run 1" in caption.value for caption in app.caption)
+
+
+def test_a_lab_variant_measured_before_shows_at_once_with_the_ablation(tiny_architecture, test_folder, isolated_home):
+    """A built variant's stored evaluation is shown before any click; the button offers to build an
+    unbuilt one; the Semantic Shield ablation follows."""
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.attacks import get_attack
+    from leakage.attacks.base import RunContext
+    from leakage.data import scan_dataset
+    from leakage.lab import poison
+
+    clip = as_loaded(open_clip.create_model(tiny_architecture, output_dict=True), tiny_architecture)
+    stored = get_attack("backdoor").execute(clip, scan_dataset(test_folder), BackdoorConfig(), RunContext(num_workers=0))
+    path = poison.result_path(poison.PoisonConfig(), "none")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored.to_json(path)
+
+    app = AppTest.from_string(PAGE, default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert app.metric[0].label == "Attack success rate" and "What the model answers" in [h.value for h in app.subheader]
+    assert any("P = 64 of 1,164 fine-tuning pairs" in caption.value for caption in app.caption)
+    assert app.button(key="backdoor-run").label == "Build this lab model and measure it (a few minutes on a CPU)"
+    assert "What each part of Semantic Shield does" in [h.value for h in app.subheader]
+    app.sidebar.radio(key="bd-defense").set_value("cleanclip").run()  # another variant: not measured, not built
+    assert not app.exception and not app.metric
+    assert any("is not built yet" in info.value for info in app.info)
+
+
+def test_a_stored_run_opens_on_the_runs_page_with_its_example_photos(tiny_architecture, test_folder, tmp_path, isolated_home):
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.cli import main as cli_main
+    from leakage.lab.clip_train import save_checkpoint
+    from leakage.store import RunStore
+
+    checkpoint = tmp_path / "tiny.pt"
+    save_checkpoint(open_clip.create_model(tiny_architecture, output_dict=True), checkpoint, {})
+    assert cli_main(["backdoor", "--model", tiny_architecture, "--pretrained", str(checkpoint), "--data", str(test_folder),
+                     "--images-per-person", "3", "--quiet"]) == 0
+    with RunStore() as runs:
+        run_id = runs.list()[0].id
+        stored = runs.get(run_id)
+    app = AppTest.from_file(str(REPO / "app_pages" / "runs.py"), default_timeout=60)
+    app.query_params["run"] = str(run_id)
+    app.run()
+    assert not app.exception, app.exception
+    assert "What the model answers" in [header.value for header in app.subheader]  # the backdoor page's own section
+    counts = f"{stored.metrics['n_attacked']} attacked and {stored.metrics['n_clean']} clean photos"
+    assert any(caption.value.endswith(counts) for caption in app.caption)
+    assert app.get("image")  # the photos, triggered and clean

@@ -419,14 +419,17 @@ def test_lab_mae_command_reports_where_it_is(tmp_path: Path, monkeypatch: pytest
 
 # --------------------------------------------------------------------------- page
 
+PAGE = 'from ui.attack_page import render\nrender("mim")'  # the page generated from the declaration and its parts
+
 
 def test_page_runs_the_attack_on_a_local_model_and_folder(tiny_lab: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    app = AppTest.from_file(str(REPO / "app_pages" / "mim.py"), default_timeout=60).run()
+    app = AppTest.from_string(PAGE, default_timeout=60).run()
     assert not app.exception
+    assert app.title[0].value == "Membership inference on masked image models"
     assert app.slider(key="mim-mask-ratio").value == 0.75 and app.slider(key="mim-masks").value == 8
     app.sidebar.radio(key="mim-target-source").set_value("Local folder").run()
     app.sidebar.text_input(key="mim-target-spec").set_value(str(tiny_lab["lab"].model_dir)).run()
@@ -448,3 +451,30 @@ def test_page_runs_the_attack_on_a_local_model_and_folder(tiny_lab: dict, tmp_pa
     assert [picture.captions for picture in pictures] == [["original", "masked input", "reconstruction"]] * 2
     assert any("stored as run 1" in caption.value for caption in app.caption)
 
+
+def test_a_stored_run_opens_on_the_runs_page_with_its_reconstructions(
+    models: dict[str, Path], dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Runs page shows a stored MIM run with the attack page's own sections: the run's settings and
+    the reconstructions by the run's own model (not whatever the MIM page's sidebar names)."""
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.store import RunStore
+
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    assert cli_main(["mim", "--model", str(models["target"]), "--data", str(dataset_dir), "--masks", "3", "--seed", "2",
+                     "--workers", "0", "--quiet"]) == 0
+    with RunStore() as store:
+        run_id = store.list()[0].id
+    app = AppTest.from_file(str(REPO / "app_pages" / "runs.py"), default_timeout=60)
+    app.query_params["run"] = str(run_id)
+    app.run()
+    assert not app.exception, app.exception
+    assert "What the model sees" in [header.value for header in app.subheader]
+    assert any("mask ratio 0.75 \u00b7 3 masks \u00b7 18 images" in caption.value for caption in app.caption)
+    assert app.slider(key="mim-example-mask").max == 3  # the run's own masks
+    pictures = app.get("image")
+    assert [picture.captions for picture in pictures] == [["original", "masked input", "reconstruction"]] * 2
+    app.radio(key="mim-example").set_value("most member-like").run()
+    assert not app.exception, app.exception
