@@ -21,7 +21,15 @@ from leakage.results import AttackResult
 from ui.inputs import Inputs
 from ui.page_parts import PageParts
 from ui.resources import shared_model
-from ui.result_view import show_downloads, show_figures, show_headline, show_items, show_problems, show_provenance
+from ui.result_view import (
+    show_downloads,
+    show_figures,
+    show_headline,
+    show_items,
+    show_problems,
+    show_provenance,
+    show_verdict,
+)
 from ui.text import md
 
 METHODS = {
@@ -170,6 +178,6 @@ PARTS = PageParts(
             "data come back with a lower error.",
     inputs=sidebar,
     prepare=build_notice,
-    sections=(show_settings, show_headline, show_shadow_threshold, show_figures, show_examples, show_problems, show_per_image,
+    sections=(show_verdict, show_settings, show_headline, show_shadow_threshold, show_figures, show_examples, show_problems, show_per_image,
               show_downloads, show_provenance),
 )
