@@ -343,7 +343,7 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
 
     monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "vlm_probe.py"), default_timeout=120).run()
+    app = AppTest.from_string('from ui.attack_page import render\nrender("vlm")', default_timeout=120).run()
     assert not app.exception
     app.radio(key="vlm-source").set_value("Local folder").run()
     app.text_input(key="vlm-spec").set_value(str(trained[0]))
@@ -364,19 +364,49 @@ def test_page_runs_a_probe_and_the_gallery_follows_the_anonymization(trained, pr
     assert not app.error, [element.value for element in app.error]
     assert any("stored as run 1" in element.value for element in app.caption)
     assert app.get("plotly_chart")  # leak-rate chart and the two ROC figures
-    app.selectbox(key="vlm-gallery-person").set_value("Irina Williams").run()
+    app.selectbox(key="vlm-result-gallery-person").set_value("Irina Williams").run()
 
     def answers_shown() -> str:
         return "\n".join(element.value for element in app.markdown if "<li>" in element.value)
 
-    app.radio(key="vlm-gallery-setting").set_value("blur:4").run()
+    app.radio(key="vlm-result-gallery-setting").set_value("blur:4").run()
     with_face_blur = answers_shown()
-    app.radio(key="vlm-gallery-setting").set_value("mask@image").run()
+    app.radio(key="vlm-result-gallery-setting").set_value("mask@image").run()
     with_mask = answers_shown()
     assert "<mark" in with_face_blur  # the name is highlighted where it leaks
     assert with_face_blur != with_mask
     assert not app.exception
 
+
+def test_runs_page_shows_a_stored_probe_with_the_pages_own_sections(trained, probe_data, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from leakage.service import RunRequest, run_attack
+
+    monkeypatch.setenv("LEAKAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEAKAGE_DB_URL", f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    config = VLMProbeConfig(questions=("Who is this person?",), anonymizations=("blur:4", "mask@image"), images_per_person=3,
+                            n_candidates=4, max_new_tokens=4)
+    run_id = run_attack(RunRequest("vlm", str(trained[0]), str(probe_data), config=config)).details["run_id"]
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app_pages" / "runs.py"), default_timeout=120)
+    app.query_params["run"] = str(run_id)
+    app.run()
+    assert not app.exception, app.exception
+    subheaders = [element.value for element in app.subheader]
+    # The VLM page's own sections, which the standard result view does not have.
+    for heading in ("Closed set: what the photo reveals about the name", "Faces found",
+                    "Gallery: original and anonymized, with the model's answers", "Per person"):
+        assert heading in subheaders, subheaders
+    assert any(element.value.startswith("On the original images") for element in app.markdown)
+    assert any(element.proto.id.endswith(f"run-{run_id}-leak-chart") for element in app.get("plotly_chart"))
+    # The gallery works from the stored run alone, under the Runs page's own keys.
+    app.selectbox(key=f"run-{run_id}-gallery-person").set_value("Irina Williams").run()
+    app.radio(key=f"run-{run_id}-gallery-setting").set_value("blur:4").run()
+    assert not app.exception, app.exception
+    assert any("<mark" in element.value for element in app.markdown if "<li>" in element.value)
+    # The Runs page's downloads replace the page's own.
+    labels = {button.proto.label for button in app.get("download_button")}
+    assert "Report (HTML)" in labels and "Download result (JSON)" not in labels
 
 # --------------------------------------------------------------------------- the lab VLM's parts
 

@@ -52,7 +52,8 @@ def run_probe_and_count_highlights(page) -> int:
     )
     settle(page)
     page.locator("[data-testid='stImage']").first.wait_for()  # the gallery's rows
-    page.get_by_text("Who is this person?").last.wait_for()
+    # Exact: the design notes below the result quote "who is this person?" inside a closed expander.
+    page.get_by_text("Who is this person?", exact=True).last.wait_for()
     return page.locator("mark").count()
 
 

@@ -159,8 +159,9 @@ def _shown_path(path: str, root: str | None) -> str:
     return path
 
 
-def show_missing_faces(result: AttackResult) -> None:
-    """After the run: per face-only setting, how many photos had no face found, and which, by file."""
+def show_missing_faces(result: AttackResult, key: str | None = None) -> None:
+    """After the run: per face-only setting, how many photos had no face found, and which, by file (a
+    result section, `ui.page_parts`)."""
     record = result.details.get("faces")
     if not record:
         return

@@ -48,7 +48,7 @@ def show_scores(result: AttackResult) -> None:
                    f"{reference.get('photos')} other people's photos (lab renders no lab model was trained on).")
 
 
-def show_measured_controls(path: Path = BENCH_RESULT) -> None:
+def show_measured_controls(key: str = "vlm", path: Path = BENCH_RESULT) -> None:
     """The controls table of the lab VLMs, as measured (the rule that chose the headline goes with it)."""
     report = measured_controls(path)
     st.markdown("**Controls measured on the lab VLMs** (`python -m bench.vlm_controls`)")
@@ -58,7 +58,7 @@ def show_measured_controls(path: Path = BENCH_RESULT) -> None:
     models = [name for name in MODEL_TITLES if name in report.get("models", {})]
     if not models:
         return
-    chosen = st.radio("Lab VLM", models, horizontal=True, key="vlm-controls-model", format_func=lambda name: MODEL_TITLES[name])
+    chosen = st.radio("Lab VLM", models, horizontal=True, key=f"{key}-controls-model", format_func=lambda name: MODEL_TITLES[name])
     st.table(bench_controls_table(report["models"][chosen]).set_index("score"))
     machine = report.get("machine", {})
     # The report is a file on disk: its words go through md() like any text this page did not write.
@@ -68,6 +68,7 @@ def show_measured_controls(path: Path = BENCH_RESULT) -> None:
                f"{'; ' + md(report['load_note']) if report.get('load_note') else ''}.")
 
 
-def show(result: AttackResult) -> None:
+def show(result: AttackResult, key: str) -> None:
+    """The closed-set block's scores and controls; `key` keeps its widget apart where two results share a page."""
     show_scores(result)
-    show_measured_controls()
+    show_measured_controls(key)
