@@ -50,7 +50,11 @@ def test_every_attack_declares_what_the_pages_store_and_report_need():
         assert dataclasses.is_dataclass(attack.config_class)
         attack.config_class()  # the defaults make a valid config
         assert lab_models(attack.model_kind), f"{attack.name}: no lab model of kind {attack.model_kind}"
-        assert attack.page is None or (attack.page.startswith("app_pages/"))
+        if attack.parts:  # its page's parts resolve to a PageParts whose sections take (result, key)
+            from ui.page_parts import PageParts, parts_of
+
+            parts = parts_of(attack)
+            assert isinstance(parts, PageParts) and parts.sections and all(callable(section) for section in parts.sections)
     assert get_attack("vlm-probe") is ATTACKS["vlm"]  # the CLI's name for it is an alias
     assert attack_spec("retired-attack").units == "records"  # a stored run of an attack this code lacks still opens
 

@@ -16,8 +16,6 @@ def attack_page(attack: Attack) -> Any:
     """The attack's page, generated from its declaration (`ui.attack_page.render`): for the navigation and for links."""
     from ui.attack_page import render  # the page's parts import the engine's heavy modules: only when a page is drawn
 
-    if attack.page:
-        return st.Page(attack.page, title=attack.nav_title or attack.title, icon=attack.icon, url_path=attack.url_path)
     return st.Page(partial(render, attack.name), title=attack.nav_title or attack.title, icon=attack.icon,
                    url_path=attack.url_path)
 

@@ -118,8 +118,6 @@ class Attack:
     url: str = ""
     """The page's address (default: the name)."""
     icon: str = ":material/science:"
-    page: str | None = None
-    """Transitional: a hand-written page file (app_pages/...) instead of the generated page."""
     parts: str | None = None
     """`"ui.parts.module:PARTS"`: its page parts (`ui.page_parts.PageParts`: inputs, what the run will
     do, how it starts, the result's sections, what follows), from which its page is generated and

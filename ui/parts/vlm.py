@@ -32,7 +32,7 @@ from ui import vlm_controls
 from ui.face_preview import face_options, show_missing_faces, show_preview
 from ui.inputs import Inputs
 from ui.page_parts import PageParts, default_start
-from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance
+from ui.result_view import show_downloads, show_figures, show_headline, show_problems, show_provenance, show_verdict
 from ui.text import html, md
 
 MODEL_SOURCES = {
@@ -224,7 +224,7 @@ PARTS = PageParts(
     prepare=prepare,
     start=start_probe,
     run_label="Run probe",
-    sections=(show_run_line, show_metrics, show_missing_faces, show_gallery, show_problems, show_people,
+    sections=(show_verdict, show_run_line, show_metrics, show_missing_faces, show_gallery, show_problems, show_people,
               show_downloads, show_provenance),
     after=show_design,
 )
