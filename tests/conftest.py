@@ -3,6 +3,11 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see leakage/__init__.py: idle threads sleep on a shared CPU
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on this 2-core machine: one torch thread each (and in the servers and CLIs
+    # they start), so two trainings share the cores instead of four threads taking turns on two
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest
 
