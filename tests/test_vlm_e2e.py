@@ -83,6 +83,8 @@ def test_toggling_the_blur_changes_the_answers(server, page, blur_aware_vlm, tmp
     # Few non-members: finer FPR levels are not resolvable. Waited for, not read at once: the browser
     # loads st.metric's component on first use and shows a skeleton until then.
     page.get_by_text("TPR at FPR = 0 (N = ").first.wait_for()
+    for column in ("AUC, whole image masked", "AUC, mismatched photos"):  # the scores table below the metrics: drawn after them
+        page.get_by_text(column).first.wait_for()
     # The headline is the image-conditional score; raw is labelled as name familiarity; the controls beside them.
     text = page.inner_text("body")
     assert f"AUC ({SCORE_LABELS[DEFAULT_SCORE_KIND]})" in text and f"AUC, raw: {GROUP_FAMILIARITY}" in text
