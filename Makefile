@@ -35,10 +35,13 @@ lesson: $(STAMP) lab
 run: $(STAMP) lab
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-# Two workers, one test file each at a time (--dist loadfile: a file's fixtures, such as its Ray cluster or its
-# small lab, are set up once); TEST_WORKERS=0 runs the suite in one process.
+# The lab CLIP first (on both cores; the tests share it), then the files spread over workers, one file each at
+# a time (--dist loadfile: a file's fixtures, such as its Ray cluster or its small lab, are set up once). The
+# suite waits on servers, browsers and Ray for about a third of its time: two workers fill those waits (three
+# measured slower: Ray and training then fight for the two cores).
+# TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
-test: $(STAMP) browser
+test: $(STAMP) browser lab
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The README's pictures, from the browser tests (a plain test run writes only to temporary folders).

@@ -58,3 +58,14 @@ def fail_on_streamlit_exceptions(monkeypatch, request):
     for app in apps:
         boxes = [element.value for element in app.exception]
         assert not boxes, f"the page showed a Streamlit exception: {boxes}"
+
+
+# The longest files first (measured with `pytest --durations`): `make test` hands whole files to its workers in
+# collection order (--dist loadfile), and a long file handed out last keeps one worker busy while the other idles.
+LONGEST_FIRST = ("test_audit_ray.py", "test_idia_lab.py", "test_lessons_e2e.py", "test_e2e.py", "test_mim_e2e.py",
+                 "test_e2e_signin.py", "test_clip_mia.py", "test_audit_e2e.py", "test_backdoor_e2e.py", "test_vlm_e2e.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file, and for the rest
