@@ -35,13 +35,15 @@ lesson: $(STAMP) lab
 run: $(STAMP) lab
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-# The lab CLIP first (on both cores; the tests share it), then the files spread over workers, one file each at
+# The lab CLIP and its control first, on both cores (many tests share them; in a worker they would train on
+# one thread while the other worker waits for them), then the files spread over workers, one file each at
 # a time (--dist loadfile: a file's fixtures, such as its Ray cluster or its small lab, are set up once). The
 # suite waits on servers, browsers and Ray for about a third of its time: two workers fill those waits (three
 # measured slower: Ray and training then fight for the two cores).
 # TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
-test: $(STAMP) browser lab
+test: $(STAMP) browser
+	$(PY) -m leakage lab build lab lab-control
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The README's pictures, from the browser tests (a plain test run writes only to temporary folders).
