@@ -10,7 +10,7 @@ import streamlit as st
 from leakage.attacks import get_attack
 from ui.attack_runs import finished_result
 from ui.jobs import job_running
-from ui.page_parts import parts_of
+from ui.page_parts import parts_of, show_sections
 from ui.text import md
 
 
@@ -33,7 +33,6 @@ def render(name: str) -> None:
             st.error(md(problem))
     result = finished_result(job) or shown
     if result is not None:
-        for section in parts.sections:
-            section(result, f"{key}-result")
+        show_sections(result, f"{key}-result")
     if parts.after:
         parts.after(attack, inputs, key)

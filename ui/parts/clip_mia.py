@@ -7,16 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from leakage.results import AttackResult
-from ui.page_parts import PageParts
-from ui.result_view import (
-    show_downloads,
-    show_figures,
-    show_headline,
-    show_items,
-    show_problems,
-    show_provenance,
-    show_verdict,
-)
+from ui.page_parts import STANDARD_SECTIONS, PageParts
 
 
 def show_threshold(result: AttackResult, key: str) -> None:
@@ -44,5 +35,4 @@ def show_threshold(result: AttackResult, key: str) -> None:
     )
 
 
-PARTS = PageParts(sections=(show_verdict, show_headline, show_figures, show_threshold, show_items, show_problems,
-                            show_downloads, show_provenance))
+PARTS = PageParts(sections=(*STANDARD_SECTIONS[:3], show_threshold, *STANDARD_SECTIONS[3:]))  # after the figures
